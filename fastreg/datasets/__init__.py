@@ -1,0 +1,49 @@
+"""MNIST and Fashion-MNIST: IDX files, a local cache, verified downloads, training splits.
+
+Load::
+
+    data = load_mnist()                      # DatasetArrays(X_train, y_train, X_test, y_test)
+    ready = prepare(data, digits=(2, 3))     # 2 -> 1, 3 -> 0; flat float64 in [0, 1]
+
+Files are looked for in ``data_dir``, then ``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``),
+then ``~/.cache/fastreg/mnist``; only when they are nowhere is anything downloaded, and then
+only into the cache, verified against published sizes and checksums. Modules:
+
+``_idx``      the IDX format: parse (with every header check), memory-map, write
+``_fetch``    where files are looked for, the mirrors and checksums, the verified download
+``_load``     ``load_mnist`` / ``load_fashion_mnist``: four arrays, checked as a set
+``_prepare``  ``binary_subset``, ``train_val_split``, ``flatten``, ``scale_pixels``,
+              ``Standardizer`` and ``prepare``, which chains them (its defaults documented there)
+"""
+from ._fetch import DownloadError, default_cache_dir
+from ._idx import DatasetError, read_idx, write_idx
+from ._load import DatasetArrays, load_fashion_mnist, load_mnist
+from ._prepare import (
+    Prepared,
+    Split,
+    Standardizer,
+    binary_subset,
+    flatten,
+    prepare,
+    scale_pixels,
+    train_val_split,
+)
+
+__all__ = [
+    "DatasetArrays",
+    "DatasetError",
+    "DownloadError",
+    "Prepared",
+    "Split",
+    "Standardizer",
+    "binary_subset",
+    "default_cache_dir",
+    "flatten",
+    "load_fashion_mnist",
+    "load_mnist",
+    "prepare",
+    "read_idx",
+    "scale_pixels",
+    "train_val_split",
+    "write_idx",
+]

@@ -1,0 +1,164 @@
+"""Read and write IDX files, the container format of MNIST and Fashion-MNIST.
+
+Format (LeCun et al.; every integer big-endian)::
+
+    bytes 0-1   0x00 0x00
+    byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+                0x0D float32, 0x0E float64
+    byte  3     number of dimensions, d >= 1
+    4*d bytes   the size of each dimension, uint32
+    then        prod(sizes) elements in C order
+
+MNIST images are ``0x00000803`` (uint8, 3 dimensions: count x 28 x 28), labels ``0x00000801``.
+
+A file whose name ends in ``.gz`` is gzip-decompressed into memory (MNIST's training images are
+47 MB); any other file is memory-mapped read-only, so opening it costs no RAM and no read of the
+body. Either way the returned array is read-only: copy it to modify it. Multi-byte types come
+back with a big-endian dtype, exactly as stored.
+
+Every check failure raises :class:`DatasetError` naming the file and what is wrong.
+"""
+import gzip
+import os
+import struct
+import zlib
+
+import numpy as np
+
+# element type code -> dtype as stored (IDX is big-endian)
+IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODE_OF_KIND = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
+
+# Real IDX files have 1-4 dimensions; a larger count means the magic is garbage, and rejecting
+# it early keeps a corrupt byte from turning into a 1 GB header read.
+MAX_DIMS = 16
+
+
+class DatasetError(ValueError):
+    """A data file exists but is not what it should be (corrupt, truncated, wrong format)."""
+
+
+def _fail(path, problem, hint=""):
+    message = f"{os.fspath(path)}: {problem}"
+    if hint:
+        message += f". {hint}"
+    raise DatasetError(message)
+
+
+def parse_header(head, path, file_size):
+    """Decode an IDX header from the leading bytes ``head`` of a file of ``file_size`` bytes.
+
+    Returns ``(dtype, shape, header_length)`` after checking the magic number, the element
+    type, the number of dimensions, and that ``file_size`` is exactly header plus body.
+    """
+    if len(head) < 4:
+        _fail(path, f"file is {file_size} bytes, too short to hold an IDX magic number",
+              "The file is empty or truncated: fetch it again")
+    if head[:2] == b"\x1f\x8b":
+        _fail(path, "file is gzip-compressed but its name does not end in .gz",
+              "Rename it to end in .gz or decompress it")
+    if head[0] != 0 or head[1] != 0:
+        _fail(path, f"bad magic number 0x{head[:4].hex()}: an IDX file starts with two zero "
+                    "bytes", "This is not an IDX file, or it is corrupt")
+    code, ndim = head[2], head[3]
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+        _fail(path, f"unknown element type 0x{code:02X} in magic number 0x{head[:4].hex()} "
+                    f"(known: {known})")
+    if not 1 <= ndim <= MAX_DIMS:
+        _fail(path, f"magic number 0x{head[:4].hex()} declares {ndim} dimensions; expected "
+                    f"1 to {MAX_DIMS}")
+    header_length = 4 + 4 * ndim
+    if len(head) < header_length:
+        _fail(path, f"file is {file_size} bytes, shorter than its {header_length}-byte header",
+              "The file is truncated: fetch it again")
+    shape = struct.unpack(f">{ndim}I", head[4:header_length])
+    dtype = IDX_TYPES[code]
+    expected = header_length + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if file_size != expected:
+        what = "truncated" if file_size < expected else "has trailing bytes"
+        _fail(path, f"file {what}: header declares shape {shape} of {dtype.name}, which needs "
+                    f"{expected} bytes, but the file has {file_size}",
+              "Fetch the file again")
+    return dtype, shape, header_length
+
+
+def _read_gzip(path):
+    try:
+        with gzip.open(path, "rb") as stream:
+            return stream.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        # BadGzipFile is an OSError; a cut-off stream is EOFError; a corrupt one zlib.error.
+        _fail(path, f"not a readable gzip file ({type(exc).__name__}: {exc})",
+              "The download is corrupt or truncated: delete it and fetch it again")
+
+
+def read_idx(path):
+    """Read the IDX file at ``path`` (``.gz`` or uncompressed) into a read-only array.
+
+    Uncompressed files are memory-mapped (``np.memmap``, mode ``'r'``), not read into RAM;
+    ``.gz`` files are decompressed into memory. Raises :class:`DatasetError` when the header
+    or the size is wrong, ``FileNotFoundError`` when there is no file.
+    """
+    path = os.fspath(path)
+    if path.endswith(".gz"):
+        data = _read_gzip(path)
+        dtype, shape, offset = parse_header(data[:4 + 4 * MAX_DIMS], path, len(data))
+        return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
+
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        head = stream.read(4 + 4 * MAX_DIMS)
+    dtype, shape, offset = parse_header(head, path, file_size)
+    if file_size == offset:
+        # mmap cannot map zero bytes; an empty body needs no mapping anyway
+        empty = np.empty(shape, dtype=dtype)
+        empty.flags.writeable = False
+        return empty
+    mapped = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    # a plain ndarray view of the mapping: still backed by the file, without np.memmap's
+    # habit of wrapping every derived array in the subclass
+    return mapped.view(np.ndarray)
+
+
+def idx_header(array):
+    """The IDX header bytes (magic number and sizes) that describe ``array``."""
+    kind = (array.dtype.kind, array.dtype.itemsize)
+    if kind not in _CODE_OF_KIND:
+        supported = ", ".join(dt.name for dt in IDX_TYPES.values())
+        raise ValueError(f"IDX cannot store dtype {array.dtype}; convert to one of {supported}")
+    if array.ndim < 1:
+        raise ValueError("IDX needs an array with at least one dimension; got a scalar")
+    code = _CODE_OF_KIND[kind]
+    return struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
+
+
+def idx_bytes(array):
+    """The complete IDX encoding of ``array``: header, then the elements big-endian, C order."""
+    array = np.asarray(array)
+    header = idx_header(array)
+    body = np.ascontiguousarray(array, dtype=IDX_TYPES[header[2]]).tobytes()
+    return header + body
+
+
+def write_idx(path, array):
+    """Write ``array`` as an IDX file; gzip-compress it when ``path`` ends in ``.gz``.
+
+    The gzip header carries no timestamp or name, so equal arrays give byte-equal files.
+    """
+    data = idx_bytes(array)
+    path = os.fspath(path)
+    if path.endswith(".gz"):
+        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="",
+                                                    mtime=0) as stream:
+            stream.write(data)
+    else:
+        with open(path, "wb") as stream:
+            stream.write(data)

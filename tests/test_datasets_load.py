@@ -1,0 +1,182 @@
+"""Finding and loading the four files: search order, formats, checks across files, no network."""
+import mmap
+import urllib.request
+
+import numpy as np
+import pytest
+
+from fastreg.datasets import (
+    DatasetError,
+    default_cache_dir,
+    load_fashion_mnist,
+    load_mnist,
+    write_idx,
+)
+from fastreg.datasets._load import load_dataset
+
+NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def synthetic(seed, n_train=20, n_test=10):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+            (np.arange(n_train) % 10).astype(np.uint8),
+            rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+            rng.permutation(np.arange(n_test) % 10).astype(np.uint8))
+
+
+def write_set(folder, arrays, gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in zip(NAMES, arrays):
+        write_idx(folder / (name + (".gz" if gz else "")), array)
+    return arrays
+
+
+def assert_same(loaded, arrays):
+    assert len(loaded) == 4
+    for got, want in zip(loaded, arrays):
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """No FASTREG_DATA from the caller, a private cache, and a network that must not be used."""
+    monkeypatch.delenv("FASTREG_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was touched although no download was needed")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+
+
+def test_cache_honours_xdg_cache_home(tmp_path, monkeypatch):
+    assert default_cache_dir("mnist") == tmp_path / "xdg" / "fastreg" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # the XDG spec says: ignore it
+    assert default_cache_dir("mnist").parts[-3:] == (".cache", "fastreg", "mnist")
+
+
+def test_result_is_named_and_shaped(tmp_path):
+    arrays = write_set(tmp_path / "d", synthetic(0))
+    data = load_mnist(tmp_path / "d", download=False)
+    assert_same(data, arrays)
+    assert data.X_train.shape == (20, 28, 28) and data.y_test.shape == (10,)
+    X_train, y_train, X_test, y_test = data
+    assert X_train is data.X_train and y_test is data.y_test
+
+
+def test_search_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
+    in_arg = write_set(tmp_path / "arg", synthetic(1))
+    in_env = write_set(tmp_path / "env", synthetic(2))
+    in_cache = write_set(default_cache_dir("mnist"), synthetic(3))
+    monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "env"))
+    assert_same(load_mnist(tmp_path / "arg", download=False), in_arg)
+    assert_same(load_mnist(download=False), in_env)
+    monkeypatch.delenv("FASTREG_DATA")
+    assert_same(load_mnist(download=False), in_cache)
+
+
+def test_data_dir_without_the_files_falls_through(tmp_path):
+    (tmp_path / "empty").mkdir()
+    in_cache = write_set(default_cache_dir("mnist"), synthetic(3))
+    assert_same(load_mnist(tmp_path / "empty", download=False), in_cache)
+
+
+def test_env_may_name_the_parent_of_mnist(tmp_path, monkeypatch):
+    arrays = write_set(tmp_path / "root" / "mnist", synthetic(4))
+    monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "root"))
+    assert_same(load_mnist(download=False), arrays)
+
+
+def test_fashion_uses_its_own_folders_not_a_flat_mnist_folder(tmp_path, monkeypatch):
+    write_set(tmp_path / "root", synthetic(5))  # MNIST, flat: same file names as Fashion's
+    fashion = write_set(tmp_path / "root" / "fashion-mnist", synthetic(6))
+    monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "root"))
+    assert_same(load_fashion_mnist(download=False), fashion)
+    in_cache = write_set(default_cache_dir("fashion-mnist"), synthetic(7))
+    monkeypatch.delenv("FASTREG_DATA")
+    assert_same(load_fashion_mnist(download=False), in_cache)
+
+
+def test_uncompressed_files_are_memory_mapped(tmp_path):
+    write_set(tmp_path / "raw", synthetic(8), gz=False)
+    data = load_mnist(tmp_path / "raw", download=False)
+    for array in data:
+        base = array
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None)
+        assert isinstance(base, mmap.mmap)
+        assert not array.flags.writeable
+
+
+def test_uncompressed_wins_over_gz_and_forms_may_mix(tmp_path):
+    folder = tmp_path / "mixed"
+    write_set(folder, synthetic(9), gz=True)
+    raw = synthetic(10)
+    write_idx(folder / NAMES[0], raw[0])  # both forms of the train images: raw must win
+    (folder / (NAMES[3] + ".gz")).rename(folder / "elsewhere")
+    write_idx(folder / NAMES[3], raw[3])  # test labels only uncompressed
+    data = load_mnist(folder, download=False)
+    np.testing.assert_array_equal(data.X_train, raw[0])
+    np.testing.assert_array_equal(data.y_test, raw[3])
+
+
+def test_nothing_found_lists_every_place_and_what_to_do(tmp_path, monkeypatch):
+    partial = tmp_path / "partial"
+    write_set(partial, synthetic(11))
+    (partial / (NAMES[2] + ".gz")).unlink()
+    monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist(partial, download=False)
+    message = str(info.value)
+    for expected in (str(partial), "missing t10k-images-idx3-ubyte.gz",
+                     str(tmp_path / "nowhere"), "no such folder",
+                     str(default_cache_dir("mnist")), "data_dir=", "FASTREG_DATA=",
+                     "download=True"):
+        assert expected in message
+
+
+def test_network_untouched_when_found_even_with_download_true(tmp_path, monkeypatch):
+    arrays = write_set(tmp_path / "env", synthetic(12))
+    monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "env"))
+    assert_same(load_mnist(download=True), arrays)  # urlopen would raise (autouse fixture)
+
+
+def _corrupt_set(tmp_path, replace):
+    arrays = list(synthetic(13))
+    for index, array in replace.items():
+        arrays[index] = array
+    return write_set(tmp_path / "bad", arrays)
+
+
+@pytest.mark.parametrize("replace, keyword, culprit", [
+    ({1: np.zeros(19, dtype=np.uint8)}, "20 images but .* 19 labels", 0),
+    ({2: np.zeros((9, 28, 28), dtype=np.uint8)}, "9 images but .* 10 labels", 2),
+    ({3: np.full(10, 10, dtype=np.uint8)}, "label 10 .* out of range", 3),
+    ({0: np.zeros((20, 784), dtype=np.uint8)}, "shape \\(20, 784\\)", 0),
+    ({2: np.zeros((10, 27, 28), dtype=np.uint8)}, "shape \\(10, 27, 28\\)", 2),
+    ({1: np.zeros((20, 1), dtype=np.uint8)}, "labels, uint8 with shape", 1),
+    ({0: np.zeros((20, 28, 28), dtype=np.int32)}, "int32", 0),
+])
+def test_files_that_do_not_fit_together_raise_dataset_error(tmp_path, replace, keyword, culprit):
+    _corrupt_set(tmp_path, replace)
+    with pytest.raises(DatasetError, match=keyword) as info:
+        load_mnist(tmp_path / "bad", download=False)
+    assert NAMES[culprit] in str(info.value)
+
+
+def test_corrupt_local_file_is_an_error_not_a_fall_through(tmp_path):
+    write_set(default_cache_dir("mnist"), synthetic(14))  # a good copy further down the list
+    folder = tmp_path / "bad"
+    write_set(folder, synthetic(15))
+    packed = (folder / (NAMES[0] + ".gz")).read_bytes()
+    (folder / (NAMES[0] + ".gz")).write_bytes(packed[:100])
+    with pytest.raises(DatasetError, match=NAMES[0]):
+        load_mnist(folder, download=False)
+
+
+def test_unknown_data_set_name():
+    with pytest.raises(ValueError, match="unknown data set 'kmnist'.*mnist"):
+        load_dataset("kmnist")
