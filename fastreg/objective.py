@@ -24,6 +24,7 @@ import numpy as np
 
 from ._backend import get_backend
 from ._validation import (
+    as_numeric,
     check_class_indices,
     check_finite,
     check_matrix,
@@ -34,14 +35,13 @@ from ._validation import (
 
 def _prepare(X, y, W, b, l2):
     """Validate the public arguments; return (is_binary, X, y, coef, intercept, l2)."""
-    W_arr = np.asarray(W)
-    if W_arr.dtype.kind not in "iuf":
-        raise TypeError(f"W has dtype {W_arr.dtype}; pass float32 or float64 weights")
+    X = as_numeric(X, "X")
+    W_arr = as_numeric(W, "W")
+    b_arr = as_numeric(b, "b")
     dtype = compute_dtype(X, W_arr)
     X = check_matrix(X, "X", dtype=dtype)
     n, d = X.shape
     l2 = check_scalar(l2, "l2", min_value=0.0)
-    b_arr = np.asarray(b)
     if W_arr.ndim == 1:
         if W_arr.shape[0] != d:
             raise ValueError(f"W has {W_arr.shape[0]} weights but X has {d} features; they must match")

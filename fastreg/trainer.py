@@ -1,0 +1,269 @@
+"""The training loop: epochs of the fused kernel, validation checks, early stopping, history.
+
+One epoch is one call of the backend's fused kernel (``binary_epoch`` / ``multinomial_epoch``)
+per validation check: the kernel runs the mini-batch loop (compiled code on the Cython backend,
+Python on the NumPy one) over a slice of the epoch's row order, and the trainer decides
+everything else. Every random draw (the shuffle) and every learning rate is computed here, in
+Python, from one ``np.random.Generator``, so both backends see identical inputs and end with the
+same weights for the same seed.
+
+Validation checks
+    ``validation_interval`` c splits each epoch's batches into c consecutive runs of (nearly)
+    equal length, at batch boundaries, so the batches themselves do not depend on c. After each
+    run the trainer records one row of history: the step count, the epoch, the learning rate of
+    the last step, the running train loss/accuracy the kernel measured on the rows of that run
+    (each batch at the weights before its step), and, when a validation set is given, the mean
+    cross-entropy and accuracy on it. The validation loss carries no L2 term: it measures the
+    fit to unseen data, the quantity early stopping should watch.
+
+Early stopping
+    A check improves when its validation loss is lower than the best so far by more than
+    ``min_delta``; after ``patience`` checks in a row without improvement training stops. The
+    weights at the lowest validation loss seen are kept (a copy of coef and intercept, d*K
+    numbers) and are the ones returned, so the model's validation loss is the minimum of the
+    history.
+
+Divergence
+    Weights are copied before each kernel call. If the kernel reports a non-finite loss, or the
+    weights or the validation loss are not finite afterwards, the weights are restored (to the
+    best validation weights under early stopping, else to the copy) and
+    :class:`TrainingDivergedError` is raised, carrying the state up to the last good check.
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HISTORY_KEYS = ("step", "epoch", "learning_rate", "train_loss", "val_loss", "train_accuracy",
+                "val_accuracy")
+
+
+def new_history():
+    """An empty history: one list per key of :data:`HISTORY_KEYS`."""
+    return {key: [] for key in HISTORY_KEYS}
+
+
+@dataclass
+class TrainResult:
+    """Where training ended. ``coef``/``intercept`` are the returned weights (kernel layout)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    step: int                      # gradient steps taken in total (t after the last step)
+    epochs_run: int                # epochs started in this run (a stopped epoch counts)
+    best_epoch: int                # epoch (1-based, counted across runs) of the returned weights
+    best_val_loss: float = math.nan
+    stopped_early: bool = False
+    history: dict = field(default_factory=new_history)
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a non-finite loss or non-finite weights.
+
+    ``result`` is a :class:`TrainResult` with the last finite weights and the history up to
+    the last good check; the estimators keep it, so the model stays usable.
+    """
+
+    def __init__(self, message, result):
+        super().__init__(message)
+        self.result = result
+
+
+class Trainer:
+    """Mini-batch gradient descent driven through a backend's fused epoch kernel.
+
+    Parameters
+    ----------
+    kernels : backend namespace from :func:`fastreg.get_backend`.
+    binary : bool, logistic (coef (d,), intercept (1,)) or softmax (coef (K, d), intercept (K,)).
+    batch_size : int >= 1.
+    l2 : float >= 0, lambda in J = E + lambda ||W||^2 (bias not penalised).
+    schedule : :class:`fastreg.schedules.Schedule`, learning rate of each global step.
+    validation_interval : int >= 1, validation checks (history rows) per epoch.
+    shuffle : bool, draw a new row order every epoch (else the rows in the given order).
+    early_stopping : bool, stop on the validation loss and return the best weights.
+    patience : int >= 1, checks without improvement before stopping.
+    min_delta : float >= 0, the least decrease of the validation loss that counts.
+    input_scale : float, features are ``X * input_scale`` (1/255 for raw uint8 pixels).
+    n_threads : int, passed to the kernel.
+    progress : object with ``epoch_end(epoch, row)`` and ``close(note)``, or None.
+    """
+
+    def __init__(self, kernels, *, binary, batch_size, l2, schedule, validation_interval=1,
+                 shuffle=True, early_stopping=False, patience=5, min_delta=0.0,
+                 input_scale=1.0, n_threads=1, progress=None):
+        self.kernels = kernels
+        self.binary = binary
+        self.epoch_kernel = kernels.binary_epoch if binary else kernels.multinomial_epoch
+        self.batch_size = int(batch_size)
+        self.l2 = float(l2)
+        self.schedule = schedule
+        self.validation_interval = int(validation_interval)
+        self.shuffle = bool(shuffle)
+        self.early_stopping = bool(early_stopping)
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.input_scale = float(input_scale)
+        self.n_threads = int(n_threads)
+        self.progress = progress
+
+    def steps_per_epoch(self, n_rows):
+        return -(-n_rows // self.batch_size)
+
+    def run(self, X, y, coef, intercept, rows, rng, *, max_epochs, step=0, validation=None,
+            history=None, epoch_offset=0):
+        """Train ``coef``/``intercept`` in place on the rows ``X[rows]``; return a TrainResult.
+
+        ``X`` is the whole C-contiguous data set (float of the weights' dtype, or uint8), ``y``
+        its ``np.intc`` class indices, ``rows`` the training rows (np.intp; the validation rows
+        are simply not in it, so X is never copied). ``step`` is the global step count the
+        schedule starts from; ``epoch_offset`` the epochs run before (for the history).
+        ``validation`` is ``(X_val, y_val)`` already in the weights' dtype and scaled, or None.
+        ``history`` (a dict from :func:`new_history`) is appended to, or a new one started.
+        """
+        history = new_history() if history is None else history
+        rows = np.ascontiguousarray(rows, dtype=np.intp)
+        B = self.batch_size
+        n_rows = rows.shape[0]
+        n_batches = self.steps_per_epoch(n_rows)
+        n_checks = min(self.validation_interval, n_batches)
+        bounds = [round(i * n_batches / n_checks) for i in range(n_checks + 1)]
+        watch = self.early_stopping and validation is not None
+        evaluator = _Evaluator(self.kernels, self.binary, validation, coef.dtype, coef.shape)
+
+        best = {"loss": math.inf, "coef": None, "intercept": None, "epoch": epoch_offset}
+        since_improvement = 0
+        stopped = False
+        epochs_run = 0
+        for epoch in range(epoch_offset + 1, epoch_offset + max_epochs + 1):
+            epochs_run += 1
+            order = rng.permutation(rows) if self.shuffle else rows
+            lrs = np.ascontiguousarray(self.schedule.rates(np.arange(step, step + n_batches)),
+                                       dtype=np.float64)
+            epoch_loss, rows_done = 0.0, 0
+            for c in range(n_checks):
+                b0, b1 = bounds[c], bounds[c + 1]
+                part = order[b0 * B:min(b1 * B, n_rows)]
+                saved = (coef.copy(), intercept.copy())
+                # overflow is detected below and reported once, with advice: silence NumPy's
+                # own RuntimeWarnings about it (the NumPy backend would emit them mid-epoch)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss, acc = self.epoch_kernel(X, y, coef, intercept, part, B, lrs[b0:b1],
+                                                  self.l2, self.input_scale, self.n_threads)
+                    loss, acc = float(loss), float(acc)
+                    problem = _non_finite(loss, coef, intercept)
+                    val_loss, val_acc = (math.nan, math.nan)
+                    if problem is None and validation is not None:
+                        val_loss, val_acc = evaluator(coef, intercept)
+                        if not math.isfinite(val_loss):
+                            problem = "the validation loss"
+                if problem is not None:
+                    self._diverged(problem, epoch, step, lrs[b0:b1], coef, intercept, saved,
+                                   best if watch else None, history, epochs_run)
+                step += b1 - b0
+                epoch_loss += loss * part.shape[0]
+                rows_done += part.shape[0]
+                _append(history, step=step, epoch=epoch, learning_rate=float(lrs[b1 - 1]),
+                        train_loss=loss, val_loss=val_loss, train_accuracy=acc,
+                        val_accuracy=val_acc)
+                if validation is not None and val_loss < best["loss"]:
+                    improved = val_loss < best["loss"] - self.min_delta
+                    best.update(loss=val_loss, epoch=epoch)
+                    if watch:
+                        best.update(coef=coef.copy(), intercept=intercept.copy())
+                    since_improvement = 0 if improved else since_improvement + 1
+                elif validation is not None:
+                    since_improvement += 1
+                if watch and since_improvement >= self.patience:
+                    stopped = True
+                    break
+            if self.progress is not None:
+                self.progress.epoch_end(epoch, epoch_loss / rows_done, history)
+            if stopped:
+                break
+
+        best_epoch = epoch_offset + epochs_run
+        if watch and best["coef"] is not None:
+            coef[...] = best["coef"]
+            intercept[...] = best["intercept"]
+            best_epoch = best["epoch"]
+        if self.progress is not None:
+            note = (f"early stop after epoch {epoch_offset + epochs_run}, best epoch {best_epoch}"
+                    if stopped else None)
+            self.progress.close(note)
+        return TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
+                           best_epoch=best_epoch, best_val_loss=best["loss"],
+                           stopped_early=stopped, history=history)
+
+    def _diverged(self, problem, epoch, step, lrs, coef, intercept, saved, best, history,
+                  epochs_run):
+        """Restore the last good weights and raise TrainingDivergedError."""
+        if best is not None and best["coef"] is not None:
+            coef[...] = best["coef"]
+            intercept[...] = best["intercept"]
+            kept, best_epoch = f"the best validation weights (epoch {best['epoch']})", best["epoch"]
+        else:
+            coef[...] = saved[0]
+            intercept[...] = saved[1]
+            kept, best_epoch = f"the last finite weights, those of step {step}", epoch - 1
+        lr_max = float(np.max(lrs)) if len(lrs) else math.nan
+        if self.progress is not None:
+            self.progress.close(f"diverged in epoch {epoch}")
+        result = TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
+                             best_epoch=max(best_epoch, 0),
+                             best_val_loss=best["loss"] if best is not None else math.nan,
+                             stopped_early=True, history=history)
+        raise TrainingDivergedError(
+            f"Training diverged in epoch {epoch}, within steps {step + 1}-{step + len(lrs)}: "
+            f"{problem} became NaN or infinite with learning rates up to {lr_max:.3g}. "
+            f"Lower learning_rate (e.g. "
+            f"learning_rate={lr_max / 10:.3g}), or scale the features (e.g. input_scale=1/255 "
+            f"for raw pixels). The model keeps {kept}.",
+            result,
+        )
+
+
+def _non_finite(loss, coef, intercept):
+    if not math.isfinite(loss):
+        return "the training loss"
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        return "the weights"
+    return None
+
+
+def _append(history, **row):
+    for key in HISTORY_KEYS:
+        history[key].append(row[key])
+
+
+class _Evaluator:
+    """Mean cross-entropy (no L2 term) and accuracy on a fixed validation set.
+
+    The logits buffer is allocated once; the forward and cross-entropy kernels of the backend
+    write into it, so a validation check allocates nothing of size N_val x K but the losses.
+    """
+
+    def __init__(self, kernels, binary, validation, dtype, coef_shape):
+        self.kernels = kernels
+        self.binary = binary
+        if validation is None:
+            return
+        self.X, self.y = validation
+        n = self.X.shape[0]
+        shape = (n,) if binary else (n, coef_shape[0])
+        self.logits = np.empty(shape, dtype=dtype)
+        self.losses = np.empty(n, dtype=dtype)
+        self.positive = self.y == 1
+
+    def __call__(self, coef, intercept):
+        k = self.kernels
+        if self.binary:
+            z = k.linear_forward_binary(self.X, coef, intercept, out=self.logits)
+            k.binary_cross_entropy(z, self.y, out=self.losses)
+            correct = np.count_nonzero((z > 0) == self.positive)
+        else:
+            Z = k.linear_forward(self.X, coef, intercept, out=self.logits)
+            k.multinomial_cross_entropy(Z, self.y, out=self.losses)
+            correct = np.count_nonzero(Z.argmax(axis=1) == self.y)
+        n = self.losses.shape[0]
+        return float(self.losses.sum(dtype=np.float64)) / n, correct / n

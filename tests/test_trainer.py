@@ -1,0 +1,249 @@
+"""The training loop: kernel slices, history, early stopping, best weights, divergence, progress."""
+import math
+
+import numpy as np
+import pytest
+
+from fastreg import _progress
+from fastreg._progress import EpochProgress
+from fastreg.schedules import make_schedule
+from fastreg.trainer import HISTORY_KEYS, Trainer, TrainingDivergedError
+
+
+def _problem(binary, n=200, d=6, k=3, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    if binary:
+        y = (X @ rng.normal(size=d) + 0.5 * rng.normal(size=n) > 0).astype(np.intc)
+        coef, intercept = np.zeros(d, dtype), np.zeros(1, dtype)
+    else:
+        y = np.argmax(X @ rng.normal(size=(d, k)) + rng.normal(size=(n, k)), axis=1)
+        y = y.astype(np.intc)
+        coef, intercept = np.zeros((k, d), dtype), np.zeros(k, dtype)
+    return X, y, coef, intercept
+
+
+def _trainer(kernels, binary, lr=0.1, **kw):
+    kw.setdefault("batch_size", 16)
+    return Trainer(kernels, binary=binary, l2=kw.pop("l2", 0.0),
+                   schedule=make_schedule("constant", lr, decay=1.0, decay_steps=1,
+                                          total_steps=1), **kw)
+
+
+def _val_loss(kernels, binary, X, y, coef, intercept):
+    if binary:
+        z = kernels.linear_forward_binary(X, coef, intercept)
+        return float(kernels.binary_cross_entropy(z, y).mean(dtype=np.float64))
+    Z = kernels.linear_forward(X, coef, intercept)
+    return float(kernels.multinomial_cross_entropy(Z, y).mean(dtype=np.float64))
+
+
+def _manual_epochs(kernels, binary, X, y, coef, intercept, rows, seed, epochs, B, lr):
+    """The reference: the same shuffles and kernel calls, written out by hand."""
+    rng = np.random.default_rng(seed)
+    kernel = kernels.binary_epoch if binary else kernels.multinomial_epoch
+    for _ in range(epochs):
+        order = rng.permutation(rows)
+        nb = -(-len(rows) // B)
+        kernel(X, y, coef, intercept, order, B, np.full(nb, lr), 0.0, 1.0, 1)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_run_matches_manual_kernel_calls(backend, binary):
+    X, y, coef, intercept = _problem(binary)
+    rows = np.arange(20, 200, dtype=np.intp)  # rows 0..19 play the validation set
+    ref_c, ref_b = coef.copy(), intercept.copy()
+    _manual_epochs(backend, binary, X, y, ref_c, ref_b, rows, 7, 3, 16, 0.1)
+    result = _trainer(backend, binary).run(X, y, coef, intercept, rows,
+                                           np.random.default_rng(7), max_epochs=3,
+                                           validation=(X[:20], y[:20]))
+    np.testing.assert_array_equal(coef, ref_c)
+    np.testing.assert_array_equal(intercept, ref_b)
+    assert result.coef is coef and result.epochs_run == 3 and result.step == 3 * 12
+    assert result.best_epoch == 3 and not result.stopped_early
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_validation_interval_does_not_change_the_batches(backend, binary):
+    """Checks split an epoch at batch boundaries: same weights for any number of checks."""
+    X, y, c1, b1 = _problem(binary, n=203)
+    c3, b3 = c1.copy(), b1.copy()
+    rows = np.arange(203, dtype=np.intp)
+    r1 = _trainer(backend, binary, validation_interval=1).run(
+        X, y, c1, b1, rows, np.random.default_rng(1), max_epochs=2, validation=(X, y))
+    r3 = _trainer(backend, binary, validation_interval=5).run(
+        X, y, c3, b3, rows, np.random.default_rng(1), max_epochs=2, validation=(X, y))
+    np.testing.assert_array_equal(c1, c3)
+    np.testing.assert_array_equal(b1, b3)
+    assert len(r1.history["step"]) == 2 and len(r3.history["step"]) == 10
+    assert r3.history["step"][4] == r1.history["step"][0] == 13  # ceil(203 / 16) steps
+    assert r3.history["epoch"] == [1] * 5 + [2] * 5
+    # the epoch's running train loss is the row-weighted mean of its checks' losses
+    sizes = np.diff([0] + [min(s * 16, 203) for s in r3.history["step"][:5]])
+    assert np.average(r3.history["train_loss"][:5], weights=sizes) == pytest.approx(
+        r1.history["train_loss"][0], rel=1e-12)
+
+
+def test_more_checks_than_batches(backend):
+    X, y, coef, intercept = _problem(True, n=40)
+    res = _trainer(backend, True, validation_interval=10).run(
+        X, y, coef, intercept, np.arange(40, dtype=np.intp), np.random.default_rng(0),
+        max_epochs=1)
+    assert res.history["step"] == [1, 2, 3]  # one check per batch at most
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_history_rows(backend, binary):
+    X, y, coef, intercept = _problem(binary)
+    res = _trainer(backend, binary, validation_interval=2).run(
+        X, y, coef, intercept, np.arange(40, 200, dtype=np.intp), np.random.default_rng(0),
+        max_epochs=3, validation=(X[:40], y[:40]))
+    h = res.history
+    assert set(h) == set(HISTORY_KEYS) and all(len(v) == 6 for v in h.values())
+    assert h["epoch"] == [1, 1, 2, 2, 3, 3] and h["step"] == [5, 10, 15, 20, 25, 30]
+    assert h["learning_rate"] == [0.1] * 6
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        assert all(math.isfinite(v) for v in h[key])
+    assert all(0 <= a <= 1 for a in h["train_accuracy"] + h["val_accuracy"])
+    # the last validation entry is the loss of the returned weights (no early stopping)
+    assert h["val_loss"][-1] == pytest.approx(
+        _val_loss(backend, binary, X[:40], y[:40], coef, intercept), rel=1e-12)
+    assert h["val_loss"][-1] < h["val_loss"][0]  # it learns
+
+
+def test_no_validation_gives_nan_entries(backend):
+    X, y, coef, intercept = _problem(False)
+    res = _trainer(backend, False).run(X, y, coef, intercept, np.arange(200, dtype=np.intp),
+                                       np.random.default_rng(0), max_epochs=2)
+    assert all(math.isnan(v) for v in res.history["val_loss"] + res.history["val_accuracy"])
+    assert res.best_epoch == 2
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_early_stopping_returns_best_weights(backend, binary):
+    """A learning rate high enough to make the validation loss wander: the returned weights
+    are those of the lowest validation loss in the history, and training stopped exactly
+    `patience` checks after it."""
+    X, y, coef, intercept = _problem(binary, n=300)
+    X_val, y_val = X[:60].copy(), y[:60].copy()
+    X_val[:, 0] += 0.7  # shifted validation data: the best weights lie early in training
+    patience = 3
+    res = _trainer(backend, binary, lr=2.0, batch_size=8, validation_interval=4,
+                   early_stopping=True, patience=patience).run(
+        X, y, coef, intercept, np.arange(60, 300, dtype=np.intp), np.random.default_rng(5),
+        max_epochs=50, validation=(X_val, y_val))
+    h = res.history
+    best = int(np.argmin(h["val_loss"]))
+    assert res.stopped_early and len(h["val_loss"]) == best + 1 + patience
+    assert best + 1 < len(h["val_loss"])  # the last weights were not the best ones
+    got = _val_loss(backend, binary, X_val, y_val, coef, intercept)
+    assert got == pytest.approx(min(h["val_loss"]), rel=1e-12, abs=0)
+    assert res.best_val_loss == min(h["val_loss"])
+    assert res.best_epoch == h["epoch"][best]
+
+
+def test_min_delta_counts_only_large_improvements(backend):
+    """With min_delta larger than any possible improvement, only the first check counts:
+    training stops after 1 + patience checks, keeping the best weights seen even so."""
+    X, y, coef, intercept = _problem(False)
+    res = _trainer(backend, False, early_stopping=True, patience=4, min_delta=100.0).run(
+        X, y, coef, intercept, np.arange(40, 200, dtype=np.intp), np.random.default_rng(0),
+        max_epochs=50, validation=(X[:40], y[:40]))
+    assert len(res.history["val_loss"]) == 5 and res.epochs_run == 5 and res.stopped_early
+    assert res.best_val_loss == min(res.history["val_loss"])
+    assert _val_loss(backend, False, X[:40], y[:40], coef, intercept) == pytest.approx(
+        res.best_val_loss, rel=1e-12)
+    # and with min_delta 0 the same run keeps going while it improves
+    X, y, coef, intercept = _problem(False)
+    res = _trainer(backend, False, early_stopping=True, patience=4, min_delta=0.0).run(
+        X, y, coef, intercept, np.arange(40, 200, dtype=np.intp), np.random.default_rng(0),
+        max_epochs=8, validation=(X[:40], y[:40]))
+    assert res.epochs_run == 8 and not res.stopped_early
+
+
+def test_patience_counts_checks_not_epochs(backend):
+    X, y, coef, intercept = _problem(True)
+    res = _trainer(backend, True, lr=5.0, batch_size=4, early_stopping=True, patience=2,
+                   validation_interval=10, min_delta=100.0).run(
+        X, y, coef, intercept, np.arange(40, 200, dtype=np.intp), np.random.default_rng(0),
+        max_epochs=10, validation=(X[:40], y[:40]))
+    assert len(res.history["step"]) == 3 and res.epochs_run == 1  # stopped inside epoch 1
+    assert res.step == res.history["step"][-1]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_divergence_restores_weights_and_raises(backend, binary, dtype):
+    X, y, coef, intercept = _problem(binary, dtype=dtype)
+    X *= 50
+    trainer = _trainer(backend, binary, lr=1e6, l2=1.0, batch_size=8)
+    with pytest.raises(FloatingPointError, match="Lower learning_rate") as info:
+        trainer.run(X, y, coef, intercept, np.arange(200, dtype=np.intp),
+                    np.random.default_rng(0), max_epochs=20)
+    err = info.value
+    assert isinstance(err, TrainingDivergedError)
+    assert "learning_rate=1e+05" in str(err)  # a tenth of the rate that diverged
+    res = err.result
+    assert res.coef is coef and np.isfinite(coef).all() and np.isfinite(intercept).all()
+    assert all(math.isfinite(v) for v in res.history["train_loss"])  # no bad row recorded
+    assert res.step == (res.history["step"][-1] if res.history["step"] else 0)
+
+
+def test_divergence_keeps_the_best_validation_weights(backend):
+    """Under early stopping the weights kept after a divergence are the best checked ones."""
+    X, y, coef, intercept = _problem(False)
+
+    def rates(t):  # a sane first epoch, then an absurd rate with a huge l2 pull
+        return 0.1 if t < 10 else 1e8
+
+    trainer = Trainer(backend, binary=False, batch_size=16, l2=1.0,
+                      schedule=make_schedule(rates, 1.0, decay=1.0, decay_steps=1,
+                                             total_steps=1),
+                      early_stopping=True, patience=50)
+    with pytest.raises(TrainingDivergedError, match="best validation weights") as info:
+        trainer.run(X, y, coef, intercept, np.arange(40, 200, dtype=np.intp),
+                    np.random.default_rng(0), max_epochs=30, validation=(X[:40], y[:40]))
+    res = info.value.result
+    h = res.history
+    assert h["step"][0] == 10 and len(h["step"]) >= 2
+    assert all(math.isfinite(v) for v in h["val_loss"])
+    assert int(np.argmin(h["val_loss"])) == 0  # the sane epoch was the best one
+    assert np.isfinite(coef).all()
+    assert _val_loss(backend, False, X[:40], y[:40], coef, intercept) == pytest.approx(
+        h["val_loss"][0], rel=1e-12)
+
+
+def test_progress_plain_lines(backend, capsys):
+    X, y, coef, intercept = _problem(True)
+    progress = EpochProgress(4, verbose=2, desc="Logistic")
+    _trainer(backend, True, progress=progress, early_stopping=True, patience=1,
+             min_delta=100.0).run(X, y, coef, intercept, np.arange(40, 200, dtype=np.intp),
+                                  np.random.default_rng(0), max_epochs=4,
+                                  validation=(X[:40], y[:40]))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Logistic epoch 1/4: train loss ")
+    assert "val loss" in out[0] and "val accuracy 0." in out[0]
+    # check 2 lowers the loss by less than min_delta: no improvement for patience, but the
+    # lower loss still makes epoch 2 the best (returned) weights
+    assert len(out) == 3 and out[-1] == "Logistic: early stop after epoch 2, best epoch 2"
+
+
+def test_progress_uses_tqdm_when_installed(capsys):
+    pytest.importorskip("tqdm")
+    progress = EpochProgress(3, verbose=1, desc="Softmax")
+    assert progress.bar is not None
+    hist = {"val_loss": [0.5], "val_accuracy": [0.875], "learning_rate": [0.1]}
+    for epoch in (1, 2, 3):
+        progress.epoch_end(epoch, 0.25, hist)
+    progress.close()
+    err = capsys.readouterr().err
+    assert "Softmax" in err and "3/3" in err and "val_acc=0.8750" in err and "loss=0.2500" in err
+
+
+def test_progress_falls_back_to_lines_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setattr(_progress, "_tqdm", lambda: None)
+    progress = EpochProgress(2, verbose=1, desc="fit")
+    progress.epoch_end(1, 0.3, {"val_loss": [], "val_accuracy": [], "learning_rate": [0.5]})
+    progress.close()
+    assert capsys.readouterr().out == (
+        "fit epoch 1/2: train loss 0.3000, val loss -, val accuracy -, lr 0.5\n")
