@@ -529,7 +529,7 @@ class _LinearClassifier(*_Bases):
         """The most probable class of each row (labels from ``classes_``)."""
         X = self._features_for_predict(X)
         z = self._logits(X)
-        idx = (z > 0).astype(np.intp) if self._binary else z.argmax(axis=1)
+        idx = (z >= 0).astype(np.intp) if self._binary else z.argmax(axis=1)
         return self.classes_[idx]
 
     def score(self, X, y, sample_weight=None):

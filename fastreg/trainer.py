@@ -260,7 +260,7 @@ class _Evaluator:
         if self.binary:
             z = k.linear_forward_binary(self.X, coef, intercept, out=self.logits)
             k.binary_cross_entropy(z, self.y, out=self.losses)
-            correct = np.count_nonzero((z > 0) == self.positive)
+            correct = np.count_nonzero((z >= 0) == self.positive)
         else:
             Z = k.linear_forward(self.X, coef, intercept, out=self.logits)
             k.multinomial_cross_entropy(Z, self.y, out=self.losses)

@@ -1,0 +1,71 @@
+"""Per-call time of the non-epoch kernels, compiled against NumPy twin, at d=784 and K=10.
+
+    pytest benchmarks/bench_kernels.py                         # every case (about 1-2 minutes)
+    pytest benchmarks/bench_kernels.py -k "float32 and 1024"   # a selection
+    pytest benchmarks/bench_kernels.py --benchmark-disable     # each call once: a smoke test
+
+Each test times one call of one kernel on one backend, for a batch of 1, 32 or 1024 rows of
+MNIST-sized random data (784 features, 10 classes) in float32 or float64. Tests of the same
+kernel, dtype and batch share a ``benchmark.group``, so pytest-benchmark prints the Cython and
+NumPy timings of each case side by side in one table. The backends are those that load here
+(``fastreg.available_backends()``); FASTREG_BACKEND=cython|numpy keeps one.
+Calls allocate their outputs (``out=None``), as the library's callers do. The *_sgd_step
+kernels update their weights in place on every round; a small learning rate keeps them finite.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import fastreg
+
+D, K = 784, 10
+BATCH_SIZES = (1, 32, 1024)
+DTYPES = ("float32", "float64")
+_env = os.environ.get("FASTREG_BACKEND", "").strip().lower()
+BACKENDS = [_env] if _env in ("cython", "numpy") else fastreg.available_backends()
+
+
+class Batch:
+    """One MNIST-sized batch with weights, logits and labels, in one dtype."""
+
+    def __init__(self, n, dtype):
+        rng = np.random.default_rng(n)
+        self.X = rng.random((n, D)).astype(dtype)  # pixels scaled to [0, 1]
+        self.y = rng.integers(0, K, n).astype(np.intc)
+        self.y01 = (self.y % 2).astype(np.intc)
+        self.coef = (rng.standard_normal((K, D)) * 0.01).astype(dtype)
+        self.intercept = np.zeros(K, dtype=dtype)
+        self.coef1 = self.coef[0].copy()
+        self.intercept1 = np.zeros(1, dtype=dtype)
+        self.Z = fastreg.get_backend("numpy").linear_forward(self.X, self.coef, self.intercept)
+
+
+def _calls(kernels, b):
+    """kernel name -> (function, arguments) for one backend and batch."""
+    return {
+        "linear_forward": (kernels.linear_forward, (b.X, b.coef, b.intercept)),
+        "softmax": (kernels.softmax, (b.Z,)),
+        "multinomial_cross_entropy": (kernels.multinomial_cross_entropy, (b.Z, b.y)),
+        "multinomial_loss_grad": (kernels.multinomial_loss_grad,
+                                  (b.X, b.y, b.coef, b.intercept, 1e-4)),
+        "multinomial_sgd_step": (kernels.multinomial_sgd_step,
+                                 (b.X, b.y, b.coef.copy(), b.intercept.copy(), 1e-3, 1e-4)),
+        "binary_loss_grad": (kernels.binary_loss_grad,
+                             (b.X, b.y01, b.coef1, b.intercept1, 1e-4)),
+    }
+
+
+KERNELS = tuple(_calls(fastreg.get_backend("numpy"), Batch(1, "float64")))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", BATCH_SIZES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel(benchmark, kernel, backend, batch, dtype):
+    func, args = _calls(fastreg.get_backend(backend), Batch(batch, dtype))[kernel]
+    benchmark.group = f"{kernel} {dtype} batch={batch}"
+    benchmark.extra_info.update(kernel=kernel, backend=backend, batch=batch, dtype=dtype)
+    result = benchmark(func, *args)
+    assert np.all(np.isfinite(result[0] if isinstance(result, tuple) else result))
