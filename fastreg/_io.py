@@ -119,6 +119,10 @@ def save(model, path):
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+        # mkstemp creates the file 0600; give the model the permissions a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -143,10 +143,15 @@ def multinomial_loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_interc
 
 # --------------------------------------------------------------------------- one update
 def _step_binary(Xb, yb, coef, intercept, lr, l2):
-    """One gradient step in place; returns (sum of sample losses, correct count) before it."""
+    """One gradient step in place; returns (sum of sample losses, correct count) before it.
+
+    A non-finite loss sum is returned at once, without the step.
+    """
     n = Xb.shape[0]
     z = linear_forward_binary(Xb, coef, intercept)
     loss_sum = float(binary_cross_entropy(z, yb).sum(dtype=np.float64))
+    if not np.isfinite(loss_sum):  # diverged: leave the weights as they were
+        return loss_sum, 0
     correct = int(np.count_nonzero((z >= 0) == (yb == 1)))
     r = sigmoid(z)
     r -= yb
@@ -157,10 +162,15 @@ def _step_binary(Xb, yb, coef, intercept, lr, l2):
 
 
 def _step_multinomial(Xb, yb, coef, intercept, lr, l2):
-    """One gradient step in place; returns (sum of sample losses, correct count) before it."""
+    """One gradient step in place; returns (sum of sample losses, correct count) before it.
+
+    A non-finite loss sum is returned at once, without the step.
+    """
     n = Xb.shape[0]
     Z = linear_forward(Xb, coef, intercept)
     loss_sum = float(multinomial_cross_entropy(Z, yb).sum(dtype=np.float64))
+    if not np.isfinite(loss_sum):  # diverged: leave the weights as they were
+        return loss_sum, 0
     correct = int(np.count_nonzero(Z.argmax(axis=1) == yb))
     G = softmax(Z)
     G[np.arange(n), yb] -= 1
