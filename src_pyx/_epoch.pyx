@@ -1,0 +1,411 @@
+# The fused training epoch: mini-batch gradient descent over the rows X[order], the whole epoch
+# in compiled code without the GIL. Compiled twins of `binary_epoch` / `multinomial_epoch` in
+# fastreg/_numpy_kernels.py: same signatures, same meaning (that file is the specification).
+#
+# dtypes: coef/intercept float32 or float64; X of the same dtype, or uint8 pixels with
+#   input_scale applied inside (x means dtype(x) * dtype(input_scale)); y np.intc; order any
+#   integer array (converted to np.intp); learning_rates float64, one per batch.
+# contiguity: X C-contiguous (N, d); batch rows are reached through `order`, never copied; coef
+#   (K, d) or (d,) and intercept C-contiguous. Read-only and memory-mapped X, y, order and
+#   learning_rates work (const views).
+# written: coef and intercept, in place (from a 64-byte aligned working copy, written back at
+#   the end of the epoch, or at the stop before a non-finite batch).
+#
+# How it is fast (measurements in benchmarks/bench_epoch.py): per batch, one forward pass
+# Z = X_b W^T and one backward pass that forms the gradient G^T X_b and applies the update in
+# the same sweep over W, so the gradient never goes to memory. Both passes are blocked
+# micro-kernels in _epoch_simd.h (several rows x classes of accumulators in vector registers),
+# compiled for AVX-512, AVX2+FMA and the portable baseline and picked at run time. Rows of the
+# coming batch are prefetched during the forward pass. With n_threads=2 the features are split
+# between the threads: each owns its half of W and of every row, and one barrier per batch joins
+# the partial logits (large enough batches only, see _threads_for).
+import os
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport parallel, threadid
+from libc.math cimport isfinite
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from _common cimport (
+    binary_cross_entropy as _bce,
+    binary_cross_entropy_dz as _bce_dz,
+    row_argmax,
+    row_cross_entropy_grad,
+)
+
+cdef extern from "_epoch_simd.h" nogil:
+    ctypedef struct fr_simd:
+        const char* name
+        int vbytes
+    enum:
+        FR_STORE
+        FR_ADD
+        FR_UPDATE
+        FR_ADD_UPDATE
+    int fr_simd_available(const fr_simd** out)
+    void fr_fwd(const fr_simd* s, int kind, const void** rows, const void** pf, int nrows,
+                int j0, int j1, const void* W, Py_ssize_t ldw, int K, void* Z, int ldz)
+    void fr_bwd_f32(const fr_simd* s, int kind, const void** rows, int nrows, int j0, int j1,
+                    int jend, const float* G, int ldg, int K, float* W, float* gbuf,
+                    Py_ssize_t ldw, int mode, float c_grad, float l2x2, float lr)
+    void fr_bwd_f64(const fr_simd* s, int kind, const void** rows, int nrows, int j0, int j1,
+                    int jend, const double* G, int ldg, int K, double* W, double* gbuf,
+                    Py_ssize_t ldw, int mode, double c_grad, double l2x2, double lr)
+    void* fr_alloc(size_t nbytes)
+    void fr_free(void* p)
+    ctypedef struct fr_barrier_t:
+        int n
+    void fr_barrier_setup(fr_barrier_t* b)
+    void fr_barrier_wait(fr_barrier_t* b, int* local_sense)
+    int fr_team_size()
+
+
+# --------------------------------------------------------------------------- SIMD variant
+cdef const fr_simd* _variants[8]
+cdef int _n_variants = fr_simd_available(_variants)
+cdef const fr_simd* _simd = _variants[0]
+
+
+def simd_levels():
+    """Names of the SIMD variants this CPU runs, widest first (the first one is the default)."""
+    return [(<bytes> _variants[i].name).decode() for i in range(_n_variants)]
+
+
+def simd_level():
+    """Name of the SIMD variant the epoch kernels use now."""
+    return (<bytes> _simd.name).decode()
+
+
+def set_simd_level(name):
+    """Use the SIMD variant ``name`` (one of :func:`simd_levels`); returns the previous name.
+
+    For tests and measurements: every variant computes the same epoch up to rounding.
+    """
+    global _simd
+    previous = simd_level()
+    for i in range(_n_variants):
+        if (<bytes> _variants[i].name).decode() == name:
+            _simd = _variants[i]
+            return previous
+    raise ValueError(f"unknown or unsupported SIMD level {name!r}: choose one of {simd_levels()}")
+
+
+if os.environ.get("FASTREG_SIMD"):
+    set_simd_level(os.environ["FASTREG_SIMD"])
+
+
+# --------------------------------------------------------------------------- the epoch
+# Tuning, measured on a 2-core AVX-512 Xeon (benchmarks/bench_epoch.py):
+# rows of one sub-block are read twice (forward, backward): keep them within L2;
+cdef Py_ssize_t _subblock_bytes = 512 * 1024
+# the prefetch runs at least this many rows ahead of the forward pass (else one sub-block);
+cdef Py_ssize_t _prefetch_min_rows = 8
+# a second thread needs this many multiply-adds per sub-block to pay for its barrier.
+cdef Py_ssize_t _min_work_per_thread = 60000
+
+
+def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_work_per_thread=None):
+    """Read or set the tuning constants (for tests and measurements); returns the old values.
+
+    Tests set ``min_work_per_thread=0`` to run the threaded path at every batch size.
+    """
+    global _subblock_bytes, _prefetch_min_rows, _min_work_per_thread
+    previous = dict(subblock_bytes=_subblock_bytes, prefetch_min_rows=_prefetch_min_rows,
+                    min_work_per_thread=_min_work_per_thread)
+    if subblock_bytes is not None:
+        _subblock_bytes = max(1, int(subblock_bytes))
+    if prefetch_min_rows is not None:
+        _prefetch_min_rows = max(0, int(prefetch_min_rows))
+    if min_work_per_thread is not None:
+        _min_work_per_thread = max(0, int(min_work_per_thread))
+    return previous
+
+
+cdef struct Ctx:
+    const fr_simd* simd
+    int kind                  # 0 float X, 1 uint8 X (float W), 2 double X, 3 uint8 X (double W)
+    const char* X
+    Py_ssize_t row_bytes
+    int d, K, ldw, nt
+    bint binary
+    Py_ssize_t n, B, S
+    const int* y
+    const Py_ssize_t* order
+    const double* lrs
+    double l2x2, scale
+    void* W                   # (K, ldw) working weights, zero padding columns
+    void* gbuf                # (K, ldw) gradient across sub-blocks (batches larger than S)
+    void* zpart               # [2][nt] slots of zslot elements: partial logits per thread
+    Py_ssize_t zslot
+    void* tbuf                # per thread: rows, pf pointers, Z/G, intercept copy, G sums
+    Py_ssize_t tbuf_bytes
+    fr_barrier_t* barrier
+    # results, written by thread 0
+    double loss_sum
+    Py_ssize_t correct
+    int status
+
+
+cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noexcept nogil:
+    """Thread tid of nt: the epoch over its feature range; every thread runs every batch."""
+    cdef int K = c.K, d = c.d, sense = 0
+    cdef Py_ssize_t S = c.S, n = c.n, B = c.B
+    cdef char* mine = <char*> c.tbuf + tid * c.tbuf_bytes
+    cdef const void** rows = <const void**> mine
+    cdef const void** pf = rows + S
+    cdef floating* Z = <floating*> (pf + S)
+    cdef floating* b = Z + S * K
+    cdef double* gsum = <double*> (b + K)
+    cdef floating* zpart = <floating*> c.zpart
+    cdef floating* zp
+    cdef floating* gbuf = <floating*> c.gbuf
+    cdef floating lr, zval
+    cdef double batch_loss, loss_sum = 0.0
+    cdef Py_ssize_t batch_correct, correct = 0
+    cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0
+    cdef int k, u, parity = 0, mode, yi, j0, j1, blocks = (d + 15) // 16
+    # feature range of this thread, cut at multiples of 16 (64-byte aligned W chunks)
+    j0 = <int> (blocks * tid // nt) * 16
+    j1 = min(d, <int> (blocks * (tid + 1) // nt) * 16)
+    for k in range(K):
+        b[k] = intercept[k]
+    while start < n:
+        stop = min(start + B, n)
+        nb = stop - start
+        lr = <floating> c.lrs[t]
+        batch_loss = 0.0
+        batch_correct = 0
+        for k in range(K):
+            gsum[k] = 0.0
+        s0 = start
+        while s0 < stop:
+            s1 = min(s0 + S, stop)
+            ns = s1 - s0
+            pd = max(ns, _prefetch_min_rows)
+            for i in range(ns):
+                rows[i] = c.X + c.order[s0 + i] * c.row_bytes
+                p = s0 + i + pd
+                pf[i] = c.X + c.order[p] * c.row_bytes if p < n else NULL
+            zp = zpart + (parity * nt + tid) * c.zslot
+            fr_fwd(c.simd, c.kind, rows, pf, <int> ns, j0, j1, W, c.ldw, K, zp, K)
+            if nt > 1:
+                fr_barrier_wait(c.barrier, &sense)  # every partial logit is written
+            zp = zpart + parity * nt * c.zslot
+            for i in range(ns):
+                for k in range(K):
+                    zval = zp[i * K + k]
+                    for u in range(1, nt):
+                        zval = zval + zp[u * c.zslot + i * K + k]
+                    Z[i * K + k] = zval * <floating> c.scale + b[k]
+            parity ^= 1  # the next sub-block writes the other slots: no second barrier
+            for i in range(ns):
+                yi = c.y[c.order[s0 + i]]
+                if c.binary:
+                    zval = Z[i]
+                    batch_correct += (zval >= 0) == (yi == 1)
+                    # z - z: NaN for an infinite logit, whose loss the spec (log(1 + e^z) - y z)
+                    # counts as not finite even where the limit (_bce) is 0
+                    batch_loss += _bce(zval, yi) + (zval - zval)
+                    Z[i] = _bce_dz(zval, yi)
+                else:
+                    batch_correct += row_argmax(Z + i * K, K) == yi
+                    batch_loss += row_cross_entropy_grad(Z + i * K, Z + i * K, K, yi)
+                for k in range(K):
+                    gsum[k] += Z[i * K + k]
+            if s1 == stop and not isfinite(batch_loss):
+                c.status = 1  # every thread sees the same loss and stops here
+                break
+            if nb <= S:
+                mode = FR_UPDATE
+            elif s0 == start:
+                mode = FR_STORE
+            elif s1 < stop:
+                mode = FR_ADD
+            else:
+                mode = FR_ADD_UPDATE
+            if floating is float:
+                fr_bwd_f32(c.simd, c.kind, rows, <int> ns, j0, j1, d, Z, K, K, W, gbuf, c.ldw,
+                           mode, <float> (c.scale / nb), <float> c.l2x2, lr)
+            else:
+                fr_bwd_f64(c.simd, c.kind, rows, <int> ns, j0, j1, d, Z, K, K, W, gbuf, c.ldw,
+                           mode, c.scale / nb, c.l2x2, lr)
+            s0 = s1
+        if c.status:
+            break
+        for k in range(K):
+            b[k] = b[k] - lr * <floating> (gsum[k] / nb)
+        loss_sum += batch_loss
+        correct += batch_correct
+        start = stop
+        t += 1
+    if tid == 0:
+        for k in range(K):
+            intercept[k] = b[k]
+        c.loss_sum = loss_sum
+        c.correct = correct
+
+
+cdef int _threads_for(Py_ssize_t rows, int d, int K, int n_threads) noexcept nogil:
+    """Threads worth starting: a barrier per sub-block must be paid for by the work it splits."""
+    cdef int nt = n_threads
+    while nt > 1 and (rows * d * K < _min_work_per_thread * nt or d < 32 * nt):
+        nt -= 1
+    return nt
+
+
+cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_threads):
+    """Set up the working copy and buffers, run the threads, write the weights back."""
+    cdef int K = coef.shape[0], d = coef.shape[1], k, tid, nt
+    cdef Py_ssize_t esize = sizeof(floating), S, ldz
+    cdef floating* W
+    cdef int align = 64 // sizeof(floating)
+    c.K = K
+    c.d = d
+    c.ldw = (d + align - 1) // align * align
+    S = max(1, min(c.B, _subblock_bytes // max(1, c.row_bytes)))
+    c.S = S
+    nt = _threads_for(S, d, K, n_threads)
+    c.nt = nt
+    c.zslot = (S * K + 15) // 16 * 16
+    c.tbuf_bytes = ((2 * S * sizeof(void*) + (S * K + K) * esize + K * sizeof(double))
+                    + 63) // 64 * 64
+    c.W = fr_alloc(K * c.ldw * esize)
+    c.gbuf = fr_alloc(K * c.ldw * esize) if c.B > S else NULL
+    c.zpart = fr_alloc(2 * nt * c.zslot * esize)
+    c.barrier = <fr_barrier_t*> fr_alloc(sizeof(fr_barrier_t))
+    c.tbuf = fr_alloc(nt * c.tbuf_bytes)
+    c.status = 0
+    c.loss_sum = 0.0
+    c.correct = 0
+    try:
+        if (not c.W or not c.zpart or not c.tbuf or not c.barrier
+                or (c.B > S and not c.gbuf)):
+            raise MemoryError("could not allocate the epoch's working buffers")
+        W = <floating*> c.W
+        with nogil:
+            for k in range(K):
+                memcpy(W + k * c.ldw, &coef[k, 0], d * esize)
+            if nt == 1:
+                _worker(c, W, 0, 1, &intercept[0])
+            else:
+                with parallel(num_threads=nt):
+                    # the runtime may start fewer threads than asked: split by the real count
+                    tid = threadid()
+                    fr_barrier_setup(c.barrier)
+                    _worker(c, W, tid, fr_team_size(), &intercept[0])
+            for k in range(K):
+                memcpy(&coef[k, 0], W + k * c.ldw, d * esize)
+    finally:
+        fr_free(c.W)
+        fr_free(c.gbuf)
+        fr_free(c.zpart)
+        fr_free(c.tbuf)
+        fr_free(c.barrier)
+    if c.status:
+        return float("nan"), float("nan")
+    return c.loss_sum / c.n, <double> c.correct / c.n
+
+
+cdef _epoch(bint binary, X, y, coef, intercept, order, batch_size, learning_rates, l2,
+            input_scale, n_threads):
+    cdef Ctx c
+    dtype = coef.dtype
+    if dtype != np.float32 and dtype != np.float64:
+        raise TypeError(f"coef must be float32 or float64, got {dtype}")
+    if not isinstance(intercept, np.ndarray) or intercept.dtype != dtype:
+        raise TypeError(f"intercept must be a {dtype} array like coef")
+    if binary and (coef.ndim != 1 or intercept.shape != (1,)):
+        raise ValueError(f"the binary model takes coef (d,) and intercept (1,), got "
+                         f"{coef.shape} and {intercept.shape}")
+    if not binary and (coef.ndim != 2 or intercept.shape != (coef.shape[0],)):
+        raise ValueError(f"the multinomial model takes coef (K, d) and intercept (K,), got "
+                         f"{coef.shape} and {intercept.shape}")
+    X = np.asarray(X)
+    if X.ndim != 2 or (X.dtype != dtype and X.dtype != np.uint8):
+        raise TypeError(f"X must be a 2-d array of dtype {dtype} (the dtype of coef) or uint8 "
+                        f"pixels, got a {X.ndim}-d {X.dtype} array")
+    n_features = coef.shape[coef.ndim - 1]
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features but coef has {n_features}")
+    if not X.flags.c_contiguous:
+        raise ValueError("X must be C-contiguous (np.ascontiguousarray(X)); the epoch never "
+                         "copies X")
+    if not (coef.flags.c_contiguous and intercept.flags.c_contiguous and
+            coef.flags.writeable and intercept.flags.writeable):
+        raise ValueError("coef and intercept must be writeable C-contiguous arrays "
+                         "(they are updated in place)")
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n_threads = int(n_threads)
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    order = np.ascontiguousarray(order, dtype=np.intp)
+    n = order.shape[0]
+    n_batches = -(-n // batch_size)
+    lrs = np.ascontiguousarray(learning_rates, dtype=np.float64)
+    if lrs.ndim != 1 or lrs.shape[0] < n_batches:
+        raise ValueError(f"learning_rates has {lrs.size} entries but the epoch has {n_batches} "
+                         "batches; pass one learning rate per batch")
+    if n and (order.min() < 0 or order.max() >= X.shape[0]):
+        raise IndexError(f"order holds row indices outside 0..{X.shape[0] - 1}")
+    y = np.ascontiguousarray(y, dtype=np.intc)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.size} labels but X has {X.shape[0]} rows")
+    n_classes = 2 if binary else coef.shape[0]
+    if n and (y[order].min() < 0 or y[order].max() >= n_classes):
+        raise ValueError(f"y holds labels outside 0..{n_classes - 1}")
+    if n == 0:
+        return float("nan"), float("nan")
+
+    cdef const unsigned char[:, ::1] xv = X.view(np.uint8)
+    cdef const int[::1] yv = y
+    cdef const Py_ssize_t[::1] ov = order
+    cdef const double[::1] lv = lrs
+    c.simd = _simd
+    c.X = <const char*> &xv[0, 0]
+    c.row_bytes = X.strides[0]
+    c.binary = binary
+    c.n = n
+    c.B = batch_size
+    c.y = &yv[0]
+    c.order = &ov[0]
+    c.lrs = &lv[0]
+    c.l2x2 = 2.0 * float(l2)
+    c.scale = float(input_scale)
+    c.kind = (2 if dtype == np.float64 else 0) + (1 if X.dtype == np.uint8 else 0)
+    W2 = coef.reshape(1, -1) if binary else coef
+    if dtype == np.float32:
+        return _run[float](&c, W2, intercept, n_threads)
+    return _run[double](&c, W2, intercept, n_threads)
+
+
+def binary_epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2,
+                 input_scale=1.0, n_threads=1):
+    """Run mini-batch gradient descent over the rows ``X[order]`` in place, batch by batch.
+
+    The logistic model: batch t (rows ``order[t*B:(t+1)*B]``) takes the step
+    w -= lr_t ((1/n_t) X_t^T (s(X_t w + b) - y_t) + 2 l2 w),  b -= lr_t mean(s(.) - y_t),
+    with s the sigmoid. ``X`` may be uint8, scaled by ``input_scale`` inside. ``n_threads``
+    caps the threads (small batches run on one: a barrier per batch would cost more).
+
+    Returns ``(mean_loss, accuracy)`` over the rows seen, each measured on its batch at the
+    weights before its step. If a batch loss is not finite the epoch stops before that step,
+    leaves the weights as they were, and returns (nan, nan).
+    """
+    return _epoch(True, X, y, coef, intercept, order, batch_size, learning_rates, l2,
+                  input_scale, n_threads)
+
+
+def multinomial_epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2,
+                      input_scale=1.0, n_threads=1):
+    """Softmax-model twin of :func:`binary_epoch` (same arguments, same return value).
+
+    Batch t steps W -= lr_t ((1/n_t) (P_t - T_t)^T X_t + 2 l2 W), b -= lr_t mean(P_t - T_t),
+    with P_t = softmax(X_t W^T + b) row by row and T_t the one-hot labels.
+    """
+    return _epoch(False, X, y, coef, intercept, order, batch_size, learning_rates, l2,
+                  input_scale, n_threads)

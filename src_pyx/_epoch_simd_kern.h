@@ -1,0 +1,278 @@
+/* One instantiation of the blocked epoch micro-kernels, included by _epoch_simd_isa.h with
+ *   FR_T      the weight type (float or double)
+ *   FR_XT     the type of X's elements (FR_T, or uint8_t for pixels)
+ *   FR_FN(x)  the name of function x for this ISA / type pair
+ *   FR_VBYTES the vector width in bytes of the ISA, FR_NREG its number of vector registers.
+ *
+ * Layout: W is the padded working copy of the weights, row k at W + k*ldw, ldw a multiple of
+ * the vector length, with zeros in the padding columns; X rows are reached through pointer
+ * arrays (rows[r] = &X[order[i], 0]), never copied. Z and G are (nrows, ldz) row-major.
+ *
+ * fwd  Z[r, k] = sum_{j0 <= j < j1} x_r[j] W[k, j]   (a partial logit over one feature range)
+ * bwd  for j0 <= j < j1:  A[k, j] = sum_r G[r, k] x_r[j], then by mode
+ *        FR_STORE  gbuf = A        FR_ADD  gbuf += A
+ *        FR_UPDATE W = W - lr (c A + l2x2 W)          (c = input_scale / batch rows)
+ *        FR_ADD_UPDATE  the same with A + gbuf
+ * Both keep R rows x KB classes (fwd) or KB classes x C vector chunks (bwd) of accumulators in
+ * registers, so each W (or gradient) chunk loaded from L1 serves several rows.
+ */
+#define FR_VL ((int) (FR_VBYTES / sizeof(FR_T)))
+#define FR_AI static inline __attribute__((always_inline))
+#define FR_KB_MAX 10
+#define FR_UNROLL _Pragma("GCC unroll 16")
+
+typedef FR_T FR_FN(v) __attribute__((vector_size(FR_VBYTES)));
+typedef FR_T FR_FN(vu) __attribute__((vector_size(FR_VBYTES), aligned(sizeof(FR_T))));
+typedef uint8_t FR_FN(vb) __attribute__((vector_size(FR_VBYTES / sizeof(FR_T)), aligned(1)));
+#if FR_T_IS_DOUBLE
+typedef int32_t FR_FN(vi) __attribute__((vector_size(FR_VBYTES / 2)));
+#else
+typedef int32_t FR_FN(vi) __attribute__((vector_size(FR_VBYTES)));
+#endif
+
+#define V FR_FN(v)
+
+/* VL consecutive x elements as a vector of FR_T (uint8 -> int32 -> FR_T: exact). The ISA
+ * file supplies FR_U8_F32 / FR_U8_F64 where the generic conversion compiles badly (x86). */
+FR_AI V FR_FN(loadx)(const FR_XT *p)
+{
+#if FR_X_IS_U8 && FR_T_IS_DOUBLE && defined(FR_U8_F64)
+    return (V) FR_U8_F64(p);
+#elif FR_X_IS_U8 && !FR_T_IS_DOUBLE && defined(FR_U8_F32)
+    return (V) FR_U8_F32(p);
+#elif FR_X_IS_U8
+    FR_FN(vb) b = *(const FR_FN(vb) *) p;
+    return __builtin_convertvector(__builtin_convertvector(b, FR_FN(vi)), V);
+#else
+    return *(const FR_FN(vu) *) p;
+#endif
+}
+
+/* The last n < VL elements of a row, zero-padded (no read past the end of X). */
+static V FR_FN(loadx_tail)(const FR_XT *p, int n)
+{
+    FR_T tmp[FR_VL] __attribute__((aligned(FR_VBYTES)));
+    int i;
+    for (i = 0; i < FR_VL; i++)
+        tmp[i] = i < n ? (FR_T) p[i] : (FR_T) 0;
+    return *(V *) tmp;
+}
+
+FR_AI FR_T FR_FN(hsum)(V v)
+{
+    FR_T s = 0;
+    int i;
+    /* halving tree, in registers: the compiler turns it into extract/shuffle + add */
+    FR_T tmp[FR_VL] __attribute__((aligned(FR_VBYTES)));
+    *(V *) tmp = v;
+    {
+        int w;
+        for (w = FR_VL / 2; w >= 1; w /= 2)
+            for (i = 0; i < w; i++)
+                tmp[i] += tmp[i + w];
+    }
+    s = tmp[0];
+    return s;
+}
+
+#define FR_PF_LINE(p) __builtin_prefetch((const void *) (p), 0, FR_PF_LOCALITY)
+
+/* R rows x KB classes of the forward pass over [j0, j1). */
+FR_AI void FR_FN(fwd_rk)(const FR_XT *const *rows, const FR_XT *const *pf, int j0, int j1,
+                         const FR_T *W, ptrdiff_t ldw, FR_T *Z, int ldz, const int R,
+                         const int KB)
+{
+    V acc[8][FR_KB_MAX];
+    int r, k, j;
+    FR_UNROLL
+    for (r = 0; r < R; r++)
+        FR_UNROLL
+        for (k = 0; k < KB; k++)
+            acc[r][k] = (V) {0};
+    for (j = j0; j + FR_VL <= j1; j += FR_VL) {
+        V x[8];
+        if (pf && ((j * (int) sizeof(FR_XT)) % FR_PF_STRIDE) < FR_VL * (int) sizeof(FR_XT)
+            && j * (int) sizeof(FR_XT) < FR_PF_SPAN) {
+            FR_UNROLL
+            for (r = 0; r < R; r++)
+                if (pf[r])
+                    FR_PF_LINE(pf[r] + j);
+        }
+        FR_UNROLL
+        for (r = 0; r < R; r++)
+            x[r] = FR_FN(loadx)(rows[r] + j);
+        FR_UNROLL
+        for (k = 0; k < KB; k++) {
+            V w = *(const V *) (W + k * ldw + j);
+            FR_UNROLL
+            for (r = 0; r < R; r++)
+                acc[r][k] += x[r] * w;
+        }
+    }
+    if (j < j1) {
+        FR_UNROLL
+        for (r = 0; r < R; r++) {
+            V x = FR_FN(loadx_tail)(rows[r] + j, j1 - j);
+            FR_UNROLL
+            for (k = 0; k < KB; k++)
+                acc[r][k] += x * *(const V *) (W + k * ldw + j);
+        }
+    }
+    FR_UNROLL
+    for (r = 0; r < R; r++)
+        FR_UNROLL
+        for (k = 0; k < KB; k++)
+            Z[r * ldz + k] = FR_FN(hsum)(acc[r][k]);
+}
+
+/* All rows for a class block of KB classes: R rows at a time, then one at a time. */
+FR_AI void FR_FN(fwd_kb)(const FR_XT *const *rows, const FR_XT *const *pf, int nrows, int j0,
+                         int j1, const FR_T *W, ptrdiff_t ldw, FR_T *Z, int ldz, const int KB)
+{
+    /* accumulators + R x-vectors + one W vector must fit in the register file */
+    const int R = FR_NREG >= 32 ? (KB <= 1 ? 8 : KB <= 2 ? 6 : KB <= 4 ? 4 : 2)
+                                : (KB <= 2 ? 4 : KB <= 4 ? 2 : 1);
+    int r = 0;
+    for (; r + R <= nrows; r += R)
+        FR_FN(fwd_rk)(rows + r, pf ? pf + r : 0, j0, j1, W, ldw, Z + r * ldz, ldz, R, KB);
+    for (; r < nrows; r++)
+        FR_FN(fwd_rk)(rows + r, pf ? pf + r : 0, j0, j1, W, ldw, Z + r * ldz, ldz, 1, KB);
+}
+
+static inline int FR_FN(class_block)(int left);
+
+static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nrows, int j0,
+                       int j1, const FR_T *W, ptrdiff_t ldw, int K, FR_T *Z, int ldz)
+{
+    int k0, kb;
+    for (k0 = 0; k0 < K; k0 += kb) {
+        const FR_XT *const *p = k0 == 0 ? pf : 0;
+        kb = FR_FN(class_block)(K - k0);
+#define FR_FWD_CASE(n) \
+        case n: FR_FN(fwd_kb)(rows, p, nrows, j0, j1, W + k0 * ldw, ldw, Z + k0, ldz, n); break;
+        switch (kb) {
+        FR_FWD_CASE(1) FR_FWD_CASE(2) FR_FWD_CASE(4) FR_FWD_CASE(6) FR_FWD_CASE(8)
+        default: FR_FN(fwd_kb)(rows, p, nrows, j0, j1, W + k0 * ldw, ldw, Z + k0, ldz, 10); break;
+        }
+#undef FR_FWD_CASE
+    }
+}
+
+/* KB classes x C full chunks of VL features starting at j: gradient over all rows, then the
+ * mode (STORE / ADD into gbuf, or the update of W). */
+FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T *G, int ldg,
+                         FR_T *W, FR_T *gbuf, ptrdiff_t ldw, int mode, FR_T c_grad, FR_T l2x2,
+                         FR_T lr, const int KB, const int C)
+{
+    V acc[FR_KB_MAX][8];
+    int r, k, c;
+    FR_UNROLL
+    for (k = 0; k < KB; k++)
+        FR_UNROLL
+        for (c = 0; c < C; c++)
+            acc[k][c] = (V) {0};
+    for (r = 0; r < nrows; r++) {
+        V x[8];
+        const FR_XT *row = rows[r] + j;
+        FR_UNROLL
+        for (c = 0; c < C; c++)
+            x[c] = FR_FN(loadx)(row + c * FR_VL);
+        FR_UNROLL
+        for (k = 0; k < KB; k++) {
+            V g = (V) {0} + G[r * ldg + k];
+            FR_UNROLL
+            for (c = 0; c < C; c++)
+                acc[k][c] += g * x[c];
+        }
+    }
+#define FR_EACH for (k = 0; k < KB; k++) for (c = 0; c < C; c++)
+#define FR_AT(p) (*(V *) ((p) + k * ldw + j + c * FR_VL))
+    if (mode == FR_STORE) {
+        FR_UNROLL FR_EACH FR_AT(gbuf) = acc[k][c];
+    } else if (mode == FR_ADD) {
+        FR_UNROLL FR_EACH FR_AT(gbuf) += acc[k][c];
+    } else {
+        if (mode == FR_ADD_UPDATE) {
+            FR_UNROLL FR_EACH acc[k][c] += FR_AT(gbuf);
+        }
+        FR_UNROLL FR_EACH FR_AT(W) = FR_AT(W) - lr * (acc[k][c] * c_grad + l2x2 * FR_AT(W));
+    }
+#undef FR_EACH
+#undef FR_AT
+}
+
+/* The last partial chunk [j, jend) of the features, one element at a time (d % VL of them). */
+static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend, const FR_T *G,
+                            int ldg, int K, FR_T *W, FR_T *gbuf, ptrdiff_t ldw, int mode,
+                            FR_T c_grad, FR_T l2x2, FR_T lr)
+{
+    int r, k, jj;
+    for (k = 0; k < K; k++) {
+        for (jj = j; jj < jend; jj++) {
+            FR_T a = 0, *pw = W + k * ldw + jj, *pg = gbuf ? gbuf + k * ldw + jj : 0;
+            for (r = 0; r < nrows; r++)
+                a += G[r * ldg + k] * (FR_T) rows[r][jj];
+            if (mode == FR_STORE)
+                *pg = a;
+            else if (mode == FR_ADD)
+                *pg += a;
+            else {
+                if (mode == FR_ADD_UPDATE)
+                    a += *pg;
+                *pw = *pw - lr * (a * c_grad + l2x2 * *pw);
+            }
+        }
+    }
+}
+
+FR_AI void FR_FN(bwd_kb)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
+                         int ldg, FR_T *W, FR_T *gbuf, ptrdiff_t ldw, int mode, FR_T c_grad,
+                         FR_T l2x2, FR_T lr, const int KB)
+{
+    /* accumulators + C x-vectors + the broadcast G value must fit in the register file */
+    const int C = FR_NREG >= 32 ? (KB <= 2 ? 8 : KB <= 3 ? 6 : KB <= 6 ? 4 : 2)
+                                : (KB <= 2 ? 4 : KB <= 4 ? 2 : 1);
+    int j = j0;
+    for (; j + C * FR_VL <= j1; j += C * FR_VL)
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, ldw, mode, c_grad, l2x2, lr, KB, C);
+    for (; j + FR_VL <= j1; j += FR_VL)
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, ldw, mode, c_grad, l2x2, lr, KB, 1);
+}
+
+/* The class blocks of the kernels: any K as a sum of the widths compiled below. */
+static inline int FR_FN(class_block)(int left)
+{
+    return left >= 10 ? 10 : left >= 8 ? 8 : left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+}
+
+/* Gradient over the features [j0, j1) (j1 = d for the last thread), then mode. */
+static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, int jend,
+                       const FR_T *G, int ldg, int K, FR_T *W, FR_T *gbuf, ptrdiff_t ldw,
+                       int mode, FR_T c_grad, FR_T l2x2, FR_T lr)
+{
+    int k0, kb, jfull = j0 + (j1 - j0) / FR_VL * FR_VL;
+    (void) jend;
+    for (k0 = 0; k0 < K; k0 += kb) {
+        const FR_T *g = G + k0;
+        FR_T *w = W + k0 * ldw, *gb = gbuf ? gbuf + k0 * ldw : 0;
+        kb = FR_FN(class_block)(K - k0);
+#define FR_BWD_CASE(n) \
+        case n: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, ldw, mode, c_grad, \
+                              l2x2, lr, n); break;
+        switch (kb) {
+        FR_BWD_CASE(1) FR_BWD_CASE(2) FR_BWD_CASE(4) FR_BWD_CASE(6) FR_BWD_CASE(8)
+        default: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, ldw, mode, c_grad,
+                               l2x2, lr, 10); break;
+        }
+#undef FR_BWD_CASE
+    }
+    if (jfull < j1)
+        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, ldw, mode, c_grad, l2x2, lr);
+}
+
+#undef V
+#undef FR_VL
+#undef FR_AI
+#undef FR_PF_LINE
+#undef FR_KB_MAX
+#undef FR_UNROLL
