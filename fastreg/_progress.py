@@ -25,14 +25,15 @@ class EpochProgress:
     """Report training progress once per epoch.
 
     ``verbose`` 1 draws a tqdm bar (epochs as units, the metrics as its postfix) when tqdm is
-    importable, else prints one line per epoch to ``file`` (stdout by default); ``verbose`` >= 2
+    importable, else prints one line per epoch to ``file`` (stderr by default, where tqdm draws too, so that
+    stdout keeps only results); ``verbose`` >= 2
     always prints the lines, which suits logs and notebooks that keep output.
     """
 
     def __init__(self, total_epochs, *, verbose=1, desc="fit", file=None):
         self.total = int(total_epochs)
         self.desc = desc
-        self.file = file
+        self.file = sys.stderr if file is None else file
         self.bar = None
         tqdm = _tqdm() if verbose == 1 else None
         if tqdm is not None:
@@ -54,7 +55,7 @@ class EpochProgress:
             f"{self.desc} epoch {epoch}/{self.total}: train loss {_fmt(train_loss, '.4f')}, "
             f"val loss {_fmt(val_loss, '.4f')}, val accuracy {_fmt(val_acc, '.4f')}, "
             f"lr {_fmt(lr, '.3g')}",
-            file=self.file if self.file is not None else sys.stdout, flush=True,
+            file=self.file, flush=True,
         )
 
     def close(self, note=None):
@@ -66,8 +67,7 @@ class EpochProgress:
                 self.bar_note(note)
             return
         if note:
-            print(f"{self.desc}: {note}", file=self.file if self.file is not None else sys.stdout,
-                  flush=True)
+            print(f"{self.desc}: {note}", file=self.file, flush=True)
 
     def bar_note(self, note):
         tqdm = _tqdm()

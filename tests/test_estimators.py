@@ -507,7 +507,7 @@ def test_verbose_prints_epochs(backend, capsys):
     X, y = blobs(k=3)
     SoftmaxRegression(backend=backend.name, verbose=2, max_epochs=3, early_stopping=True,
                       patience=50, random_state=0).fit(X, y)
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3
     for epoch, line in enumerate(lines, 1):
         assert line.startswith(f"SoftmaxRegression epoch {epoch}/3: train loss ")

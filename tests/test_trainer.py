@@ -220,7 +220,7 @@ def test_progress_plain_lines(backend, capsys):
              min_delta=100.0).run(X, y, coef, intercept, np.arange(40, 200, dtype=np.intp),
                                   np.random.default_rng(0), max_epochs=4,
                                   validation=(X[:40], y[:40]))
-    out = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().err.splitlines()
     assert out[0].startswith("Logistic epoch 1/4: train loss ")
     assert "val loss" in out[0] and "val accuracy 0." in out[0]
     # check 2 lowers the loss by less than min_delta: no improvement for patience, but the
@@ -245,5 +245,5 @@ def test_progress_falls_back_to_lines_without_tqdm(monkeypatch, capsys):
     progress = EpochProgress(2, verbose=1, desc="fit")
     progress.epoch_end(1, 0.3, {"val_loss": [], "val_accuracy": [], "learning_rate": [0.5]})
     progress.close()
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().err == (
         "fit epoch 1/2: train loss 0.3000, val loss -, val accuracy -, lr 0.5\n")
