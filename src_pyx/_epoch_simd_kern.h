@@ -4,9 +4,12 @@
  *   FR_FN(x)  the name of function x for this ISA / type pair
  *   FR_VBYTES the vector width in bytes of the ISA, FR_NREG its number of vector registers.
  *
- * Layout: W is the padded working copy of the weights, row k at W + k*ldw, ldw a multiple of
- * the vector length, with zeros in the padding columns; X rows are reached through pointer
- * arrays (rows[r] = &X[order[i], 0]), never copied. Z and G are (nrows, ldz) row-major.
+ * Layout: W is the working copy of the weights in panels of P = 64 bytes of features: the
+ * weight of class k and feature j sits at W[(j / P) K P + k P + j % P], so the K vectors a
+ * kernel needs for one chunk of features are one pointer plus constant offsets, and a panel
+ * (K cache lines) is read front to back. Features past d are zero. gbuf has the same layout.
+ * X rows are reached through pointer arrays (rows[r] = &X[order[i], 0]), never copied. Z and
+ * G are (nrows, ldz) row-major.
  *
  * fwd  Z[r, k] = sum_{j0 <= j < j1} x_r[j] W[k, j]   (a partial logit over one feature range)
  * bwd  for j0 <= j < j1:  A[k, j] = sum_r G[r, k] x_r[j], then by mode
@@ -17,6 +20,10 @@
  * registers, so each W (or gradient) chunk loaded from L1 serves several rows.
  */
 #define FR_VL ((int) (FR_VBYTES / sizeof(FR_T)))
+#define FR_P ((int) (64 / sizeof(FR_T)))
+/* the first element of feature j's panel row for class 0 */
+#define FR_WAT(W, K, j) \
+    ((W) + (ptrdiff_t) ((unsigned) (j) / FR_P) * (K) * FR_P + (unsigned) (j) % FR_P)
 #define FR_AI static inline __attribute__((always_inline))
 #define FR_KB_MAX 10
 #define FR_UNROLL _Pragma("GCC unroll 16")
@@ -58,29 +65,28 @@ static V FR_FN(loadx_tail)(const FR_XT *p, int n)
     return *(V *) tmp;
 }
 
+/* Sum of the lanes of v: the ISA file's shuffle sequence (FR_HSUM_F32/F64) where it has one,
+ * else a loop over the lanes (the baseline's 2 or 4 lanes). */
 FR_AI FR_T FR_FN(hsum)(V v)
 {
-    FR_T s = 0;
+#if FR_T_IS_DOUBLE && defined(FR_HSUM_F64)
+    return FR_HSUM_F64(v);
+#elif !FR_T_IS_DOUBLE && defined(FR_HSUM_F32)
+    return FR_HSUM_F32(v);
+#else
+    FR_T s = v[0];
     int i;
-    /* halving tree, in registers: the compiler turns it into extract/shuffle + add */
-    FR_T tmp[FR_VL] __attribute__((aligned(FR_VBYTES)));
-    *(V *) tmp = v;
-    {
-        int w;
-        for (w = FR_VL / 2; w >= 1; w /= 2)
-            for (i = 0; i < w; i++)
-                tmp[i] += tmp[i + w];
-    }
-    s = tmp[0];
+    for (i = 1; i < FR_VL; i++)
+        s += v[i];
     return s;
+#endif
 }
 
 #define FR_PF_LINE(p) __builtin_prefetch((const void *) (p), 0, FR_PF_LOCALITY)
 
 /* R rows x KB classes of the forward pass over [j0, j1). */
 FR_AI void FR_FN(fwd_rk)(const FR_XT *const *rows, const FR_XT *const *pf, int j0, int j1,
-                         const FR_T *W, ptrdiff_t ldw, FR_T *Z, int ldz, const int R,
-                         const int KB)
+                         const FR_T *W, int K, FR_T *Z, int ldz, const int R, const int KB)
 {
     V acc[8][FR_KB_MAX];
     int r, k, j;
@@ -91,8 +97,7 @@ FR_AI void FR_FN(fwd_rk)(const FR_XT *const *rows, const FR_XT *const *pf, int j
             acc[r][k] = (V) {0};
     for (j = j0; j + FR_VL <= j1; j += FR_VL) {
         V x[8];
-        if (pf && ((j * (int) sizeof(FR_XT)) % FR_PF_STRIDE) < FR_VL * (int) sizeof(FR_XT)
-            && j * (int) sizeof(FR_XT) < FR_PF_SPAN) {
+        if (pf && ((unsigned) j * sizeof(FR_XT)) % 64u < FR_VL * sizeof(FR_XT)) {
             FR_UNROLL
             for (r = 0; r < R; r++)
                 if (pf[r])
@@ -103,7 +108,8 @@ FR_AI void FR_FN(fwd_rk)(const FR_XT *const *rows, const FR_XT *const *pf, int j
             x[r] = FR_FN(loadx)(rows[r] + j);
         FR_UNROLL
         for (k = 0; k < KB; k++) {
-            V w = *(const V *) (W + k * ldw + j);
+            V w = *(const V *) (FR_WAT(W, K, j) + k * FR_P);
+            FR_IN_REGISTER(w);
             FR_UNROLL
             for (r = 0; r < R; r++)
                 acc[r][k] += x[r] * w;
@@ -115,7 +121,7 @@ FR_AI void FR_FN(fwd_rk)(const FR_XT *const *rows, const FR_XT *const *pf, int j
             V x = FR_FN(loadx_tail)(rows[r] + j, j1 - j);
             FR_UNROLL
             for (k = 0; k < KB; k++)
-                acc[r][k] += x * *(const V *) (W + k * ldw + j);
+                acc[r][k] += x * *(const V *) (FR_WAT(W, K, j) + k * FR_P);
         }
     }
     FR_UNROLL
@@ -127,32 +133,43 @@ FR_AI void FR_FN(fwd_rk)(const FR_XT *const *rows, const FR_XT *const *pf, int j
 
 /* All rows for a class block of KB classes: R rows at a time, then one at a time. */
 FR_AI void FR_FN(fwd_kb)(const FR_XT *const *rows, const FR_XT *const *pf, int nrows, int j0,
-                         int j1, const FR_T *W, ptrdiff_t ldw, FR_T *Z, int ldz, const int KB)
+                         int j1, const FR_T *W, int K, FR_T *Z, int ldz, const int KB)
 {
     /* accumulators + R x-vectors + one W vector must fit in the register file */
-    const int R = FR_NREG >= 32 ? (KB <= 1 ? 8 : KB <= 2 ? 6 : KB <= 4 ? 4 : 2)
-                                : (KB <= 2 ? 4 : KB <= 4 ? 2 : 1);
+    const int R = FR_NREG >= 32 ? (KB <= 1 ? 8 : KB <= 2 ? 6 : KB <= 5 ? 4 : 2)
+                                : (KB <= 2 ? 4 : KB <= 5 ? 2 : 1);
     int r = 0;
     for (; r + R <= nrows; r += R)
-        FR_FN(fwd_rk)(rows + r, pf ? pf + r : 0, j0, j1, W, ldw, Z + r * ldz, ldz, R, KB);
+        FR_FN(fwd_rk)(rows + r, pf ? pf + r : 0, j0, j1, W, K, Z + r * ldz, ldz, R, KB);
     for (; r < nrows; r++)
-        FR_FN(fwd_rk)(rows + r, pf ? pf + r : 0, j0, j1, W, ldw, Z + r * ldz, ldz, 1, KB);
+        FR_FN(fwd_rk)(rows + r, pf ? pf + r : 0, j0, j1, W, K, Z + r * ldz, ldz, 1, KB);
 }
 
 static inline int FR_FN(class_block)(int left);
 
-static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nrows, int j0,
-                       int j1, const FR_T *W, ptrdiff_t ldw, int K, FR_T *Z, int ldz)
+/* The forward pass streams all of W once per R rows: when W does not fit in L1 (narrow), or
+ * the register file is small, blocks of at most 5 classes let R = 4 (2) rows share each W
+ * vector, halving the W traffic at the price of reading each row chunk twice. */
+static inline int FR_FN(fwd_class_block)(int left, int narrow)
 {
-    int k0, kb;
+    if (narrow || FR_NREG < 32)
+        return left >= 5 ? 5 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    return FR_FN(class_block)(left);
+}
+
+static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nrows, int j0,
+                       int j1, const FR_T *W, int K, FR_T *Z, int ldz)
+{
+    int k0, kb, narrow = (size_t) K * (size_t) (j1 - j0) * sizeof(FR_T) > 40 * 1024;
     for (k0 = 0; k0 < K; k0 += kb) {
         const FR_XT *const *p = k0 == 0 ? pf : 0;
-        kb = FR_FN(class_block)(K - k0);
+        kb = FR_FN(fwd_class_block)(K - k0, narrow);
 #define FR_FWD_CASE(n) \
-        case n: FR_FN(fwd_kb)(rows, p, nrows, j0, j1, W + k0 * ldw, ldw, Z + k0, ldz, n); break;
+        case n: FR_FN(fwd_kb)(rows, p, nrows, j0, j1, W + k0 * FR_P, K, Z + k0, ldz, n); break;
         switch (kb) {
-        FR_FWD_CASE(1) FR_FWD_CASE(2) FR_FWD_CASE(4) FR_FWD_CASE(6) FR_FWD_CASE(8)
-        default: FR_FN(fwd_kb)(rows, p, nrows, j0, j1, W + k0 * ldw, ldw, Z + k0, ldz, 10); break;
+        FR_FWD_CASE(1) FR_FWD_CASE(2) FR_FWD_CASE(4) FR_FWD_CASE(5) FR_FWD_CASE(6)
+        FR_FWD_CASE(8)
+        default: FR_FN(fwd_kb)(rows, p, nrows, j0, j1, W + k0 * FR_P, K, Z + k0, ldz, 10); break;
         }
 #undef FR_FWD_CASE
     }
@@ -161,7 +178,7 @@ static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nro
 /* KB classes x C full chunks of VL features starting at j: gradient over all rows, then the
  * mode (STORE / ADD into gbuf, or the update of W). */
 FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T *G, int ldg,
-                         FR_T *W, FR_T *gbuf, ptrdiff_t ldw, int mode, FR_T c_grad, FR_T l2x2,
+                         FR_T *W, FR_T *gbuf, int K, int mode, FR_T c_grad, FR_T l2x2,
                          FR_T lr, const int KB, const int C)
 {
     V acc[FR_KB_MAX][8];
@@ -171,7 +188,7 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
         FR_UNROLL
         for (c = 0; c < C; c++)
             acc[k][c] = (V) {0};
-    for (r = 0; r < nrows; r++) {
+    for (r = 0; r < nrows; r++, G += ldg) {
         V x[8];
         const FR_XT *row = rows[r] + j;
         FR_UNROLL
@@ -179,14 +196,16 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
             x[c] = FR_FN(loadx)(row + c * FR_VL);
         FR_UNROLL
         for (k = 0; k < KB; k++) {
-            V g = (V) {0} + G[r * ldg + k];
+            /* x - 0 is x exactly (even -0): a plain broadcast, where 0 + x would be an add */
+            V g = G[k] - (V) {0};
+            FR_IN_REGISTER(g);
             FR_UNROLL
             for (c = 0; c < C; c++)
                 acc[k][c] += g * x[c];
         }
     }
 #define FR_EACH for (k = 0; k < KB; k++) for (c = 0; c < C; c++)
-#define FR_AT(p) (*(V *) ((p) + k * ldw + j + c * FR_VL))
+#define FR_AT(p) (*(V *) (FR_WAT(p, K, j + c * FR_VL) + k * FR_P))
     if (mode == FR_STORE) {
         FR_UNROLL FR_EACH FR_AT(gbuf) = acc[k][c];
     } else if (mode == FR_ADD) {
@@ -203,13 +222,14 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
 
 /* The last partial chunk [j, jend) of the features, one element at a time (d % VL of them). */
 static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend, const FR_T *G,
-                            int ldg, int K, FR_T *W, FR_T *gbuf, ptrdiff_t ldw, int mode,
-                            FR_T c_grad, FR_T l2x2, FR_T lr)
+                            int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad,
+                            FR_T l2x2, FR_T lr)
 {
     int r, k, jj;
     for (k = 0; k < K; k++) {
         for (jj = j; jj < jend; jj++) {
-            FR_T a = 0, *pw = W + k * ldw + jj, *pg = gbuf ? gbuf + k * ldw + jj : 0;
+            ptrdiff_t at = FR_WAT((ptrdiff_t) 0, K, jj) + k * FR_P;
+            FR_T a = 0, *pw = W + at, *pg = gbuf ? gbuf + at : 0;
             for (r = 0; r < nrows; r++)
                 a += G[r * ldg + k] * (FR_T) rows[r][jj];
             if (mode == FR_STORE)
@@ -226,7 +246,7 @@ static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend
 }
 
 FR_AI void FR_FN(bwd_kb)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
-                         int ldg, FR_T *W, FR_T *gbuf, ptrdiff_t ldw, int mode, FR_T c_grad,
+                         int ldg, FR_T *W, FR_T *gbuf, int K, int mode, FR_T c_grad,
                          FR_T l2x2, FR_T lr, const int KB)
 {
     /* accumulators + C x-vectors + the broadcast G value must fit in the register file */
@@ -234,9 +254,9 @@ FR_AI void FR_FN(bwd_kb)(const FR_XT *const *rows, int nrows, int j0, int j1, co
                                 : (KB <= 2 ? 4 : KB <= 4 ? 2 : 1);
     int j = j0;
     for (; j + C * FR_VL <= j1; j += C * FR_VL)
-        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, ldw, mode, c_grad, l2x2, lr, KB, C);
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, KB, C);
     for (; j + FR_VL <= j1; j += FR_VL)
-        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, ldw, mode, c_grad, l2x2, lr, KB, 1);
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, KB, 1);
 }
 
 /* The class blocks of the kernels: any K as a sum of the widths compiled below. */
@@ -246,32 +266,33 @@ static inline int FR_FN(class_block)(int left)
 }
 
 /* Gradient over the features [j0, j1) (j1 = d for the last thread), then mode. */
-static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, int jend,
-                       const FR_T *G, int ldg, int K, FR_T *W, FR_T *gbuf, ptrdiff_t ldw,
-                       int mode, FR_T c_grad, FR_T l2x2, FR_T lr)
+static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
+                       int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad, FR_T l2x2,
+                       FR_T lr)
 {
     int k0, kb, jfull = j0 + (j1 - j0) / FR_VL * FR_VL;
-    (void) jend;
     for (k0 = 0; k0 < K; k0 += kb) {
         const FR_T *g = G + k0;
-        FR_T *w = W + k0 * ldw, *gb = gbuf ? gbuf + k0 * ldw : 0;
+        FR_T *w = W + k0 * FR_P, *gb = gbuf ? gbuf + k0 * FR_P : 0;
         kb = FR_FN(class_block)(K - k0);
 #define FR_BWD_CASE(n) \
-        case n: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, ldw, mode, c_grad, \
-                              l2x2, lr, n); break;
+        case n: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2, \
+                              lr, n); break;
         switch (kb) {
         FR_BWD_CASE(1) FR_BWD_CASE(2) FR_BWD_CASE(4) FR_BWD_CASE(6) FR_BWD_CASE(8)
-        default: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, ldw, mode, c_grad,
-                               l2x2, lr, 10); break;
+        default: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2,
+                               lr, 10); break;
         }
 #undef FR_BWD_CASE
     }
     if (jfull < j1)
-        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, ldw, mode, c_grad, l2x2, lr);
+        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr);
 }
 
 #undef V
 #undef FR_VL
+#undef FR_P
+#undef FR_WAT
 #undef FR_AI
 #undef FR_PF_LINE
 #undef FR_KB_MAX

@@ -195,26 +195,110 @@ def test_read_only_and_memory_mapped_inputs(backend, model, dtype, tmp_path):
     assert np.all(np.isfinite(c)) and not np.array_equal(c, coef)
 
 
+@pytest.fixture
+def epoch_module():
+    """The compiled epoch module, with its tuning restored after the test."""
+    from fastreg import _epoch
+
+    saved = _epoch._tuning()
+    level = _epoch.simd_level()
+    yield _epoch
+    _epoch._tuning(**saved)
+    _epoch.set_simd_level(level)
+
+
 @pytest.mark.requires_cython
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size", [1, 5, 32, 128])
 @pytest.mark.parametrize("uint8", [False, True])
-def test_two_threads_match_one(cython_backend, numpy_backend, model, dtype, batch_size, uint8):
-    X, y, coef, intercept = _problem(model, dtype, n=1000, d=300, uint8=uint8)
+def test_two_threads_match_one(cython_backend, numpy_backend, epoch_module, model, dtype,
+                               batch_size, uint8):
+    """Two threads split the features; forced on at every batch size (normally only where
+    the work per barrier pays for it)."""
+    epoch_module._tuning(min_ns_per_barrier=0)
+    X, y, coef, intercept = _problem(model, dtype, n=300, d=200, uint8=uint8)
     kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05)
     one = _run_epochs(cython_backend, model, X, y, coef, intercept, batch_size, 0.01,
                       n_threads=1, **kw)
     two = _run_epochs(cython_backend, model, X, y, coef, intercept, batch_size, 0.01,
                       n_threads=2, **kw)
+    assert epoch_module._last_thread_count() == (2 if epoch_module.openmp_enabled() else 1)
     spec = _run_epochs(numpy_backend, model, X, y, coef, intercept, batch_size, 0.01, **kw)
     _assert_runs_close(two, one, dtype)
     _assert_runs_close(two, spec, dtype)
 
 
 @pytest.mark.requires_cython
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_threads_hand_over_to_one(cython_backend, numpy_backend, epoch_module, model, dtype,
+                                  batch_size):
+    """When the threads wait for each other too much (another program holds a core), the
+    first thread finishes the epoch alone; forced here after 3 batches."""
+    epoch_module._tuning(min_ns_per_barrier=0, solo_after_batches=3)
+    X, y, coef, intercept = _problem(model, dtype, n=300, d=200)
+    kw = dict(lr=0.05, n_epochs=2)
+    ours = _run_epochs(cython_backend, model, X, y, coef, intercept, batch_size, 0.01,
+                       n_threads=2, **kw)
+    if epoch_module.openmp_enabled():
+        assert epoch_module._last_thread_count() == 2
+        assert epoch_module._last_solo_batch_index() == 4
+    spec = _run_epochs(numpy_backend, model, X, y, coef, intercept, batch_size, 0.01, **kw)
+    _assert_runs_close(ours, spec, dtype)
+    epoch_module._tuning(solo_after_batches=-1)
+    _run_epochs(cython_backend, model, X, y, coef, intercept, batch_size, 0.01, n_threads=2,
+                **kw)
+    assert epoch_module._last_solo_batch_index() == -1
+
+
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("uint8", [False, True])
+def test_batches_split_in_sub_blocks(cython_backend, numpy_backend, epoch_module, model,
+                                     dtype, n_threads, uint8):
+    """Batches larger than a sub-block accumulate the gradient over sub-blocks (forced small)."""
+    epoch_module._tuning(subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize),
+                         min_ns_per_barrier=0)
+    X, y, coef, intercept = _problem(model, dtype, n=203, d=200, uint8=uint8)
+    kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05, n_epochs=2)
+    for batch_size in (3, 4, 10, 64, 203):
+        ours = _run_epochs(cython_backend, model, X, y, coef, intercept, batch_size, 0.01,
+                           n_threads=n_threads, **kw)
+        spec = _run_epochs(numpy_backend, model, X, y, coef, intercept, batch_size, 0.01, **kw)
+        _assert_runs_close(ours, spec, dtype)
+
+
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("uint8", [False, True])
+def test_every_simd_level_matches_numpy(cython_backend, numpy_backend, epoch_module, model,
+                                        uint8):
+    """Each compiled instruction-set variant (AVX-512, AVX2, baseline: what this CPU runs)."""
+    assert epoch_module.simd_level() == epoch_module.simd_levels()[0]
+    for level in epoch_module.simd_levels():
+        epoch_module.set_simd_level(level)
+        assert epoch_module.simd_level() == level
+        for dtype in (np.float32, np.float64):
+            for d, k in ((37, 3), (64, 10), (19, 7)):
+                X, y, coef, intercept = _problem(model, dtype, n=101, d=d, k=k, uint8=uint8)
+                kw = dict(input_scale=1 / 255 if uint8 else 1.0)
+                for batch_size in (1, 6, 101):
+                    ours = _run_epochs(cython_backend, model, X, y, coef, intercept,
+                                       batch_size, 0.01, **kw)
+                    spec = _run_epochs(numpy_backend, model, X, y, coef, intercept,
+                                       batch_size, 0.01, **kw)
+                    _assert_runs_close(ours, spec, dtype)
+    with pytest.raises(ValueError, match="SIMD"):
+        epoch_module.set_simd_level("sse9")
+
+
+@pytest.mark.requires_cython
 @pytest.mark.parametrize("d", [1, 3, 15, 16, 17, 33, 100])
-@pytest.mark.parametrize("k", [2, 3, 10, 17])
+@pytest.mark.parametrize("k", [2, 3, 5, 7, 9, 10, 11, 17, 23])
 def test_odd_shapes(cython_backend, numpy_backend, d, k):
     """Feature and class counts around the vector widths and tile edges."""
     for dtype in (np.float32, np.float64):
@@ -232,9 +316,9 @@ def test_odd_shapes(cython_backend, numpy_backend, d, k):
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_non_finite_batch_stops_before_its_step(backend, model, dtype, n_threads):
+def test_non_finite_batch_stops_before_its_step(request, backend, model, dtype, n_threads):
     """A batch whose loss overflows returns (nan, nan) and leaves the weights as they were."""
-    X, y, coef, intercept = _problem(model, dtype, n=40, d=8)
+    X, y, coef, intercept = _problem(model, dtype, n=40, d=8 if n_threads == 1 else 300)
     coef = np.abs(coef) + dtype(1)  # positive weights: a huge row overflows every logit
     intercept = np.abs(intercept)
     order = np.random.default_rng(2).permutation(40)
@@ -244,6 +328,11 @@ def test_non_finite_batch_stops_before_its_step(backend, model, dtype, n_threads
     lrs = np.full(8, 1e-3)
     epoch = getattr(backend, f"{model}_epoch")
 
+    if backend.name == "cython":  # run the threaded path even on these small batches
+        from fastreg import _epoch
+
+        saved = _epoch._tuning(min_ns_per_barrier=0)
+        request.addfinalizer(lambda: _epoch._tuning(**saved))
     c_before, b_before = coef.copy(), intercept.copy()
     epoch(X, y, c_before, b_before, order[:bad_batch * B], B, lrs, 0.01, n_threads=n_threads)
     c, b = coef.copy(), intercept.copy()
@@ -295,6 +384,31 @@ def test_bad_input_gets_a_clear_error(cython_backend):
         ep(X, y, coef, intercept, order, 4, lrs, 0.0, n_threads=0)
     with pytest.raises(ValueError, match="features"):
         ep(X[:, :3].copy(), y, coef, intercept, order, 4, lrs, 0.0)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_epoch_allocates_nothing_like_x(backend, uint8):
+    """No copy of X: the traced peak of an epoch over 62 MB of float32 rows (or 16 MB of
+    pixels) stays within the index-sized arrays (order, labels) plus a few small buffers."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, d = 20000, 784
+    X = rng.integers(0, 256, size=(n, d), dtype=np.uint8)
+    if not uint8:
+        X = X.astype(np.float32) / np.float32(255)
+    y = rng.integers(0, 10, n).astype(np.intc)
+    coef, intercept = np.zeros((10, d), np.float32), np.zeros(10, np.float32)
+    order = rng.permutation(n)
+    lrs = np.full(-(-n // 32), 0.1)
+    tracemalloc.start()
+    try:
+        backend.multinomial_epoch(X, y, coef, intercept, order, 32, lrs, 0.0,
+                                  input_scale=1 / 255 if uint8 else 1.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20, f"an epoch allocated {peak / 2**20:.1f} MiB (X is {X.nbytes / 2**20:.0f})"
 
 
 @pytest.mark.requires_cython

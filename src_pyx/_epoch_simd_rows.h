@@ -1,0 +1,60 @@
+/* Per-row part of the softmax epoch for one sub-block, for one ISA and weight type FR_T (set by
+ * _epoch_simd_isa.h; FR_RN(x) names function x). It joins the partial logits of the threads,
+ * then computes per row what _common.pxd's row_cross_entropy_grad computes, with the K
+ * exponentials of all rows done as one vector loop (fr_vexp_*, accurate to about 1 ulp):
+ *
+ *   z = scale (zpart_0 + ... + zpart_{nt-1}) + b,  i = argmax z (the first),  m = z_i,
+ *   rest = sum_{c != i} e^{z_c - m},  loss = (m - z_y) + log1p(rest),
+ *   g_c = e^{z_c - m} / (1 + rest) - [c = y], with g_y = -rest / (1 + rest) when y = i.
+ *
+ * G (nrows, K) receives g; gsum[c] += sum over the rows of g_c; *correct += rows with i = y.
+ * tmp holds nrows*K + VL doubles. Returns the sum of the row losses (double).
+ */
+static double FR_RN(softmax_rows)(const FR_T *zpart, ptrdiff_t zslot, int nt, int nrows, int K,
+                                  FR_T scale, const FR_T *b, const int *y, FR_T *G,
+                                  double *gsum, ptrdiff_t *correct, double *tmp)
+{
+    int i, k, t, n = nrows * K;
+    double loss = 0.0;
+    for (i = 0; i < n; i++) {
+        FR_T z = zpart[i];
+        for (t = 1; t < nt; t++)
+            z = z + zpart[t * zslot + i];
+        G[i] = z * scale + b[i % K];
+    }
+    for (i = 0; i < nrows; i++) {
+        const FR_T *z = G + i * K;
+        FR_T m = z[0];
+        for (k = 1; k < K; k++)
+            if (z[k] > m)
+                m = z[k];
+        for (k = 0; k < K; k++)
+            tmp[i * K + k] = (double) z[k] - (double) m;
+    }
+    FR_VEXP(tmp, n);
+    for (i = 0; i < nrows; i++) {
+        FR_T *g = G + i * K;
+        const double *e = tmp + i * K;
+        int best = 0, yi = y[i];
+        double rest = 0.0, inv, zy = g[yi], m;
+        for (k = 1; k < K; k++)
+            if (g[k] > g[best])
+                best = k;
+        m = g[best];
+        for (k = 0; k < K; k++)
+            if (k != best)
+                rest += e[k];
+        inv = 1.0 / (1.0 + rest);
+        for (k = 0; k < K; k++)
+            g[k] = (FR_T) ((double) (FR_T) e[k] * inv);
+        if (yi == best)
+            g[yi] = (FR_T) (-rest * inv);
+        else
+            g[yi] = g[yi] - 1;
+        loss += (m - zy) + log1p(rest);
+        *correct += yi == best;
+        for (k = 0; k < K; k++)
+            gsum[k] += g[k];
+    }
+    return loss;
+}
