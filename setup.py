@@ -10,6 +10,7 @@ FASTREG_NATIVE=1        compile with -march=native (wider vector units; the whee
                         portable). The default build runs on any x86-64 / aarch64 machine.
 FASTREG_NO_OPENMP=1     do not try OpenMP even where the probe compile succeeds.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -63,6 +64,8 @@ def extensions():
         Extension(
             f"fastreg.{name}",
             [f"src_pyx/{name}.pyx"],
+            # C headers the .pyx includes: a change to one recompiles the extension
+            depends=sorted(glob.glob(f"src_pyx/{name}_*.h")),
             include_dirs=[np.get_include(), "src_pyx"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=compile_args,

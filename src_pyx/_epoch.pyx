@@ -125,9 +125,16 @@ cdef Py_ssize_t _min_ns_per_barrier = 4000
 # threads give up and the first one finishes the epoch alone when, over a window of this many
 # nanoseconds, they spent more than half of it waiting for each other (another program holds
 # a core: each barrier then waits for the scheduler);
-cdef Py_ssize_t _contention_window_ns = 3000000
-# for tests: go solo after this many batches (-1: only on contention).
+cdef Py_ssize_t _contention_window_ns = 1000000
+# after an epoch that met contention the next ones run on one thread: 1, then 2, 4, ... up to
+# 16 epochs while it lasts (an epoch may be shorter than the window: a 2-vs-3 digit epoch is a
+# few milliseconds); _backoff_left epochs are still to run alone;
+cdef int _backoff_len = 0
+cdef int _backoff_left = 0
+# for tests: go solo after this many batches (-1: only on contention), or (_adaptive = 0) keep
+# the threads whatever happens.
 cdef Py_ssize_t _solo_after_batches = -1
+cdef int _adaptive = 1
 
 
 def _vexp(x):
@@ -160,18 +167,22 @@ def _last_solo_batch_index():
 
 
 def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None,
-            contention_window_ns=None, solo_after_batches=None):
+            contention_window_ns=None, solo_after_batches=None, backoff_left=None,
+            adaptive=None):
     """Read or set the tuning constants (for tests and measurements); returns the old values.
 
-    Tests set ``min_ns_per_barrier=0`` to run the threaded path at every batch size, and
-    ``solo_after_batches`` to exercise the switch to one thread.
+    Tests set ``min_ns_per_barrier=0`` to run the threaded path at every batch size,
+    ``adaptive=False`` to keep the threads on a busy machine (where tiny test epochs would look
+    contended), and ``solo_after_batches`` / ``backoff_left`` to exercise the switches to one
+    thread.
     """
     global _subblock_bytes, _prefetch_min_rows, _min_ns_per_barrier, _contention_window_ns
-    global _solo_after_batches
+    global _solo_after_batches, _backoff_left, _backoff_len, _adaptive
     previous = dict(subblock_bytes=_subblock_bytes, prefetch_min_rows=_prefetch_min_rows,
                     min_ns_per_barrier=_min_ns_per_barrier,
                     contention_window_ns=_contention_window_ns,
-                    solo_after_batches=_solo_after_batches)
+                    solo_after_batches=_solo_after_batches, backoff_left=_backoff_left,
+                    adaptive=bool(_adaptive))
     if subblock_bytes is not None:
         _subblock_bytes = max(1, int(subblock_bytes))
     if prefetch_min_rows is not None:
@@ -182,6 +193,11 @@ def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None
         _contention_window_ns = max(1, int(contention_window_ns))
     if solo_after_batches is not None:
         _solo_after_batches = int(solo_after_batches)
+    if backoff_left is not None:
+        _backoff_left = max(0, int(backoff_left))
+        _backoff_len = _backoff_left
+    if adaptive is not None:
+        _adaptive = 1 if adaptive else 0
     return previous
 
 
@@ -347,6 +363,8 @@ cdef int _should_go_solo(Ctx* c, int nt, Py_ssize_t t, long long* win_start,
     cdef int u
     if _solo_after_batches >= 0:
         return t >= _solo_after_batches
+    if not _adaptive:
+        return 0
     now = fr_now_ns()
     if now - win_start[0] < _contention_window_ns:
         return 0
@@ -381,12 +399,17 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
     """Set up the working copy and buffers, run the threads, write the weights back."""
     cdef int K = coef.shape[0], d = coef.shape[1], k, tid, nt
     cdef Py_ssize_t esize = sizeof(floating), S, wsize = fr_panel_size(K, d, sizeof(floating))
+    cdef long long t_start = 0, t_end = 0, waited = 0
     cdef floating* W
     c.K = K
     c.d = d
     S = max(1, min(c.B, _subblock_bytes // max(1, c.row_bytes)))
     c.S = S
+    global _backoff_left, _backoff_len
     nt = _threads_for(S, c.row_bytes, d, K, sizeof(floating), n_threads)
+    if nt > 1 and _backoff_left > 0:
+        _backoff_left -= 1
+        nt = 1
     c.nt = nt
     c.zslot = (S * K + 15) // 16 * 16
     c.tbuf_bytes = ((2 * S * sizeof(void*) + (S * K + K) * esize
@@ -407,6 +430,7 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
                 or (c.B > S and not c.gbuf)):
             raise MemoryError("could not allocate the epoch's working buffers")
         W = <floating*> c.W
+        t_start = fr_now_ns()
         with nogil:
             if floating is float:
                 fr_pack_f32(W, &coef[0, 0], K, d)
@@ -423,10 +447,22 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
                     if tid == 0:
                         c.nt = fr_team_size()
                     _worker(c, W, tid, fr_team_size(), &intercept[0])
+            t_end = fr_now_ns()
             if floating is float:
                 fr_unpack_f32(&coef[0, 0], W, K, d)
             else:
                 fr_unpack_f64(&coef[0, 0], W, K, d)
+        if nt > 1 and _adaptive and _solo_after_batches < 0:
+            # contention: the threads handed over to one, or (an epoch too short for the
+            # window, but not tiny) waited more than half the time
+            for k in range(c.nt):
+                waited += c.waits[8 * k]
+            if c.solo_batch >= 0 or (t_end - t_start > 1000000
+                                     and 2 * waited > t_end - t_start):
+                _backoff_len = min(16, max(1, 2 * _backoff_len))
+                _backoff_left = _backoff_len
+            else:
+                _backoff_len = 0
     finally:
         fr_free(c.W)
         fr_free(c.gbuf)
