@@ -200,7 +200,9 @@ def epoch_module():
     """The compiled epoch module, with its tuning restored after the test."""
     from fastreg import _epoch
 
-    saved = _epoch._tuning()
+    # threads stay on even where a busy machine would make them hand over, and no one-thread
+    # epochs are left over from contention before the test
+    saved = _epoch._tuning(adaptive=False, backoff_left=0)
     level = _epoch.simd_level()
     yield _epoch
     _epoch._tuning(**saved)
@@ -251,6 +253,21 @@ def test_threads_hand_over_to_one(cython_backend, numpy_backend, epoch_module, m
     _run_epochs(cython_backend, model, X, y, coef, intercept, batch_size, 0.01, n_threads=2,
                 **kw)
     assert epoch_module._last_solo_batch_index() == -1
+
+
+@pytest.mark.requires_cython
+def test_contention_makes_the_next_epochs_single_threaded(cython_backend, epoch_module):
+    """A pending back-off (set as contention would) runs that many epochs on one thread."""
+    if not epoch_module.openmp_enabled():
+        pytest.skip("built without OpenMP: every epoch runs on one thread")
+    epoch_module._tuning(min_ns_per_barrier=0, backoff_left=2)
+    X, y, coef, intercept = _problem("multinomial", np.float32, n=300, d=200)
+    threads = []
+    for _ in range(4):
+        _run_epochs(cython_backend, "multinomial", X, y, coef, intercept, 32, 0.0, n_epochs=1,
+                    n_threads=2)
+        threads.append(epoch_module._last_thread_count())
+    assert threads[:2] == [1, 1] and threads[2] == 2
 
 
 @pytest.mark.requires_cython
@@ -331,7 +348,7 @@ def test_non_finite_batch_stops_before_its_step(request, backend, model, dtype, 
     if backend.name == "cython":  # run the threaded path even on these small batches
         from fastreg import _epoch
 
-        saved = _epoch._tuning(min_ns_per_barrier=0)
+        saved = _epoch._tuning(min_ns_per_barrier=0, adaptive=False, backoff_left=0)
         request.addfinalizer(lambda: _epoch._tuning(**saved))
     c_before, b_before = coef.copy(), intercept.copy()
     epoch(X, y, c_before, b_before, order[:bad_batch * B], B, lrs, 0.01, n_threads=n_threads)
