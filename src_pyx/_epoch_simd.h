@@ -126,14 +126,6 @@ static inline double fr_hsum_sse_pd(__m128d v)
                         _mm_cvtsi32_si128(fr_load_i16(p)), _mm_setzero_si128()), _mm_setzero_si128()))
 #endif
 #include "_epoch_simd_isa.h"
-#undef FR_ISA
-#undef FR_ISA_NAME
-#undef FR_VBYTES
-#undef FR_NREG
-#undef FR_U8_F32
-#undef FR_U8_F64
-#undef FR_HSUM_F32
-#undef FR_HSUM_F64
 
 #if FR_X86
 /* ---------------------------------------------------------------- AVX2 + FMA */
@@ -160,16 +152,6 @@ static inline double fr_hsum_avx_pd(__m256d v)
     return fr_hsum_sse_pd(_mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1)));
 }
 #include "_epoch_simd_isa.h"
-#undef FR_U8_F32
-#undef FR_U8_F64
-#undef FR_HSUM_F32
-#undef FR_HSUM_F64
-#undef FR_HSUM_F32
-#undef FR_HSUM_F64
-#undef FR_ISA
-#undef FR_ISA_NAME
-#undef FR_VBYTES
-#undef FR_NREG
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -194,16 +176,6 @@ static inline double fr_hsum_avx_pd(__m256d v)
 #define FR_HSUM_F32(v) _mm512_reduce_add_ps((__m512) (v))
 #define FR_HSUM_F64(v) _mm512_reduce_add_pd((__m512d) (v))
 #include "_epoch_simd_isa.h"
-#undef FR_U8_F32
-#undef FR_U8_F64
-#undef FR_HSUM_F32
-#undef FR_HSUM_F64
-#undef FR_HSUM_F32
-#undef FR_HSUM_F64
-#undef FR_ISA
-#undef FR_ISA_NAME
-#undef FR_VBYTES
-#undef FR_NREG
 #if defined(__clang__)
 #pragma clang attribute pop
 #else

@@ -118,3 +118,13 @@ static const fr_simd FR_PASTE(table, FR_ISA, all) = {
 
 #undef FR_PASTE
 #undef FR_PASTE_
+
+/* this instruction set's parameters end here; the next block of _epoch_simd.h defines its own */
+#undef FR_ISA
+#undef FR_ISA_NAME
+#undef FR_VBYTES
+#undef FR_NREG
+#undef FR_U8_F32
+#undef FR_U8_F64
+#undef FR_HSUM_F32
+#undef FR_HSUM_F64
