@@ -278,6 +278,6 @@ def encode_labels(labels, classes=None):
     if np.any(unknown):
         raise ValueError(
             f"y holds labels {np.unique(np.asarray(labels)[unknown]).tolist()} that are not "
-            f"among the classes {list(classes)} of this model"
+            f"among the classes {np.asarray(classes).tolist()} of this model"
         )
     return classes, np.ascontiguousarray(codes, dtype=np.intc)

@@ -257,8 +257,8 @@ class _LinearClassifier(*_Bases):
             self._check_n_features(d, "X")
             if not np.array_equal(classes, self.classes_):
                 raise ValueError(
-                    f"warm_start=True continues from a model of classes {list(self.classes_)}, "
-                    f"but y holds classes {list(classes)}; fit with warm_start=False instead"
+                    f"warm_start=True continues from a model of classes {self.classes_.tolist()}, "
+                    f"but y holds classes {classes.tolist()}; fit with warm_start=False instead"
                 )
         rng = _make_rng(self.random_state)
         rows = None
@@ -308,7 +308,7 @@ class _LinearClassifier(*_Bases):
                 given, _ = encode_labels(check_labels(classes, np.size(classes))[0])
                 if not np.array_equal(given, all_classes):
                     raise ValueError(
-                        f"classes={list(given)} differs from the classes {list(all_classes)} "
+                        f"classes={given.tolist()} differs from the classes {all_classes.tolist()} "
                         "of the first call to partial_fit"
                     )
         _, codes = encode_labels(labels, all_classes)

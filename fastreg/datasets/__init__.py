@@ -12,9 +12,12 @@ only into the cache, verified against published sizes and checksums. Modules:
 ``_idx``      the IDX format: parse (with every header check), memory-map, write
 ``_fetch``    where files are looked for, the mirrors and checksums, the verified download
 ``_load``     ``load_mnist`` / ``load_fashion_mnist``: four arrays, checked as a set
+``_dataset_file``  ``write_dataset`` / ``DatasetWriter`` / ``open_dataset``: one uncompressed,
+              memory-mappable file per data set, streamed in chunks (training larger than RAM)
 ``_prepare``  ``binary_subset``, ``train_val_split``, ``flatten``, ``scale_pixels``,
               ``Standardizer`` and ``prepare``, which chains them (its defaults documented there)
 """
+from ._dataset_file import DatasetFile, DatasetWriter, open_dataset, write_dataset
 from ._fetch import DownloadError, default_cache_dir
 from ._idx import DatasetError, read_idx, write_idx
 from ._load import DatasetArrays, load_fashion_mnist, load_mnist
@@ -32,6 +35,8 @@ from ._prepare import (
 __all__ = [
     "DatasetArrays",
     "DatasetError",
+    "DatasetFile",
+    "DatasetWriter",
     "DownloadError",
     "Prepared",
     "Split",
@@ -41,9 +46,11 @@ __all__ = [
     "flatten",
     "load_fashion_mnist",
     "load_mnist",
+    "open_dataset",
     "prepare",
     "read_idx",
     "scale_pixels",
     "train_val_split",
+    "write_dataset",
     "write_idx",
 ]

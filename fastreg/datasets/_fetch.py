@@ -23,6 +23,9 @@ the cache folder, checked for its published size and digest, and only then renam
 Digests: MNIST is verified by SHA-256 of the canonical .gz files. Fashion-MNIST is verified by
 MD5, the digest its authors publish (and torchvision checks): third-party SHA-256 lists for it
 disagree with each other, so no SHA-256 value is trusted here. Size is checked for both.
+MNIST also lists the size and SHA-256 of each uncompressed file (``raw_size``, ``raw_sha256``),
+which hold whatever the compression; they verify the uncompressed copies ``mmap=True`` makes
+(``_unpack``). Fashion-MNIST has no such published values.
 """
 import dataclasses
 import hashlib
@@ -50,12 +53,15 @@ class DownloadError(DatasetError):
 
 @dataclasses.dataclass(frozen=True)
 class RemoteFile:
-    """One published file: its name, size in bytes and hex digest (SHA-256, else MD5)."""
+    """One published file: its name, size in bytes and hex digest (SHA-256, else MD5), and,
+    where published, the size and SHA-256 of its uncompressed contents."""
 
     name: str
     size: int
     sha256: str = ""
     md5: str = ""
+    raw_size: int = 0
+    raw_sha256: str = ""
 
     @property
     def local_name(self):
@@ -91,13 +97,21 @@ MNIST = DatasetSpec(
     ),
     files=(
         RemoteFile("train-images-idx3-ubyte.gz", 9912422,
-                   sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+                   sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                   raw_size=47040016,
+                   raw_sha256="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
         RemoteFile("train-labels-idx1-ubyte.gz", 28881,
-                   sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+                   sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                   raw_size=60008,
+                   raw_sha256="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
         RemoteFile("t10k-images-idx3-ubyte.gz", 1648877,
-                   sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+                   sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                   raw_size=7840016,
+                   raw_sha256="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
         RemoteFile("t10k-labels-idx1-ubyte.gz", 4542,
-                   sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+                   sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                   raw_size=10008,
+                   raw_sha256="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     ),
     flat_env_folder=True,
 )

@@ -1,0 +1,134 @@
+"""Uncompressed copies of gzip'd IDX files in the per-user cache, so that ``mmap=True`` can map them.
+
+A ``.gz`` file cannot be memory-mapped. :func:`mappable` returns a path that can be: the file
+itself when it is uncompressed, else a verified uncompressed copy at
+
+    <default_cache_dir(subdir)>/uncompressed/<source folder name>-<key>/<name without .gz>
+
+never next to the source, which may be read-only (a shared folder). ``<key>`` is derived from
+the source folder's resolved path, so copies of different sources (a hand-made subset under
+MNIST's file names, a shared folder, the cache's own downloads) never replace one another, and
+none of them lies where ``_fetch.locate`` looks for a data set.
+
+Beside each copy, ``<name>.source`` (JSON) records what it was made from: the source's resolved
+path, size and modification time (ns), and the copy's size and SHA-256. A copy is reused when that
+record matches the source as it is now, and the copy's IDX header matches its size and the
+recorded size. Otherwise (first use; the source replaced, rewritten or touched; the copy
+truncated, damaged in its header, or missing its record) the copy is made again from the .gz by
+:func:`decompress_idx`: streamed in chunks, checked (header against size; for MNIST also the
+published SHA-256 of the uncompressed bytes), written under a temporary name unique to the call
+and renamed into place. The copy is renamed before its record is written, so an interrupted run
+leaves a record that does not match, never a stale copy that looks current. Processes that
+decompress the same file at once each rename a complete, identical file; the loser's rename
+simply replaces the winner's. Temporary files abandoned by a killed process are removed by a
+later decompression once they are an hour old.
+
+Reuse never reads the copy's body (not reading it is the point of mapping it): damage that keeps
+the header and the size intact goes unnoticed until the source changes. Delete the
+``uncompressed`` folder to force fresh copies.
+"""
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ._fetch import default_cache_dir
+from ._idx import HEAD_BYTES, decompress_idx, parse_header
+
+COPIES = "uncompressed"
+ABANDONED_SECONDS = 3600  # a decompression takes about a second; an hour-old .part is litter
+
+log = logging.getLogger(__name__)
+
+
+def mappable(path, remote, subdir):
+    """A path to an uncompressed, verified form of the IDX file ``path``, ready to map.
+
+    ``remote`` is the file's ``_fetch.RemoteFile`` (its published uncompressed size and
+    SHA-256, if any, are checked), ``subdir`` the data set's cache folder name. Raises
+    :class:`DatasetError` naming ``path`` when the .gz is corrupt, and an ``OSError`` that says
+    what to do when the cache cannot be written.
+    """
+    if not os.fspath(path).endswith(".gz"):
+        return Path(path)
+    source = Path(path).resolve()
+    stat = source.stat()
+    folder = default_cache_dir(subdir) / COPIES / _folder_key(source.parent)
+    copy = folder / source.name[:-3]
+    record = {"source": str(source), "source_size": stat.st_size,
+              "source_mtime_ns": stat.st_mtime_ns}
+    problem = _stale(copy, record)
+    if problem is None:
+        return copy
+    published = (remote.raw_size, remote.raw_sha256) if remote.raw_sha256 else None
+    log.info("decompressing %s into %s (%s)", source, copy, problem)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(folder, copy.name)
+        size, digest = decompress_idx(source, copy, published=published)
+        _write_json(_record_path(copy), dict(record, size=size, sha256=digest))
+    except OSError as exc:
+        if exc.filename == str(source):  # the source itself went missing or unreadable
+            raise
+        raise _unwritable(exc, source, folder) from exc
+    return copy
+
+
+def _folder_key(folder):
+    digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:16]
+    return f"{folder.name or 'root'}-{digest}"
+
+
+def _record_path(copy):
+    return copy.with_name(copy.name + ".source")
+
+
+def _stale(copy, record):
+    """None when ``copy`` may be reused for the source described by ``record``, else why not."""
+    try:
+        saved = json.loads(_record_path(copy).read_text())
+        size = copy.stat().st_size
+        with open(copy, "rb") as stream:
+            parse_header(stream.read(HEAD_BYTES), copy, size)
+    except FileNotFoundError:
+        return "no copy, or no record of its source, yet"
+    except (OSError, ValueError) as exc:  # DatasetError and bad JSON are ValueErrors
+        return f"the copy or its record is unreadable or damaged: {exc}"
+    if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in record.items()):
+        return "the source changed since the copy was made"
+    if saved.get("size") != size:
+        return f"the copy has {size} bytes, its record says {saved.get('size')}"
+    return None
+
+
+def _remove_abandoned(folder, name):
+    cutoff = time.time() - ABANDONED_SECONDS
+    for leftover in folder.glob(f".{name}.*.part"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass  # another process removed or renamed it first
+
+
+def _write_json(path, value):
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(value, out, indent=1)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def _unwritable(exc, source, folder):
+    message = (f"cannot write an uncompressed copy of {source} in {folder} "
+               f"({exc.strerror or exc}). mmap=True needs a writable cache with room for the "
+               "uncompressed file: set XDG_CACHE_HOME to a writable folder, or pass data_dir= a "
+               "folder holding the uncompressed IDX files (gunzip them there; they are mapped "
+               "in place), or load with mmap=False")
+    return OSError(exc.errno, message) if exc.errno else OSError(message)
