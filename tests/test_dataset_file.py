@@ -270,3 +270,13 @@ def test_file_truncated_while_streaming_raises_instead_of_crashing(good_file):
     os.truncate(good_file, data.nbytes // 2)
     with pytest.raises(DatasetError, match="changed since it was opened.*open_dataset"):
         next(chunks)
+
+
+def test_finished_file_has_the_usual_permissions(tmp_path):
+    """Temporary files are private (0600); the finished file gets 0666 minus the umask."""
+    mask = os.umask(0o027)
+    try:
+        path = write_dataset(tmp_path / "p.frd", *_data(n=5))
+    finally:
+        os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o640

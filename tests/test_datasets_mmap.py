@@ -46,9 +46,14 @@ def synthetic(seed, n_train=20, n_test=10, levels=256):
 
 
 def write_set(folder, arrays, gz=True):
+    """The four files in ``folder``; gzip level 1, which keeps multi-MB sets quick to write."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, array in zip(NAMES, arrays):
-        write_idx(folder / (name + (".gz" if gz else "")), array)
+        data = idx_bytes(array)
+        if gz:
+            (folder / (name + ".gz")).write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
+        else:
+            (folder / name).write_bytes(data)
     return arrays
 
 
@@ -307,7 +312,7 @@ def _gz(data):
     return gzip.compress(data, mtime=0)
 
 
-GOOD_IMAGES = idx_bytes(np.arange(20 * 784, dtype=np.uint32).astype(np.uint8).reshape(20, 28, 28))
+GOOD_IMAGES = idx_bytes(np.resize(np.arange(256, dtype=np.uint8), (20, 28, 28)))
 
 CORRUPT_GZ = {
     "cut-off stream": (_gz(GOOD_IMAGES)[:200], "gzip"),
@@ -382,7 +387,7 @@ def test_published_uncompressed_digest_is_checked(tmp_path, monkeypatch):
     np.testing.assert_array_equal(data.X_test, arrays[2])
 
 
-def test_files_of_another_size_are_checked_by_header_only(tmp_path, monkeypatch):
+def test_files_of_another_size_are_checked_by_header_only(tmp_path):
     """The real MNIST digests do not reject a subset stored under MNIST's file names."""
     assert all(remote.raw_sha256 for remote in _fetch.MNIST.files)
     arrays = write_set(tmp_path / "src", synthetic(15))
@@ -440,11 +445,14 @@ def test_decompression_streams_instead_of_reading_whole_files(tmp_path):
     np.testing.assert_array_equal(data.X_train, arrays[0])
 
 
-@pytest.fixture
-def memmap_set(tmp_path):
+@pytest.fixture(scope="module")
+def memmap_set(tmp_path_factory):
     """A 20000 x 784 uint8 training set, loaded with mmap=True, flattened as views."""
-    arrays = write_set(tmp_path / "src", synthetic(19, n_train=20000, levels=256))
-    data = load_mnist(tmp_path / "src", download=False, mmap=True)
+    root = tmp_path_factory.mktemp("memmap-set")
+    arrays = write_set(root / "src", synthetic(19, n_train=20000, levels=256))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(root / "xdg"))
+        data = load_mnist(root / "src", download=False, mmap=True)
     X = data.X_train.reshape(len(data.X_train), -1)
     assert np.shares_memory(X, data.X_train) and memmap_of(X) is not None
     np.testing.assert_array_equal(X, arrays[0].reshape(20000, -1))

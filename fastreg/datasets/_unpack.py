@@ -1,4 +1,4 @@
-"""Uncompressed copies of gzip'd IDX files in the per-user cache, so that ``mmap=True`` can map them.
+"""Uncompressed copies of gzip'd IDX files in the per-user cache, for ``mmap=True`` to map.
 
 A ``.gz`` file cannot be memory-mapped. :func:`mappable` returns a path that can be: the file
 itself when it is uncompressed, else a verified uncompressed copy at
