@@ -207,3 +207,41 @@ def test_incremental_clones_and_pickles(backend, data):
     predicted = restored.predict(dX_test)
     assert isinstance(predicted, da.Array)
     np.testing.assert_array_equal(predicted.compute(), inc.estimator_.predict(X_test))
+
+
+# ------------------------------------------------------------------ dataset files on the workers
+@pytest.fixture(scope="module")
+def mnist_file(data, tmp_path_factory):
+    from fastreg.datasets import open_dataset, write_dataset
+
+    path = tmp_path_factory.mktemp("dask") / "mnist-train.frd"
+    return open_dataset(write_dataset(path, data["X"], data["y"]))
+
+
+def test_dataset_file_blocks_are_mapped_by_the_workers(backend, data, mnist_file):
+    """``DatasetFile.to_dask``: the graph carries paths and row numbers, not pixels; the workers
+    map their blocks from the file; training on it equals training on the in-memory blocks."""
+    dX, dy = mnist_file.to_dask(chunk_rows=BLOCK_ROWS)
+    assert dX.chunks == data["dX"].chunks and dX.dtype == np.uint8
+    graph_bytes = len(pickle.dumps(dict(dX.__dask_graph__())))
+    assert graph_bytes < 20_000, graph_bytes  # a block of X alone is 7.8 MB
+
+    inc = Incremental(_model(backend), scoring="accuracy", shuffle_blocks=False)
+    inc.partial_fit(dX, dy, classes=CLASSES)
+    reference = _model(backend)
+    for X_block, y_block in data["blocks"]:
+        reference.partial_fit(X_block, y_block, classes=CLASSES)
+    np.testing.assert_array_equal(inc.estimator_.coef_, reference.coef_)
+    np.testing.assert_array_equal(inc.estimator_.intercept_, reference.intercept_)
+
+
+def test_dataset_file_replaced_under_a_dask_array_is_refused(client, tmp_path):
+    from fastreg.datasets import DatasetError, open_dataset, write_dataset
+
+    path = tmp_path / "small.frd"
+    X = np.arange(600, dtype=np.uint8).reshape(100, 6)
+    dX, dy = open_dataset(write_dataset(path, X, np.arange(100) % 2)).to_dask(chunk_rows=40)
+    np.testing.assert_array_equal(dX.compute(), X)
+    write_dataset(path, X[::-1], np.arange(100) % 2, overwrite=True)  # same size, new contents
+    with pytest.raises(DatasetError, match="not the file the Dask array was made from"):
+        dX.compute()

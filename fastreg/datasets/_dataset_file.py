@@ -198,6 +198,17 @@ class DatasetFile:
         """Rows per chunk so that one chunk of X takes at most ``chunk_bytes`` (at least 1)."""
         return max(1, int(chunk_bytes) // self.row_bytes)
 
+    def _chunk_rows(self, chunk_rows, chunk_bytes):
+        if chunk_rows is not None and chunk_bytes is not None:
+            raise ValueError("give chunk_rows or chunk_bytes, not both")
+        if chunk_rows is None:
+            chunk_rows = self.chunk_rows_for(DEFAULT_CHUNK_BYTES if chunk_bytes is None
+                                             else chunk_bytes)
+        chunk_rows = int(chunk_rows)
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        return chunk_rows
+
     def chunks(self, chunk_rows=None, *, chunk_bytes=None, shuffle=False, random_state=None):
         """Yield ``(X_chunk, y_chunk)`` over the file, each chunk its own read-only mapping.
 
@@ -209,14 +220,7 @@ class DatasetFile:
         :class:`DatasetError` is raised instead of reading beyond its end (which would kill
         the process with SIGBUS).
         """
-        if chunk_rows is not None and chunk_bytes is not None:
-            raise ValueError("give chunk_rows or chunk_bytes, not both")
-        if chunk_rows is None:
-            chunk_rows = self.chunk_rows_for(DEFAULT_CHUNK_BYTES if chunk_bytes is None
-                                             else chunk_bytes)
-        chunk_rows = int(chunk_rows)
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        chunk_rows = self._chunk_rows(chunk_rows, chunk_bytes)
         starts = np.arange(0, self.n_samples, chunk_rows)
         if shuffle:
             starts = np.random.default_rng(random_state).permutation(starts)
@@ -224,6 +228,38 @@ class DatasetFile:
             chunk = self.rows(int(start), int(start) + chunk_rows)
             yield chunk
             del chunk  # this generator no longer holds the mapping
+
+    def to_dask(self, chunk_rows=None, *, chunk_bytes=None):
+        """``(X, y)`` as Dask arrays whose blocks are mapped from the file by the workers.
+
+        Each block is a task that opens the file by its path and maps its rows, so the task
+        graph carries a path and two row numbers, never data, and a worker reads only the
+        blocks it computes. The file must be readable at the same path by every worker (a
+        local cluster, or a shared file system). A worker that finds a different file there
+        (other contents by the header's digests, or another size) raises
+        :class:`DatasetError`. Blocks as in :meth:`chunks` (default 64 MiB of X); needs dask.
+        """
+        import dask
+        import dask.array as da
+
+        rows = self._chunk_rows(chunk_rows, chunk_bytes)
+        expect = self._fingerprint()
+        load = dask.delayed(_mapped_block, pure=True)
+        blocks = []
+        for which, dtype, shape in (("X", self.dtype, (self.n_features,)),
+                                    ("y", self.label_dtype, ())):
+            blocks.append(da.concatenate([
+                da.from_delayed(load(self.path, expect, lo, min(lo + rows, self.n_samples),
+                                     which),
+                                shape=(min(lo + rows, self.n_samples) - lo, *shape),
+                                dtype=dtype)
+                for lo in range(0, self.n_samples, rows)
+            ]))
+        return tuple(blocks)
+
+    def _fingerprint(self):
+        """What identifies the file's contents anywhere: its size and the header's digests."""
+        return (self.nbytes, self._x["sha256"], self._y["sha256"])
 
     # ------------------------------------------------------------------ integrity
     def verify(self):
@@ -244,3 +280,12 @@ class DatasetFile:
                     _fail(self.path, f"the {name} section does not match its SHA-256 in the "
                                      "header: the file is corrupt")
         return self
+
+
+def _mapped_block(path, fingerprint, start, stop, which):
+    """Task of :meth:`DatasetFile.to_dask`: rows ``start:stop`` of X or y, mapped on the worker."""
+    data = DatasetFile(path)
+    if data._fingerprint() != fingerprint:
+        _fail(path, "this is not the file the Dask array was made from (its size or checksums "
+                    "differ)", "Make the array again with open_dataset(path).to_dask()")
+    return data.rows(start, stop)[0 if which == "X" else 1]
