@@ -1,6 +1,5 @@
 """Finding and loading the four files: search order, formats, checks across files, no network."""
 import mmap
-import urllib.request
 
 import numpy as np
 import pytest
@@ -13,24 +12,8 @@ from fastreg.datasets import (
     write_idx,
 )
 from fastreg.datasets._load import load_dataset
+from idx_sets import NAMES, offline_private_cache, synthetic, write_set
 
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-def synthetic(seed, n_train=20, n_test=10):
-    rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-            (np.arange(n_train) % 10).astype(np.uint8),
-            rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-            rng.permutation(np.arange(n_test) % 10).astype(np.uint8))
-
-
-def write_set(folder, arrays, gz=True):
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, array in zip(NAMES, arrays):
-        write_idx(folder / (name + (".gz" if gz else "")), array)
-    return arrays
 
 
 def assert_same(loaded, arrays):
@@ -42,14 +25,7 @@ def assert_same(loaded, arrays):
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No FASTREG_DATA from the caller, a private cache, and a network that must not be used."""
-    monkeypatch.delenv("FASTREG_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("the network was touched although no download was needed")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    offline_private_cache(tmp_path, monkeypatch)
 
 
 def test_cache_honours_xdg_cache_home(tmp_path, monkeypatch):

@@ -13,12 +13,13 @@ import os
 import threading
 import time
 import tracemalloc
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import _missing_data
+from idx_sets import NAMES, offline_private_cache, synthetic
+from idx_sets import write_set as _write_set
 
 from fastreg import LogisticRegression, SoftmaxRegression
 from fastreg.datasets import (
@@ -32,29 +33,11 @@ from fastreg.datasets import _fetch, _unpack
 from fastreg.datasets._idx import decompress_idx, idx_bytes
 from fastreg.datasets._load import load_dataset
 
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 
 
-def synthetic(seed, n_train=20, n_test=10, levels=256):
-    rng = np.random.default_rng(seed)
-    return (rng.integers(0, levels, (n_train, 28, 28), dtype=np.uint8),
-            (np.arange(n_train) % 10).astype(np.uint8),
-            rng.integers(0, levels, (n_test, 28, 28), dtype=np.uint8),
-            rng.permutation(np.arange(n_test) % 10).astype(np.uint8))
-
-
 def write_set(folder, arrays, gz=True):
-    """The four files in ``folder``; gzip level 1, which keeps multi-MB sets quick to write."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, array in zip(NAMES, arrays):
-        data = idx_bytes(array)
-        if gz:
-            (folder / (name + ".gz")).write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
-        else:
-            (folder / name).write_bytes(data)
-    return arrays
+    return _write_set(folder, arrays, gz, compresslevel=1)
 
 
 def memmap_of(array):
@@ -103,14 +86,7 @@ def count_decompressions(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No FASTREG_DATA from the caller, a private cache, and a network that must not be used."""
-    monkeypatch.delenv("FASTREG_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("the network was touched although no download was needed")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    offline_private_cache(tmp_path, monkeypatch)
 
 
 # ----------------------------------------------------------------------------- loading
