@@ -285,6 +285,12 @@ class _LinearClassifier(*_Bases):
         ``classes`` (all labels the model will ever see) is required on the first call, as in
         scikit-learn. No validation set and no early stopping here; ``history_`` gets the
         epoch's train metrics (validation entries NaN) and ``n_iter_`` grows by one.
+
+        Made for streaming: X may be memory-mapped or read-only (a chunk of
+        :meth:`fastreg.datasets.DatasetFile.chunks`, an IDX file); C-contiguous float32, float64
+        or uint8 rows are trained on where they are, never copied (other types are converted
+        first). Every check (features, labels, ``classes``, finiteness) runs before the weights
+        are touched, so a bad chunk raises and leaves the model exactly as it was.
         """
         s = self._settings()
         kernels = self._kernels()
