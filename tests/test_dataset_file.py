@@ -55,7 +55,8 @@ def test_round_trip(tmp_path, dtype):
     assert _is_file_backed(data.X) and _is_file_backed(data.y)
     assert data.verify() is data
     assert data.nbytes == os.path.getsize(path)
-    assert data.nbytes == dsf.DATA_OFFSET + X.nbytes + (-X.nbytes % 64) + y.nbytes
+    y_end = dsf.DATA_OFFSET + X.nbytes + (-X.nbytes % 64) + y.nbytes
+    assert data.nbytes == y_end + (-y_end % 64) + np.unique(y).nbytes
 
 
 def test_image_stack_keeps_its_sample_shape(tmp_path):
@@ -90,7 +91,7 @@ def test_other_input_types_are_stored_as_promised(tmp_path):
     data = open_dataset(write_dataset(tmp_path / "b.frd", Xb, y.astype(float)))
     assert data.dtype == np.dtype("<f8") and data.label_dtype.kind == "i"
     np.testing.assert_array_equal(data.X, Xb)
-    with pytest.raises(ValueError, match="uint8 takes integers 0..255"):
+    with pytest.raises(ValueError, match=r"uint8 cannot store exactly.*X.astype\(np.float32\)"):
         write_dataset(tmp_path / "c.frd", X * 10, y)
     with pytest.raises(ValueError, match="integer class labels.*np.unique"):
         write_dataset(tmp_path / "d.frd", X, np.array(list("abcabcabca")))
@@ -180,8 +181,10 @@ def test_chunk_size_in_bytes(tmp_path):
     assert data.chunk_rows_for(10) == 1
     with pytest.raises(ValueError, match="not both"):
         next(data.chunks(10, chunk_bytes=100))
-    with pytest.raises(ValueError, match="chunk_rows must be >= 1"):
-        next(data.chunks(0))
+    for bad in (dict(chunk_rows=0), dict(chunk_rows=2.5), dict(chunk_bytes=-5),
+                dict(chunk_bytes=True)):
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            next(data.chunks(**bad))
 
 
 def test_rows_slices_like_an_array(tmp_path):
@@ -215,11 +218,14 @@ def test_trailing_bytes_are_refused(good_file):
         open_dataset(good_file)
 
 
-def _rewrite_header(path, change):
+def _rewrite_header(path, change, digest=True):
+    """Edit the header's fields; with ``digest`` its own SHA-256 is updated to match."""
     raw = bytearray(open(path, "rb").read())
     _, version, length = dsf._PREAMBLE.unpack_from(raw)
     meta = json.loads(raw[16:16 + length])
     change(meta)
+    if digest:
+        meta["header_sha256"] = dsf.header_digest(meta)
     text = json.dumps(meta).encode()
     raw[:dsf.DATA_OFFSET] = (dsf._PREAMBLE.pack(dsf.MAGIC, version, len(text)) + text).ljust(
         dsf.DATA_OFFSET, b" ")
@@ -229,12 +235,33 @@ def _rewrite_header(path, change):
 @pytest.mark.parametrize("change, message", [
     (lambda m: m.update(n_samples=201), "sizes and offsets do not agree"),
     (lambda m: m["X"].update(dtype="<i8"), "sizes and offsets do not agree"),
+    (lambda m: m["X"].update(dtype="|i1"), "sizes and offsets do not agree"),
+    (lambda m: m["y"].update(dtype="<f2"), "sizes and offsets do not agree"),
+    (lambda m: m["y"].update(offset=4096), "sizes and offsets do not agree"),
+    (lambda m: m["classes"].update(dtype="<u8"), "sizes and offsets do not agree"),
+    (lambda m: m.update(n_classes=500), "sizes and offsets do not agree"),
+    (lambda m: m.update(sample_shape=[-2, -6]), "damaged header.*non-negative integer"),
+    (lambda m: m["X"].update(offset=4096.0), "damaged header.*non-negative integer"),
     (lambda m: m["X"].update(dtype="nonsense"), "damaged header"),
     (lambda m: m.pop("classes"), "damaged header"),
 ])
 def test_damaged_header_is_refused(good_file, change, message):
     _rewrite_header(good_file, change)
     with pytest.raises(DatasetError, match=message):
+        open_dataset(good_file)
+
+
+def test_edited_header_is_refused(good_file):
+    _rewrite_header(good_file, lambda m: m.update(n_classes=3), digest=False)
+    with pytest.raises(DatasetError, match="does not match its own SHA-256"):
+        open_dataset(good_file)
+
+
+def test_damaged_classes_section_is_refused(good_file):
+    raw = bytearray(open(good_file, "rb").read())
+    raw[-1] ^= 0x01
+    open(good_file, "wb").write(bytes(raw))
+    with pytest.raises(DatasetError, match="classes section does not match its SHA-256"):
         open_dataset(good_file)
 
 
@@ -280,3 +307,101 @@ def test_finished_file_has_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+# ------------------------------------------------------------------------------ writer edges
+def test_many_classes(tmp_path):
+    """Classes live in their own section: any number fits (here 5000, one row each)."""
+    X = np.zeros((5000, 2), dtype=np.uint8)
+    y = np.arange(5000)[::-1]
+    data = open_dataset(write_dataset(tmp_path / "k.frd", X, y))
+    np.testing.assert_array_equal(data.classes, np.arange(5000))
+    assert data.classes.dtype == y.dtype
+
+
+def test_big_endian_input_keeps_its_precision(tmp_path):
+    X = np.arange(24, dtype=">f4").reshape(6, 4) / 7
+    y = np.array([3, 1, 2, 3, 1, 2], dtype=">i4")
+    data = open_dataset(write_dataset(tmp_path / "be.frd", X, y))
+    assert data.dtype == np.dtype("<f4") and data.label_dtype == np.dtype("<i4")
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.y, y)
+    np.testing.assert_array_equal(data.classes, [1, 2, 3])
+
+
+def test_conversions_that_would_change_values_are_refused(tmp_path):
+    with DatasetWriter(tmp_path / "f.frd", 2, np.float32) as out:
+        with pytest.raises(ValueError, match="beyond the range of float32.*float64"):
+            out.append(np.array([[1e300, 0.0]]), [0])
+        with pytest.raises(ValueError, match="complex"):
+            out.append(np.ones((1, 2), dtype=complex), [0])
+        out.append(np.array([[0.5, 1.5]]), [1])
+    np.testing.assert_array_equal(open_dataset(tmp_path / "f.frd").X, [[0.5, 1.5]])
+    with pytest.raises(ValueError, match="label_dtype must be an integer"):
+        DatasetWriter(tmp_path / "g.frd", 2, label_dtype=np.float32)
+    with pytest.raises(ValueError, match="uint8, float32 or float64"):
+        DatasetWriter(tmp_path / "g.frd", 2, dtype=np.int16)
+    assert sorted(os.listdir(tmp_path)) == ["f.frd"]
+
+
+def test_a_chunk_failing_midway_leaves_no_trace(tmp_path, monkeypatch):
+    """A chunk is converted and written block by block; one that fails in its second block
+    (here a NaN) must leave neither rows nor checksum behind."""
+    from fastreg.datasets import _dataset_writer
+
+    monkeypatch.setattr(_dataset_writer, "_IO_BLOCK", 4 * 12 * 8)  # 4 rows of float64 a block
+    X, y = _data(n=40, dtype=np.float64)
+    bad = X[:10].copy()
+    bad[6, 0] = np.nan  # second block
+    with DatasetWriter(tmp_path / "m.frd", 12, np.float64) as out:
+        out.append(X[:20], y[:20])
+        with pytest.raises(ValueError, match="NaN"):
+            out.append(bad, y[:10])
+        out.append(X[20:], y[20:])
+    data = open_dataset(tmp_path / "m.frd").verify()
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.y, y)
+
+
+def test_close_after_a_failed_close_does_not_pretend(tmp_path, monkeypatch):
+    path = tmp_path / "x.frd"
+    write_dataset(path, *_data(n=3))
+    out = DatasetWriter(path, 12, overwrite=True)
+    out.append(*_data(n=5))
+
+    def fail(*args):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="disk full"):
+        out.close()
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="abandoned.*nothing was written"):
+        out.close()
+    with pytest.raises(ValueError, match="abandoned"):
+        out.append(*_data(n=1))
+    assert len(open_dataset(path)) == 3  # the old file, intact
+    assert sorted(os.listdir(tmp_path)) == ["x.frd"]
+    done = DatasetWriter(tmp_path / "y.frd", 12)
+    done.append(*_data(n=2))
+    assert done.close() == done.close()  # closing a finished writer again is harmless
+    with pytest.raises(ValueError, match="the writer is closed"):
+        done.append(*_data(n=1))
+
+
+def test_a_writer_dropped_without_close_removes_its_temporaries(tmp_path):
+    import gc
+
+    out = DatasetWriter(tmp_path / "z.frd", 12)
+    out.append(*_data(n=5))
+    assert len(os.listdir(tmp_path)) == 2  # the rows' and the labels' temporary files
+    del out
+    gc.collect()
+    assert os.listdir(tmp_path) == []
+
+
+def test_path_is_absolute(tmp_path, monkeypatch):
+    write_dataset(tmp_path / "a.frd", *_data(n=2))
+    monkeypatch.chdir(tmp_path)
+    data = open_dataset("a.frd")
+    assert data.path == str(tmp_path / "a.frd")

@@ -22,20 +22,24 @@ Format (little-endian)::
     bytes 16..     L bytes of UTF-8 JSON, then spaces up to DATA_OFFSET (4096)
     DATA_OFFSET    X: n_samples x n_features elements, C order (uint8, float32 or float64)
     then           y: n_samples integer labels, at the next multiple of 64
+    then           classes: the sorted distinct labels (y's dtype), at the next multiple of 64
 
 The JSON header holds ``n_samples``, ``n_features``, ``sample_shape`` (the shape of one sample
-as written, e.g. [28, 28]), ``classes`` (the sorted distinct labels, so ``partial_fit`` can be
-given every class before the first chunk), and for each of X and y its ``dtype``, ``offset``,
-``nbytes`` and ``sha256``. A file is written under a temporary name in the destination folder
+as written, e.g. [28, 28]), ``n_classes``, for each of X, y and classes its ``dtype``,
+``offset``, ``nbytes`` and ``sha256``, and ``header_sha256``, the digest of the rest of the
+header (its JSON with sorted keys), so an edited or damaged header is refused. ``classes`` lets
+``partial_fit`` be given every class before the first chunk without a pass over the labels. A file is written under a temporary name in the destination folder
 and renamed into place when complete, so a reader never sees a half-written file and a failed
 conversion leaves any previous file untouched. Opening checks the magic, the header and that
 the file size is exactly what the header declares (a truncated copy is rejected before any
-page is read); :meth:`DatasetFile.verify` also checks the digests, reading the file once.
+page is read) and reads the classes; :meth:`DatasetFile.verify` also checks the digests of X
+and y, reading the file once.
 """
 import functools
 import hashlib
 import json
 import mmap
+import numbers
 import os
 import struct
 
@@ -55,6 +59,19 @@ _IO_BLOCK = 16 << 20          # bytes per read/write when copying or hashing
 
 def _fail(path, problem, hint="Re-create it with fastreg.datasets.write_dataset"):
     raise DatasetError(f"{os.fspath(path)}: {problem}. {hint}")
+
+
+def header_digest(meta):
+    """SHA-256 (hex) of a header's fields, ``header_sha256`` left out, as sorted-key JSON."""
+    rest = {key: value for key, value in meta.items() if key != "header_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
+def _count(value):
+    """A JSON number that must be a non-negative integer (not a float, not a bool)."""
+    if type(value) is not int or value < 0:
+        raise TypeError(f"expected a non-negative integer, got {value!r}")
+    return value
 
 
 def open_dataset(path):
@@ -78,19 +95,25 @@ class DatasetFile:
     """
 
     def __init__(self, path):
-        self.path = os.fspath(path)
+        # absolute: a Dask worker started elsewhere must find the same file
+        self.path = os.path.abspath(os.fspath(path))
         with open(self.path, "rb") as f:
             stat = os.fstat(f.fileno())
             head = f.read(DATA_OFFSET)
-        self._identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        self.nbytes = stat.st_size
-        meta = self._parse(head)
+            self._identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            self.nbytes = stat.st_size
+            meta = self._parse(head)
+            f.seek(meta["classes"]["offset"])
+            raw = f.read(meta["classes"]["nbytes"])
+        if hashlib.sha256(raw).hexdigest() != meta["classes"]["sha256"]:
+            _fail(self.path, "the classes section does not match its SHA-256 in the header: "
+                             "the file is corrupt")
         self.n_samples = meta["n_samples"]
         self.n_features = meta["n_features"]
         self.sample_shape = tuple(meta["sample_shape"])
         self.dtype = np.dtype(meta["X"]["dtype"])
         self.label_dtype = np.dtype(meta["y"]["dtype"])
-        self.classes = meta["classes"]
+        self.classes = np.frombuffer(raw, dtype=self.label_dtype)
         self._x = meta["X"]
         self._y = meta["y"]
         self.row_bytes = self.n_features * self.dtype.itemsize
@@ -114,26 +137,35 @@ class DatasetFile:
             if _PREAMBLE.size + length > DATA_OFFSET:
                 raise ValueError(f"header length {length} exceeds the header block")
             meta = json.loads(head[_PREAMBLE.size:_PREAMBLE.size + length])
-            n, d = int(meta["n_samples"]), int(meta["n_features"])
-            x, y = meta["X"], meta["y"]
+            digest_ok = meta["header_sha256"] == header_digest(meta)
+            n, d, k = (_count(meta[key]) for key in ("n_samples", "n_features", "n_classes"))
+            shape = [_count(size) for size in meta["sample_shape"]]
+            x, y, c = meta["X"], meta["y"], meta["classes"]
+            for section in (x, y, c):
+                _count(section["offset"]), _count(section["nbytes"]), str(section["sha256"])
             x_dtype, y_dtype = np.dtype(x["dtype"]), np.dtype(y["dtype"])
-            meta["classes"] = np.asarray(meta["classes"], dtype=y_dtype)
             consistent = (
-                n >= 1 and d >= 1 and x_dtype in X_DTYPES and y_dtype.kind in "biu"
+                n >= 1 and d >= 1 and 1 <= k <= n and min(shape, default=0) >= 1
+                and int(np.prod(shape)) == d
+                and x_dtype.newbyteorder("=") in X_DTYPES and y_dtype.kind in "biu"
+                and np.dtype(c["dtype"]) == y_dtype
                 and x["offset"] == DATA_OFFSET and x["nbytes"] == n * d * x_dtype.itemsize
                 and y["offset"] >= x["offset"] + x["nbytes"]
                 and y["nbytes"] == n * y_dtype.itemsize
-                and int(np.prod(meta["sample_shape"])) == d and meta["classes"].ndim == 1
+                and c["offset"] >= y["offset"] + y["nbytes"]
+                and c["nbytes"] == k * y_dtype.itemsize
             )
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             _fail(path, f"damaged header ({type(exc).__name__}: {exc})")
+        if not digest_ok:
+            _fail(path, "damaged header: it does not match its own SHA-256 (edited or corrupt)")
         if not consistent:
             _fail(path, "damaged header: its sizes and offsets do not agree")
-        expected = y["offset"] + y["nbytes"]
+        expected = c["offset"] + c["nbytes"]
         if self.nbytes != expected:
             what = "truncated" if self.nbytes < expected else "has trailing bytes"
             _fail(path, f"file {what}: the header declares {n} samples x {d} features of "
-                        f"{x_dtype.name} plus labels, {expected} bytes in all, but the file has "
+                        f"{x_dtype.name} plus labels and classes, {expected} bytes in all, but the file has "
                         f"{self.nbytes}", again)
         return meta
 
@@ -201,13 +233,14 @@ class DatasetFile:
     def _chunk_rows(self, chunk_rows, chunk_bytes):
         if chunk_rows is not None and chunk_bytes is not None:
             raise ValueError("give chunk_rows or chunk_bytes, not both")
+        for name, value in (("chunk_rows", chunk_rows), ("chunk_bytes", chunk_bytes)):
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, numbers.Integral) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if chunk_rows is None:
             chunk_rows = self.chunk_rows_for(DEFAULT_CHUNK_BYTES if chunk_bytes is None
                                              else chunk_bytes)
-        chunk_rows = int(chunk_rows)
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
-        return chunk_rows
+        return int(chunk_rows)
 
     def chunks(self, chunk_rows=None, *, chunk_bytes=None, shuffle=False, random_state=None):
         """Yield ``(X_chunk, y_chunk)`` over the file, each chunk its own read-only mapping.
@@ -215,10 +248,14 @@ class DatasetFile:
         Give ``chunk_rows`` or ``chunk_bytes`` (default 64 MiB of X). With ``shuffle`` the
         chunks come in a random order drawn from ``random_state`` (rows inside a chunk keep
         their order: ``partial_fit`` shuffles those itself). Memory: the chunk being used and
-        the next one while it is mapped (drop references to old chunks to release them). The
-        file is checked before each chunk: if it was truncated or replaced meanwhile,
-        :class:`DatasetError` is raised instead of reading beyond its end (which would kill
-        the process with SIGBUS).
+        the next one while it is mapped (drop references to old chunks to release them).
+
+        The file is checked before each chunk: if it was truncated or replaced meanwhile,
+        :class:`DatasetError` is raised instead of reading beyond its end. What no check can
+        catch is a file truncated in place while a chunk is being read: the operating system
+        then kills the process with SIGBUS. Never shorten a file that is being trained on;
+        replacing it is safe (``DatasetWriter`` writes a new file and renames it, and a
+        mapping keeps the old contents).
         """
         chunk_rows = self._chunk_rows(chunk_rows, chunk_bytes)
         starts = np.arange(0, self.n_samples, chunk_rows)
@@ -284,7 +321,11 @@ class DatasetFile:
 
 def _mapped_block(path, fingerprint, start, stop, which):
     """Task of :meth:`DatasetFile.to_dask`: rows ``start:stop`` of X or y, mapped on the worker."""
-    data = DatasetFile(path)
+    try:
+        data = DatasetFile(path)
+    except FileNotFoundError:
+        _fail(path, "no such file on this Dask worker", "Every worker must see the file at "
+                    "this path: a local cluster, or a file system they all mount there")
     if data._fingerprint() != fingerprint:
         _fail(path, "this is not the file the Dask array was made from (its size or checksums "
                     "differ)", "Make the array again with open_dataset(path).to_dask()")

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ._dataset_file import (
     LABEL_ALIGN,
     MAGIC,
     X_DTYPES,
+    header_digest,
 )
 
 
@@ -38,11 +40,19 @@ def _little(dtype):
 
 def _x_dtype(dtype):
     dtype = np.dtype(dtype)
-    if dtype not in X_DTYPES:
+    if dtype.newbyteorder("=") not in X_DTYPES:
         raise ValueError(
             f"a dataset file stores X as uint8, float32 or float64 (what the kernels train on "
             f"without converting), got {dtype}; convert first, e.g. X.astype(np.float32)"
         )
+    return _little(dtype)
+
+
+def _check_label_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biu":
+        raise ValueError(f"label_dtype must be an integer (or bool) dtype, got {dtype}; "
+                         "dataset files store integer class labels")
     return _little(dtype)
 
 
@@ -59,14 +69,43 @@ def _label_array(y, n_rows, label_dtype):
             "to integers first: classes, y_int = np.unique(y, return_inverse=True)"
         )
     if label_dtype is None:
-        return y
-    stored = y.astype(label_dtype)
+        return np.ascontiguousarray(y, dtype=_little(y.dtype))
+    stored = np.ascontiguousarray(y, dtype=label_dtype)
     if not np.array_equal(stored, y):
         raise ValueError(
             f"labels {np.unique(y[stored != y])[:5].tolist()} do not fit the file's label dtype "
             f"{label_dtype}; create the DatasetWriter with label_dtype=np.int64"
         )
     return stored
+
+
+def _checked_block(source, dtype):
+    """``source`` rows as ``dtype``, C-contiguous; ValueError if that changes what they say."""
+    if source.dtype.kind == "c":
+        raise ValueError(f"X is complex ({source.dtype}); store the real part or the magnitude "
+                         "explicitly (nothing of this chunk was written)")
+    if source.dtype.kind == "f" and not np.isfinite(source).all():
+        raise ValueError("X contains NaN or infinite values; remove or impute them before "
+                         "writing (nothing of this chunk was written)")
+    with np.errstate(over="ignore", invalid="ignore"):  # both are detected just below
+        block = np.ascontiguousarray(source, dtype=dtype)
+    if dtype.kind == "u" and source.dtype != dtype and not np.array_equal(block, source):
+        raise ValueError(f"X holds values that uint8 cannot store exactly (it takes integers "
+                         f"0..255, X is {source.dtype}); convert to float32 first "
+                         "(X.astype(np.float32)) to keep them (nothing of this chunk was "
+                         "written)")
+    if dtype.kind == "f" and not np.isfinite(block).all():
+        raise ValueError(f"X holds values beyond the range of {dtype.name}; store it as "
+                         "float64 (nothing of this chunk was written)")
+    return block
+
+
+def _discard(files):
+    """Close and delete the temporary files (the finaliser of an unfinished writer)."""
+    for f in files:
+        f.close()
+        if os.path.exists(f.name):
+            os.unlink(f.name)
 
 
 class DatasetWriter:
@@ -76,15 +115,18 @@ class DatasetWriter:
     ----------
     path : destination file (conventionally ``.frd``).
     n_features : int, features per row (for image stacks, the pixels per image).
-    dtype : uint8, float32 or float64, the stored type of X. Appended rows are converted to it
-        when that loses nothing (checked), else rejected.
+    dtype : uint8, float32 or float64, the stored type of X. Appended rows are converted to it:
+        to uint8 only when the values are integers 0..255, to floats with rounding to the stored
+        precision (a value beyond float32's range is refused); complex, NaN and inf are refused.
     label_dtype : integer dtype of the stored labels; None takes that of the first ``y``.
     sample_shape : shape of one sample, recorded for readers (default ``(n_features,)``).
     overwrite : replace an existing file at ``path`` (only once the new one is complete).
 
     Used as a context manager, the file is completed on a normal exit and abandoned (no file
     written, an existing one kept) when the block raises. Rows are streamed to a temporary file
-    beside ``path``; memory use is one appended chunk.
+    beside ``path``; memory use is one appended chunk. A writer dropped without ``close`` (or
+    left by an interrupted program) deletes its temporary files when it is garbage-collected or
+    at interpreter exit.
     """
 
     def __init__(self, path, n_features, dtype=np.uint8, *, label_dtype=None,
@@ -94,9 +136,10 @@ class DatasetWriter:
         if self.n_features < 1:
             raise ValueError(f"n_features must be >= 1, got {n_features}")
         self.dtype = _x_dtype(dtype)
-        self.label_dtype = None if label_dtype is None else np.dtype(label_dtype)
+        self.label_dtype = None if label_dtype is None else _check_label_dtype(label_dtype)
         self.sample_shape = tuple(int(s) for s in (sample_shape or (self.n_features,)))
-        if int(np.prod(self.sample_shape)) != self.n_features:
+        if (int(np.prod(self.sample_shape)) != self.n_features
+                or min(self.sample_shape) < 1):
             raise ValueError(f"sample_shape {self.sample_shape} does not hold {self.n_features} "
                              "features")
         if os.path.exists(self.path) and not overwrite:
@@ -107,21 +150,28 @@ class DatasetWriter:
                                                    suffix=".partial", delete=False)
         self._y_file = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{base}.",
                                                    suffix=".labels", delete=False)
+        self._discard = weakref.finalize(self, _discard, (self._x_file, self._y_file))
         self._x_file.write(b"\0" * DATA_OFFSET)
         self._x_hash, self._y_hash = hashlib.sha256(), hashlib.sha256()
         self._classes = None
         self.n_samples = 0
-        self._open = True
+        self._state = "open"
+
+    def _require_open(self):
+        if self._state == "aborted":
+            raise ValueError(f"{self.path}: the writer was abandoned (after an error, or "
+                             "abort()); nothing was written: write the data set again")
+        if self._state == "closed":
+            raise ValueError(f"{self.path}: the writer is closed; open a new DatasetWriter")
 
     def append(self, X, y):
         """Add the rows ``X`` (n, n_features), or (n, *sample_shape), and their labels ``y``.
 
-        A chunk with the wrong number of features, non-finite values, values that the stored
-        dtype cannot hold, or non-integer labels raises ValueError and is not written: the
-        writer stays usable.
+        A chunk with the wrong number of features, non-finite or complex values, values that
+        the stored dtype cannot hold, or non-integer labels raises ValueError and nothing of it
+        is written (nor of a chunk whose write fails, a full disk say): the writer stays usable.
         """
-        if not self._open:
-            raise ValueError(f"{self.path}: the writer is closed")
+        self._require_open()
         X = np.asarray(X)
         if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.n_features:
             raise ValueError(f"X must have shape (n, {self.n_features}) (or (n, "
@@ -135,93 +185,87 @@ class DatasetWriter:
         x_hash = self._x_hash.copy()
         try:  # convert, check and write block by block: memory stays at one block
             for start in range(0, n, step):
-                source = rows[start:start + step]
-                block = np.ascontiguousarray(source, dtype=self.dtype)
-                if self.dtype.kind == "u" and source.dtype != self.dtype and not np.array_equal(
-                        block, source):
-                    raise ValueError(f"X holds values that {self.dtype} cannot store exactly "
-                                     "(uint8 takes integers 0..255); nothing of this chunk "
-                                     "was written")
-                if block.dtype.kind == "f" and not np.isfinite(block).all():
-                    raise ValueError("X contains NaN or infinite values; remove or impute them "
-                                     "before writing (nothing of this chunk was written)")
+                block = _checked_block(rows[start:start + step], self.dtype)
                 self._x_file.write(block.data)
                 x_hash.update(block.data)
-            stored = np.ascontiguousarray(labels, dtype=_little(labels.dtype if self.label_dtype
-                                                                is None else self.label_dtype))
-            self._y_file.write(stored.data)
+            self._y_file.write(labels.data)
         except BaseException:
-            # a bad block or a failed write (disk full) leaves no rows of this chunk behind
+            # a bad block or a failed write leaves no rows of this chunk behind
             for f, at in ((self._x_file, position), (self._y_file, label_position)):
                 f.seek(at)
                 f.truncate(at)
             raise
-        self.label_dtype = stored.dtype
+        self.label_dtype = labels.dtype
         self._x_hash = x_hash
-        self._y_hash.update(stored.data)
+        self._y_hash.update(labels.data)
         present = np.unique(labels)
         self._classes = present if self._classes is None else np.union1d(self._classes, present)
         self.n_samples += n
 
     def close(self):
-        """Finish the file: labels after X, the header, fsync, rename into place. Returns path."""
-        if not self._open:
+        """Finish the file: labels and classes after X, the header, fsync, rename into place.
+
+        Returns the path. Closing a finished writer again returns the path; closing one that
+        failed or was aborted raises (nothing was written)."""
+        if self._state == "closed":
             return self.path
+        self._require_open()
         if self.n_samples == 0:
             self.abort()
             raise ValueError(f"{self.path}: no rows were appended; a dataset file needs at "
                              "least one sample")
+        out = self._x_file
         try:
-            x_end = self._x_file.tell()
-            y_offset = -(-x_end // LABEL_ALIGN) * LABEL_ALIGN
-            self._x_file.write(b"\0" * (y_offset - x_end))
+            x_end = out.tell()
+            y_offset = _pad(out, x_end)
             self._y_file.flush()
             self._y_file.seek(0)
             while block := self._y_file.read(_IO_BLOCK):
-                self._x_file.write(block)
-            y_nbytes = self._x_file.tell() - y_offset
-            header = self._header(x_end - DATA_OFFSET, y_offset, y_nbytes)
-            self._x_file.seek(0)
-            self._x_file.write(header)
-            self._x_file.flush()
-            os.fchmod(self._x_file.fileno(), 0o666 & ~_umask())  # as open() would create it
-            os.fsync(self._x_file.fileno())
-            self._x_file.close()
-            os.replace(self._x_file.name, self.path)
+                out.write(block)
+            y_end = out.tell()
+            classes = np.ascontiguousarray(self._classes, dtype=self.label_dtype)
+            c_offset = _pad(out, y_end)
+            out.write(classes.data)
+            header = self._header({
+                "X": (DATA_OFFSET, x_end - DATA_OFFSET, self._x_hash.hexdigest()),
+                "y": (y_offset, y_end - y_offset, self._y_hash.hexdigest()),
+                "classes": (c_offset, classes.nbytes, hashlib.sha256(classes.data).hexdigest()),
+            })
+            out.seek(0)
+            out.write(header)
+            out.flush()
+            os.fchmod(out.fileno(), 0o666 & ~_umask())  # as open() would create it
+            os.fsync(out.fileno())
+            out.close()
+            os.replace(out.name, self.path)
         except BaseException:
             self.abort()
             raise
-        self._y_file.close()
-        os.unlink(self._y_file.name)
-        self._open = False
+        self._discard()  # the labels' temporary file; the rows' one is now self.path
+        self._state = "closed"
         return self.path
 
-    def _header(self, x_nbytes, y_offset, y_nbytes):
+    def _header(self, sections):
         meta = {
             "format": "fastreg-dataset",
             "n_samples": self.n_samples,
             "n_features": self.n_features,
             "sample_shape": list(self.sample_shape),
-            "classes": self._classes.tolist(),
-            "X": {"dtype": self.dtype.str, "offset": DATA_OFFSET, "nbytes": x_nbytes,
-                  "sha256": self._x_hash.hexdigest()},
-            "y": {"dtype": self.label_dtype.str,
-                  "offset": y_offset, "nbytes": y_nbytes, "sha256": self._y_hash.hexdigest()},
+            "n_classes": int(self._classes.shape[0]),
         }
+        for name, (offset, nbytes, digest) in sections.items():
+            dtype = self.dtype if name == "X" else self.label_dtype
+            meta[name] = {"dtype": dtype.str, "offset": offset, "nbytes": nbytes,
+                          "sha256": digest}
+        meta["header_sha256"] = header_digest(meta)
         text = json.dumps(meta).encode()
-        if _PREAMBLE.size + len(text) > DATA_OFFSET:
-            raise ValueError(f"{len(meta['classes'])} classes do not fit the {DATA_OFFSET}-byte "
-                             "header; map the labels to 0..K-1 first")
         head = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(text)) + text
-        return head + b" " * (DATA_OFFSET - len(head))
+        return head + b" " * (DATA_OFFSET - len(head))  # a few hundred bytes: always fits
 
     def abort(self):
         """Drop everything written so far; an existing file at ``path`` is left as it was."""
-        for f in (self._x_file, self._y_file):
-            f.close()
-            if os.path.exists(f.name):
-                os.unlink(f.name)
-        self._open = False
+        self._discard()
+        self._state = "aborted"
 
     def __enter__(self):
         return self
@@ -234,20 +278,28 @@ class DatasetWriter:
         return False
 
 
+def _pad(out, end):
+    """Zero bytes up to the next multiple of LABEL_ALIGN after ``end``; returns that offset."""
+    offset = -(-end // LABEL_ALIGN) * LABEL_ALIGN
+    out.write(b"\0" * (offset - end))
+    return offset
+
+
 def write_dataset(path, X, y, *, overwrite=False, label_dtype=None):
     """Write ``X`` (n, ...) and labels ``y`` (n,) to a dataset file; return the path.
 
     ``X`` may be memory-mapped (an IDX file from :func:`fastreg.datasets.read_idx`, say): it
     is copied in blocks of 16 MB, so converting a file larger than RAM needs no more memory
-    than that. uint8, float32 and float64 are stored as they are; other integer types as uint8
-    when every value is 0..255, other floats as float64. Image stacks are flattened per sample,
-    their shape kept as ``sample_shape``.
+    than that. uint8, float32 and float64 (either byte order) are stored as they are; other
+    integer types as uint8 when every value is 0..255 (else convert to float32 first), other
+    floats as float64. Image stacks are flattened per sample, their shape kept as
+    ``sample_shape``.
     """
     X = np.asarray(X)
     if X.ndim < 2 or X.shape[0] == 0 or X[0].size == 0:
         raise ValueError(f"X must have shape (n_samples, n_features, ...) with at least one "
                          f"sample and one feature, got {X.shape}")
-    dtype = X.dtype
+    dtype = X.dtype.newbyteorder("=")
     if dtype not in X_DTYPES:
         dtype = np.uint8 if dtype.kind in "biu" else np.float64
     step = max(1, _IO_BLOCK // max(1, X[0].nbytes))
