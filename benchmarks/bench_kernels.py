@@ -5,7 +5,9 @@
     pytest benchmarks/bench_kernels.py --benchmark-disable     # each call once: a smoke test
 
 Each test times one call of one kernel on one backend, for a batch of 1, 32 or 1024 rows of
-MNIST-sized random data (784 features, 10 classes) in float32 or float64. Tests of the same
+MNIST-sized random data (784 features, 10 classes) in float32 or float64; the forward passes
+also at 6000 rows, the size of the trainer's validation check on MNIST (10% held out) and of a
+predict call on many rows. Tests of the same
 kernel, dtype and batch share a ``benchmark.group``, so pytest-benchmark prints the Cython and
 NumPy timings of each case side by side in one table. The backends are those that load here
 (``fastreg.available_backends()``); FASTREG_BACKEND=cython|numpy keeps one.
@@ -45,6 +47,7 @@ def _calls(kernels, b):
     """kernel name -> (function, arguments) for one backend and batch."""
     return {
         "linear_forward": (kernels.linear_forward, (b.X, b.coef, b.intercept)),
+        "linear_forward_binary": (kernels.linear_forward_binary, (b.X, b.coef1, b.intercept1)),
         "softmax": (kernels.softmax, (b.Z,)),
         "multinomial_cross_entropy": (kernels.multinomial_cross_entropy, (b.Z, b.y)),
         "multinomial_loss_grad": (kernels.multinomial_loss_grad,
@@ -57,6 +60,8 @@ def _calls(kernels, b):
 
 
 KERNELS = tuple(_calls(fastreg.get_backend("numpy"), Batch(1, "float64")))
+FORWARD_KERNELS = ("linear_forward", "linear_forward_binary")
+VALIDATION_BATCH = 6000
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -64,6 +69,17 @@ KERNELS = tuple(_calls(fastreg.get_backend("numpy"), Batch(1, "float64")))
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_kernel(benchmark, kernel, backend, batch, dtype):
+    _run(benchmark, kernel, backend, batch, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kernel", FORWARD_KERNELS)
+def test_forward_validation_size(benchmark, kernel, backend, dtype):
+    _run(benchmark, kernel, backend, VALIDATION_BATCH, dtype)
+
+
+def _run(benchmark, kernel, backend, batch, dtype):
     func, args = _calls(fastreg.get_backend(backend), Batch(batch, dtype))[kernel]
     benchmark.group = f"{kernel} {dtype} batch={batch}"
     benchmark.extra_info.update(kernel=kernel, backend=backend, batch=batch, dtype=dtype)

@@ -26,6 +26,11 @@
 #   thread then does the (cheap, identical) per-row work itself. Threads start only where a
 #   sub-block pays for its barrier, and hand over to one thread if they keep waiting for each
 #   other (a busy machine), see _threads_for and _should_go_solo.
+#
+# Also here: the compiled linear_forward / linear_forward_binary (twins of the NumPy forward
+# passes; fastreg._kernels re-exports them), because they run the same forward micro-kernel on
+# the same weight layout under the same SIMD dispatch. Their X, coef, intercept are const C-
+# contiguous views of one float dtype; `out` is written. See "forward passes" at the end.
 import os
 
 import numpy as np
@@ -33,8 +38,11 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
 from libc.math cimport isfinite
+from libc.stdint cimport uintptr_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
 
-from _common cimport binary_cross_entropy as _bce, binary_cross_entropy_dz as _bce_dz
+from _common cimport binary_cross_entropy as _bce, binary_cross_entropy_dz as _bce_dz, dot
 
 cdef extern from "_epoch_simd.h" nogil:
     ctypedef struct fr_simd:
@@ -135,6 +143,20 @@ cdef int _backoff_left = 0
 # the threads whatever happens.
 cdef Py_ssize_t _solo_after_batches = -1
 cdef int _adaptive = 1
+
+# a process forked from one that ran OpenMP threads hangs in its first parallel region (GNU
+# libgomp's thread pool does not survive fork): in a forked child the epoch and
+# the forward run on one thread
+cdef int _forked_child = 0
+
+
+def _after_fork_in_child():
+    global _forked_child
+    _forked_child = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _vexp(x):
@@ -512,6 +534,8 @@ cdef _epoch(bint binary, X, y, coef, intercept, order, batch_size, learning_rate
     n_threads = int(n_threads)
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if _forked_child:
+        n_threads = 1
     order = np.ascontiguousarray(order, dtype=np.intp)
     n = order.shape[0]
     n_batches = -(-n // batch_size)
@@ -578,3 +602,250 @@ def multinomial_epoch(X, y, coef, intercept, order, batch_size, learning_rates, 
     """
     return _epoch(False, X, y, coef, intercept, order, batch_size, learning_rates, l2,
                   input_scale, n_threads)
+
+
+# --------------------------------------------------------------------------- forward passes
+# The compiled linear_forward / linear_forward_binary (fastreg._kernels re-exports them). They
+# live here because they run the epoch's forward micro-kernel (fr_fwd) on the epoch's weight
+# layout, under the same SIMD dispatch: W is packed once per call into 64-byte panels, then
+# blocks of FWD_BLOCK rows go through fr_fwd by row pointers (X is never copied), each row's
+# sum plus the intercept stored as it comes. Compared with one dot product per (row, class),
+# each W vector loaded serves several rows and each row chunk several classes from registers;
+# unlike BLAS on these skinny products (K = 10 columns) it reaches the memory bandwidth.
+# Calls estimated at 200 us or more split their rows between OpenMP threads, as many as OpenMP
+# gives by default (OMP_NUM_THREADS, threadpoolctl's limit): NumPy's BLAS uses its threads
+# the same way, and a memory-bound product (the binary model) needs two cores to match it. Each
+# row is computed by one thread in one order: the results do not depend on the thread count.
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int fr_fwd_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int fr_fwd_max_threads(void) { return 1; }
+    #endif
+    static Py_ssize_t fr_fwd_claim(Py_ssize_t *next)
+    {
+        return __atomic_fetch_add(next, 1, __ATOMIC_RELAXED);
+    }
+    """
+    int fr_fwd_max_threads() noexcept nogil
+    Py_ssize_t fr_fwd_claim(Py_ssize_t* next) noexcept nogil
+
+# Tuning, measured on a 2-core AVX-512 Xeon (benchmarks/bench_kernels.py, 784 features):
+# rows per call of fr_fwd, and per task claimed by a thread (consecutive rows: the prefetch of
+# the next block mostly stays within a thread's own rows; 32..1024 measured alike);
+cdef enum:
+    FWD_BLOCK = 16
+    FWD_TASK = 128
+# prefetch of the rows FWD_BLOCK ahead: float32 with several classes only (1.2x from cache,
+# 1.4-2.3x from memory); it slowed float64 and the binary model (one class) by 5-20%;
+cdef int _fwd_prefetch = 1
+# threads start when a call's estimated time on one core (_subblock_ns) is at least this
+cdef Py_ssize_t _fwd_min_ns = 200000
+# after a threaded call that waited for its other threads longer than it worked (another
+# program holds a core: waking a thread then costs a scheduler time slice, milliseconds), the
+# next 1, 2, 4, ... up to 64 calls run on one thread
+cdef int _fwd_backoff_len = 0
+cdef int _fwd_backoff_left = 0
+cdef int _fwd_last_threads = 0
+cdef void _pack_panels(floating* Wp, const floating* coef, int K, int d) noexcept nogil:
+    """coef (K, d) row-major into the 64-byte panels of _epoch_simd_kern.h, zero past d.
+
+    The same layout as fr_pack_f32/f64, one 64-byte copy per (class, panel): the element-wise
+    loop of those would cost more than the whole product of a small batch."""
+    cdef int P = 64 // sizeof(floating), npan = d // P, p, k, w = d % P
+    cdef floating* dst
+    cdef const floating* src
+    for k in range(K):
+        src = coef + <Py_ssize_t> k * d
+        dst = Wp + <Py_ssize_t> k * P
+        for p in range(npan):
+            memcpy(dst, src, 64)
+            src += P
+            dst += <Py_ssize_t> K * P
+        if w:
+            memcpy(dst, src, w * sizeof(floating))
+            memset(dst + w, 0, (P - w) * sizeof(floating))
+
+
+cdef void _forward_rows(const fr_simd* s, const floating* X, Py_ssize_t N, Py_ssize_t start,
+                        Py_ssize_t stop, int d, const floating* Wp, int K, const floating* b,
+                        floating* Z) noexcept nogil:
+    """Z[n, :] = X[n, :] W^T + b for start <= n < stop, FWD_BLOCK rows per fr_fwd call."""
+    cdef int kind = 2 if floating is double else 0
+    cdef const void* rows[FWD_BLOCK]
+    cdef const void* pf[FWD_BLOCK]
+    cdef Py_ssize_t nb, i, p
+    cdef int k
+    cdef floating* z
+    cdef bint prefetch = _fwd_prefetch and floating is float and K > 1
+    while start < stop:
+        nb = min(FWD_BLOCK, stop - start)
+        for i in range(nb):
+            rows[i] = X + (start + i) * d
+            p = start + i + FWD_BLOCK
+            pf[i] = X + p * d if p < N else NULL
+        z = Z + start * K
+        fr_fwd(s, kind, rows, pf if prefetch else NULL, <int> nb, 0, d, Wp, K, z, K)
+        for i in range(nb):
+            for k in range(K):
+                z[i * K + k] = z[i * K + k] + b[k]
+        start += nb
+
+
+cdef void _forward_tasks(const fr_simd* s, const floating* X, Py_ssize_t N, int d,
+                         const floating* Wp, int K, const floating* b, floating* Z,
+                         Py_ssize_t* next_task) noexcept nogil:
+    """One thread's share: tasks of FWD_TASK rows claimed until none is left (a thread that
+    starts late, or runs slower, simply takes fewer)."""
+    cdef Py_ssize_t t, ntasks = (N + FWD_TASK - 1) // FWD_TASK
+    while True:
+        t = fr_fwd_claim(next_task)
+        if t >= ntasks:
+            break
+        _forward_rows(s, X, N, t * FWD_TASK, min(N, (t + 1) * FWD_TASK), d, Wp, K, b, Z)
+
+
+cdef int _forward(const floating* X, Py_ssize_t N, int d, const floating* coef, int K,
+                  const floating* b, floating* Z) noexcept nogil:
+    """Z (N, K) = X (N, d) coef^T + b; returns -1 when out of memory (nothing written)."""
+    cdef const fr_simd* s = _simd
+    cdef size_t wbytes = fr_panel_size(K, d, sizeof(floating)) * sizeof(floating)
+    cdef char* raw
+    cdef floating* Wp
+    cdef Py_ssize_t n, next_task = 0
+    cdef Py_ssize_t* next_ptr = &next_task
+    cdef long long t0, t_end, t_mine = 0
+    cdef long long* mine = &t_mine
+    cdef int k, nt = 1
+    global _fwd_backoff_len, _fwd_backoff_left, _fwd_last_threads
+    if N <= 2:
+        # packing W would cost more than these few products with it as it is
+        for n in range(N):
+            for k in range(K):
+                Z[n * K + k] = dot(X + n * d, coef + <Py_ssize_t> k * d, d) + b[k]
+        _fwd_last_threads = 1
+        return 0
+    raw = <char*> malloc(wbytes + 64)
+    if raw == NULL:
+        return -1
+    Wp = <floating*> ((<uintptr_t> raw + 63) & ~(<uintptr_t> 63))
+    _pack_panels(Wp, coef, K, d)
+    if (N > FWD_TASK and _subblock_ns(N, d * sizeof(floating), d, K, sizeof(floating))
+            >= _fwd_min_ns):
+        nt = min(fr_fwd_max_threads(), <int> ((N + FWD_TASK - 1) // FWD_TASK), 64)
+        if _forked_child:
+            nt = 1
+        elif nt > 1 and _fwd_backoff_left > 0:
+            _fwd_backoff_left -= 1
+            nt = 1
+    if nt == 1:
+        _forward_rows(s, X, N, 0, N, d, Wp, K, b, Z)
+    else:
+        t0 = fr_now_ns()
+        with parallel(num_threads=nt):
+            _forward_tasks(s, X, N, d, Wp, K, b, Z, next_ptr)
+            if threadid() == 0:
+                mine[0] = fr_now_ns()
+        t_end = fr_now_ns()
+        if t_end - t_mine > t_mine - t0 and t_end - t_mine > 100000:
+            _fwd_backoff_len = min(64, max(1, 2 * _fwd_backoff_len))
+            _fwd_backoff_left = _fwd_backoff_len
+        else:
+            _fwd_backoff_len = 0
+    _fwd_last_threads = nt
+    free(raw)
+    return 0
+
+
+cdef inline object _float_dtype(floating x):
+    # The NumPy dtype of a fused specialisation (x only selects it).
+    return np.float32 if floating is float else np.float64
+
+
+def linear_forward(const floating[:, ::1] X, const floating[:, ::1] coef,
+                   const floating[::1] intercept, out=None):
+    """Logits of the multinomial model: ``out[n, k] = sum_j X[n, j] coef[k, j] + intercept[k]``.
+
+    X (N, d), coef (K, d), intercept (K,), one float dtype; out (N, K) of that dtype,
+    C-contiguous, is written and returned (allocated when None).
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = coef.shape[0]
+    if coef.shape[1] != d or intercept.shape[0] != K:
+        raise ValueError(f"linear_forward: X ({N}, {d}), coef ({K}, {coef.shape[1]}) and intercept "
+                         f"({intercept.shape[0]},) do not fit: coef must be "
+                         f"(K, {d}) and intercept (K,)")
+    if out is None:
+        out = np.empty((N, K), dtype=_float_dtype(<floating> 0))
+    cdef floating[:, ::1] Z = out
+    if Z.shape[0] != N or Z.shape[1] != K:
+        raise ValueError(f"linear_forward: out must have shape ({N}, {K}), got {out.shape}")
+    _check_int_range(d, K)
+    cdef int rc = 0
+    if N:
+        with nogil:
+            rc = _forward(&X[0, 0], N, <int> d, &coef[0, 0], <int> K, &intercept[0], &Z[0, 0])
+    if rc:
+        raise MemoryError("linear_forward: could not allocate the packed weights")
+    return out
+
+
+def linear_forward_binary(const floating[:, ::1] X, const floating[::1] coef,
+                          const floating[::1] intercept, out=None):
+    """Logits of the binary model: ``out[n] = sum_j X[n, j] coef[j] + intercept[0]``.
+
+    X (N, d), coef (d,), intercept (1,), one float dtype; out (N,) of that dtype is written
+    and returned (allocated when None).
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1]
+    if coef.shape[0] != d or intercept.shape[0] < 1:
+        raise ValueError(f"linear_forward_binary: X ({N}, {d}) needs coef ({d},) and "
+                         f"intercept (1,), got ({coef.shape[0]},) and ({intercept.shape[0]},)")
+    if out is None:
+        out = np.empty(N, dtype=_float_dtype(<floating> 0))
+    cdef floating[::1] z = out
+    if z.shape[0] != N:
+        raise ValueError(f"linear_forward_binary: out must have shape ({N},), got {out.shape}")
+    _check_int_range(d, 1)
+    cdef int rc = 0
+    if N:
+        with nogil:
+            rc = _forward(&X[0, 0], N, <int> d, &coef[0], 1, &intercept[0], &z[0])
+    if rc:
+        raise MemoryError("linear_forward_binary: could not allocate the packed weights")
+    return out
+
+
+cdef _check_int_range(Py_ssize_t d, Py_ssize_t K):
+    # the micro-kernels index features and classes with C ints
+    if d > 2**31 - 65 or K > 2**31 - 1:
+        raise ValueError(f"linear_forward: {d} features x {K} classes is beyond the compiled "
+                         "kernels (C int indices); use the NumPy backend")
+
+
+def _forward_tuning(min_ns=None, prefetch=None, backoff_left=None):
+    """Read or set the forward pass's tuning (for tests and measurements); returns the old
+    values. ``min_ns=0`` starts the threads at every size above one task."""
+    global _fwd_min_ns, _fwd_prefetch, _fwd_backoff_left, _fwd_backoff_len
+    previous = dict(min_ns=_fwd_min_ns, prefetch=bool(_fwd_prefetch),
+                    backoff_left=_fwd_backoff_left)
+    if min_ns is not None:
+        _fwd_min_ns = max(0, int(min_ns))
+    if prefetch is not None:
+        _fwd_prefetch = 1 if prefetch else 0
+    if backoff_left is not None:
+        _fwd_backoff_left = max(0, int(backoff_left))
+        _fwd_backoff_len = _fwd_backoff_left
+    return previous
+
+
+def _forward_last_threads():
+    """Threads the last forward call ran on (for tests: the threaded path really ran)."""
+    return _fwd_last_threads
+
+
+def _forward_max_threads():
+    """Threads a large forward call may start here: OpenMP's default (OMP_NUM_THREADS, or a
+    threadpoolctl limit), 1 without OpenMP or in a forked child."""
+    return 1 if _forked_child else fr_fwd_max_threads()

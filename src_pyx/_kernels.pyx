@@ -10,6 +10,7 @@
 # written: `out`, `grad_coef`, `grad_intercept` (allocated here when None, then returned), and
 #   for the *_sgd_step kernels `coef` and `intercept`, updated in place.
 # Loops run without the GIL; the per-row arithmetic lives in _common.pxd (shared with _epoch).
+# The two forward passes are _epoch.pyx's (see below), re-exported.
 import numpy as np
 
 from cython cimport floating
@@ -33,37 +34,10 @@ cdef inline object _dtype(floating x):
 
 
 # --------------------------------------------------------------------------- forward passes
-def linear_forward(const floating[:, ::1] X, const floating[:, ::1] coef,
-                   const floating[::1] intercept, out=None):
-    """Logits of the multinomial model: ``out[n, k] = sum_j X[n, j] coef[k, j] + intercept[k]``.
-
-    X (N, d), coef (K, d), intercept (K,); out (N, K) is written and returned.
-    """
-    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = coef.shape[0], n, k
-    if out is None:
-        out = np.empty((N, K), dtype=_dtype(<floating> 0))
-    cdef floating[:, ::1] Z = out
-    with nogil:
-        for n in range(N):
-            for k in range(K):
-                Z[n, k] = dot(&X[n, 0], &coef[k, 0], d) + intercept[k]
-    return out
-
-
-def linear_forward_binary(const floating[:, ::1] X, const floating[::1] coef,
-                          const floating[::1] intercept, out=None):
-    """Logits of the binary model: ``out[n] = sum_j X[n, j] coef[j] + intercept[0]``.
-
-    X (N, d), coef (d,), intercept (1,); out (N,) is written and returned.
-    """
-    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], n
-    if out is None:
-        out = np.empty(N, dtype=_dtype(<floating> 0))
-    cdef floating[::1] z = out
-    with nogil:
-        for n in range(N):
-            z[n] = dot(&X[n, 0], &coef[0], d) + intercept[0]
-    return out
+# linear_forward and linear_forward_binary run the fused epoch's blocked SIMD forward kernel
+# (packed weights, runtime ISA dispatch, OpenMP for large N): they are defined in _epoch.pyx,
+# next to that kernel, and provided here under the same names.
+from fastreg._epoch import linear_forward, linear_forward_binary  # noqa: F401
 
 
 # --------------------------------------------------------------------------- link functions

@@ -209,6 +209,43 @@ def epoch_module():
     _epoch.set_simd_level(level)
 
 
+def _epoch_in_forked_child(conn, cython_backend, problem):
+    from fastreg import _epoch
+
+    X, y, coef, intercept = problem
+    run = _run_epochs(cython_backend, "multinomial", X, y, coef, intercept, 32, 0.01,
+                      n_threads=2, n_epochs=1)
+    conn.send((run, _epoch._last_thread_count()))
+    conn.close()
+
+
+@pytest.mark.requires_cython
+def test_threaded_epoch_in_a_forked_child(cython_backend, epoch_module):
+    """A child forked after the parent ran threaded epochs runs its own on one thread (GNU
+    libgomp's threads do not survive fork: a parallel region in the child would hang) and
+    gets the one-thread result."""
+    import multiprocessing
+
+    epoch_module._tuning(min_ns_per_barrier=0)
+    problem = _problem("multinomial", np.float32, n=300, d=200)
+    _run_epochs(cython_backend, "multinomial", *problem, 32, 0.01, n_threads=2, n_epochs=1)
+    one = _run_epochs(cython_backend, "multinomial", *problem, 32, 0.01, n_threads=1,
+                      n_epochs=1)
+    fork = multiprocessing.get_context("fork")
+    parent, child = fork.Pipe()
+    proc = fork.Process(target=_epoch_in_forked_child, args=(child, cython_backend, problem))
+    proc.start()
+    try:
+        assert parent.poll(60), "the forked child did not answer within 60 s (hung?)"
+        run, threads = parent.recv()
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+    assert threads == 1
+    _assert_runs_close(run, one, np.float32)
+
+
 @pytest.mark.requires_cython
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

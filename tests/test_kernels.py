@@ -2,7 +2,8 @@
 
 Every kernel is run on inputs of each dtype (float32, float64) and shape (N in {1, 7, 256},
 d in {1, 784}, K in {2, 10}; dimensions a kernel does not take are not varied), with moderate
-logits and with logits up to |z| = 1e4. Three answers must agree:
+logits and with logits up to |z| = 1e4; the forward passes also on batches up to 3000 rows, on
+every SIMD level and thread count (the end of this file). Three answers must agree:
 
 * ``tests/naive.py``: per-sample loops in float64 on the same inputs (the reference);
 * the NumPy twin (``fastreg/_numpy_kernels.py``, the specification);
@@ -14,6 +15,8 @@ correctly rounded computation meets: ``|got - want| <= rtol * (|want| + scale)``
 logits, its sensitivity to a rounding of them. These bounds are many orders of magnitude below
 the error of any wrong formula (a missing 1/N, a factor 2 in the penalty, an unshifted softmax).
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -393,3 +396,132 @@ def test_compiled_sigmoid_refuses_an_out_it_cannot_fill(cython_backend):
     z = np.zeros((3, 4))
     with pytest.raises(ValueError, match="out must be C-contiguous"):
         cython_backend.sigmoid(z, out=np.empty((4, 3)).T)
+
+
+# --------------------------------------------------------------------------- large batches
+# The compiled forward passes run the fused epoch's blocked SIMD kernel on packed weights, in
+# blocks of 16 rows and tasks of 128 rows shared by OpenMP threads (N <= 2: plain dot products).
+# Batches up to a validation set's size, feature counts that are and are not a multiple of the
+# vector width, class counts that do and do not fill its class blocks.
+FORWARD_SHAPES = [(n, d, k) for n in (3, 1000, 3000) for d in (13, 784) for k in (1, 2, 10)]
+
+
+def forward_args(dtype, n, d, k, seed=0):
+    """(name, X, coef, intercept) of one forward problem; k == 1 is the binary model."""
+    name = "linear_forward_binary" if k == 1 else "linear_forward"
+    rng = np.random.default_rng([seed, n, d, k])
+    X = rng.standard_normal((n, d)).astype(dtype)
+    coef = (rng.standard_normal(d if k == 1 else (k, d)) * (2.0 / np.sqrt(d))).astype(dtype)
+    intercept = rng.standard_normal(1 if k == 1 else k).astype(dtype)
+    return name, X, coef, intercept
+
+
+@pytest.mark.parametrize("n, d, k", FORWARD_SHAPES, ids=lambda v: str(v))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_large_batches(backend, dtype, n, d, k):
+    name, *args = forward_args(dtype, n, d, k)
+    got = getattr(backend, name)(*args)
+    want, scales = reference(name, args)
+    assert_results_close(name, [got], want, scales, dtype)
+
+
+@pytest.fixture
+def forward_module():
+    """The compiled module of the forward passes, its tuning and SIMD level restored after."""
+    from fastreg import _epoch
+
+    saved = _epoch._forward_tuning(backoff_left=0)
+    level = _epoch.simd_level()
+    yield _epoch
+    _epoch._forward_tuning(**saved)
+    _epoch.set_simd_level(level)
+
+
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_forward_every_simd_level_and_thread_count(cython_backend, forward_module,
+                                                            dtype):
+    """Each instruction-set variant, threads on and off: within the bound of the naive loops,
+    and the same bits whatever the thread count (each row is one thread's, in one order)."""
+    m = forward_module
+    threads = m._forward_max_threads()
+    for level in m.simd_levels():
+        m.set_simd_level(level)
+        for n, d, k in ((3, 1, 1), (17, 16, 3), (300, 17, 11), (1000, 785, 10), (1000, 33, 1),
+                        (257, 100, 5), (129, 64, 2)):
+            name, *args = forward_args(dtype, n, d, k, seed=1)
+            want, scales = reference(name, args)
+            results = []
+            for min_ns in (10**15, 0):  # one thread; threads at every size above one task
+                m._forward_tuning(min_ns=min_ns, backoff_left=0)
+                results.append(getattr(cython_backend, name)(*args))
+                expected_threads = 1 if min_ns else min(threads, -(-n // 128))
+                assert m._forward_last_threads() == expected_threads, (level, n, d, k)
+                assert_results_close(name, results[-1:], want, scales, dtype)
+            np.testing.assert_array_equal(results[0], results[1], err_msg=f"{level} {n, d, k}")
+
+
+@pytest.mark.requires_cython
+def test_compiled_forward_backs_off_to_one_thread(cython_backend, forward_module):
+    """After contention the next calls run on one thread (set here as if it had happened)."""
+    m = forward_module
+    name, *args = forward_args(np.float32, 1000, 784, 10)
+    m._forward_tuning(min_ns=0, backoff_left=2)
+    first = getattr(cython_backend, name)(*args)
+    assert m._forward_last_threads() == 1
+    getattr(cython_backend, name)(*args)
+    assert m._forward_last_threads() == 1
+    third = getattr(cython_backend, name)(*args)
+    assert m._forward_last_threads() == min(m._forward_max_threads(), 8)  # 8 tasks of rows
+    np.testing.assert_array_equal(first, third)
+
+
+def _forward_in_child(conn):
+    from fastreg import _epoch
+
+    name, *args = forward_args(np.float64, 3000, 784, 10)
+    z = getattr(_epoch, name)(*args)
+    conn.send((z, _epoch._forward_last_threads(), _epoch._forward_max_threads()))
+    conn.close()
+
+
+@pytest.mark.requires_cython
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
+def test_compiled_forward_in_forked_child(cython_backend, forward_module):
+    """A child forked after threaded forward calls runs its own on one thread (GNU libgomp's
+    threads do not survive fork: a parallel region in the child would hang)."""
+    import multiprocessing
+
+    m = forward_module
+    name, *args = forward_args(np.float64, 3000, 784, 10)
+    m._forward_tuning(min_ns=0, backoff_left=0)
+    want = getattr(cython_backend, name)(*args)  # the parent's OpenMP threads now exist
+    parent, child = multiprocessing.get_context("fork").Pipe()
+    proc = multiprocessing.get_context("fork").Process(target=_forward_in_child, args=(child,))
+    proc.start()
+    try:
+        assert parent.poll(60), "the forked child did not answer within 60 s (hung?)"
+        z, last_threads, max_threads = parent.recv()
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+    assert (last_threads, max_threads) == (1, 1)
+    np.testing.assert_array_equal(z, want)
+
+
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_forward_rejects_mismatched_shapes(cython_backend, dtype):
+    """Wrong shapes get a ValueError, never a read or write past an array."""
+    _, X, coef, b = forward_args(dtype, 7, 20, 3)
+    with pytest.raises(ValueError, match=r"out must have shape \(7, 3\)"):
+        cython_backend.linear_forward(X, coef, b, out=np.empty((6, 3), dtype))
+    with pytest.raises(ValueError, match="do not fit"):
+        cython_backend.linear_forward(X, coef[:, :19].copy(), b)
+    with pytest.raises(ValueError, match="do not fit"):
+        cython_backend.linear_forward(X, coef, b[:2].copy())
+    with pytest.raises(ValueError, match=r"out must have shape \(7,\)"):
+        cython_backend.linear_forward_binary(X, coef[0], b[:1], out=np.empty(8, dtype))
+    with pytest.raises(ValueError, match=r"needs coef \(20,\)"):
+        cython_backend.linear_forward_binary(X, coef[0, :19].copy(), b[:1])
