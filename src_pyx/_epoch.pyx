@@ -38,11 +38,39 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
 from libc.math cimport isfinite
-from libc.stdint cimport uintptr_t
-from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
 
 from _common cimport binary_cross_entropy as _bce, binary_cross_entropy_dz as _bce_dz, dot
+
+
+# Back-off after contention, shared by the epoch and the forward pass: a threaded call that
+# mostly waited for its other threads (another program holds a core) makes the next 1, 2, 4,
+# ... calls, up to a cap, run on one thread; a call without contention resets the length.
+cdef struct Backoff:
+    int len    # the length of the current run of one-thread calls
+    int left   # calls of it still to run on one thread
+
+
+cdef inline bint _backoff_solo(Backoff* b) noexcept nogil:
+    """True when this call must run on one thread (and counts it)."""
+    if b.left > 0:
+        b.left -= 1
+        return True
+    return False
+
+
+cdef inline void _backoff_note(Backoff* b, bint contended, int cap) noexcept nogil:
+    """Record how a threaded call went."""
+    if contended:
+        b.len = min(cap, max(1, 2 * b.len))
+        b.left = b.len
+    else:
+        b.len = 0
+
+
+cdef inline void _backoff_set(Backoff* b, int left) noexcept nogil:
+    """For tests: ``left`` one-thread calls to come."""
+    b.left = max(0, left)
+    b.len = b.left
 
 cdef extern from "_epoch_simd.h" nogil:
     ctypedef struct fr_simd:
@@ -136,9 +164,8 @@ cdef Py_ssize_t _min_ns_per_barrier = 4000
 cdef Py_ssize_t _contention_window_ns = 1000000
 # after an epoch that met contention the next ones run on one thread: 1, then 2, 4, ... up to
 # 16 epochs while it lasts (an epoch may be shorter than the window: a 2-vs-3 digit epoch is a
-# few milliseconds); _backoff_left epochs are still to run alone;
-cdef int _backoff_len = 0
-cdef int _backoff_left = 0
+# few milliseconds), see Backoff;
+cdef Backoff _epoch_backoff
 # for tests: go solo after this many batches (-1: only on contention), or (_adaptive = 0) keep
 # the threads whatever happens.
 cdef Py_ssize_t _solo_after_batches = -1
@@ -199,11 +226,11 @@ def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None
     thread.
     """
     global _subblock_bytes, _prefetch_min_rows, _min_ns_per_barrier, _contention_window_ns
-    global _solo_after_batches, _backoff_left, _backoff_len, _adaptive
+    global _solo_after_batches, _adaptive
     previous = dict(subblock_bytes=_subblock_bytes, prefetch_min_rows=_prefetch_min_rows,
                     min_ns_per_barrier=_min_ns_per_barrier,
                     contention_window_ns=_contention_window_ns,
-                    solo_after_batches=_solo_after_batches, backoff_left=_backoff_left,
+                    solo_after_batches=_solo_after_batches, backoff_left=_epoch_backoff.left,
                     adaptive=bool(_adaptive))
     if subblock_bytes is not None:
         _subblock_bytes = max(1, int(subblock_bytes))
@@ -216,8 +243,7 @@ def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None
     if solo_after_batches is not None:
         _solo_after_batches = int(solo_after_batches)
     if backoff_left is not None:
-        _backoff_left = max(0, int(backoff_left))
-        _backoff_len = _backoff_left
+        _backoff_set(&_epoch_backoff, int(backoff_left))
     if adaptive is not None:
         _adaptive = 1 if adaptive else 0
     return previous
@@ -427,10 +453,8 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
     c.d = d
     S = max(1, min(c.B, _subblock_bytes // max(1, c.row_bytes)))
     c.S = S
-    global _backoff_left, _backoff_len
     nt = _threads_for(S, c.row_bytes, d, K, sizeof(floating), n_threads)
-    if nt > 1 and _backoff_left > 0:
-        _backoff_left -= 1
+    if nt > 1 and _backoff_solo(&_epoch_backoff):
         nt = 1
     c.nt = nt
     c.zslot = (S * K + 15) // 16 * 16
@@ -479,12 +503,8 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
             # window, but not tiny) waited more than half the time
             for k in range(c.nt):
                 waited += c.waits[8 * k]
-            if c.solo_batch >= 0 or (t_end - t_start > 1000000
-                                     and 2 * waited > t_end - t_start):
-                _backoff_len = min(16, max(1, 2 * _backoff_len))
-                _backoff_left = _backoff_len
-            else:
-                _backoff_len = 0
+            _backoff_note(&_epoch_backoff, c.solo_batch >= 0 or (
+                t_end - t_start > 1000000 and 2 * waited > t_end - t_start), 16)
     finally:
         fr_free(c.W)
         fr_free(c.gbuf)
@@ -646,29 +666,8 @@ cdef Py_ssize_t _fwd_min_ns = 200000
 # after a threaded call that waited for its other threads longer than it worked (another
 # program holds a core: waking a thread then costs a scheduler time slice, milliseconds), the
 # next 1, 2, 4, ... up to 64 calls run on one thread
-cdef int _fwd_backoff_len = 0
-cdef int _fwd_backoff_left = 0
+cdef Backoff _fwd_backoff
 cdef int _fwd_last_threads = 0
-cdef void _pack_panels(floating* Wp, const floating* coef, int K, int d) noexcept nogil:
-    """coef (K, d) row-major into the 64-byte panels of _epoch_simd_kern.h, zero past d.
-
-    The same layout as fr_pack_f32/f64, one 64-byte copy per (class, panel): the element-wise
-    loop of those would cost more than the whole product of a small batch."""
-    cdef int P = 64 // sizeof(floating), npan = d // P, p, k, w = d % P
-    cdef floating* dst
-    cdef const floating* src
-    for k in range(K):
-        src = coef + <Py_ssize_t> k * d
-        dst = Wp + <Py_ssize_t> k * P
-        for p in range(npan):
-            memcpy(dst, src, 64)
-            src += P
-            dst += <Py_ssize_t> K * P
-        if w:
-            memcpy(dst, src, w * sizeof(floating))
-            memset(dst + w, 0, (P - w) * sizeof(floating))
-
-
 cdef void _forward_rows(const fr_simd* s, const floating* X, Py_ssize_t N, Py_ssize_t start,
                         Py_ssize_t stop, int d, const floating* Wp, int K, const floating* b,
                         floating* Z) noexcept nogil:
@@ -712,14 +711,13 @@ cdef int _forward(const floating* X, Py_ssize_t N, int d, const floating* coef, 
     """Z (N, K) = X (N, d) coef^T + b; returns -1 when out of memory (nothing written)."""
     cdef const fr_simd* s = _simd
     cdef size_t wbytes = fr_panel_size(K, d, sizeof(floating)) * sizeof(floating)
-    cdef char* raw
     cdef floating* Wp
     cdef Py_ssize_t n, next_task = 0
     cdef Py_ssize_t* next_ptr = &next_task
     cdef long long t0, t_end, t_mine = 0
     cdef long long* mine = &t_mine
     cdef int k, nt = 1
-    global _fwd_backoff_len, _fwd_backoff_left, _fwd_last_threads
+    global _fwd_last_threads
     if N <= 2:
         # packing W would cost more than these few products with it as it is
         for n in range(N):
@@ -727,18 +725,19 @@ cdef int _forward(const floating* X, Py_ssize_t N, int d, const floating* coef, 
                 Z[n * K + k] = dot(X + n * d, coef + <Py_ssize_t> k * d, d) + b[k]
         _fwd_last_threads = 1
         return 0
-    raw = <char*> malloc(wbytes + 64)
-    if raw == NULL:
+    Wp = <floating*> fr_alloc(wbytes)
+    if Wp == NULL:
         return -1
-    Wp = <floating*> ((<uintptr_t> raw + 63) & ~(<uintptr_t> 63))
-    _pack_panels(Wp, coef, K, d)
+    if floating is float:
+        fr_pack_f32(Wp, coef, K, d)
+    else:
+        fr_pack_f64(Wp, coef, K, d)
     if (N > FWD_TASK and _subblock_ns(N, d * sizeof(floating), d, K, sizeof(floating))
             >= _fwd_min_ns):
         nt = min(fr_fwd_max_threads(), <int> ((N + FWD_TASK - 1) // FWD_TASK), 64)
         if _forked_child:
             nt = 1
-        elif nt > 1 and _fwd_backoff_left > 0:
-            _fwd_backoff_left -= 1
+        elif nt > 1 and _backoff_solo(&_fwd_backoff):
             nt = 1
     if nt == 1:
         _forward_rows(s, X, N, 0, N, d, Wp, K, b, Z)
@@ -749,13 +748,10 @@ cdef int _forward(const floating* X, Py_ssize_t N, int d, const floating* coef, 
             if threadid() == 0:
                 mine[0] = fr_now_ns()
         t_end = fr_now_ns()
-        if t_end - t_mine > t_mine - t0 and t_end - t_mine > 100000:
-            _fwd_backoff_len = min(64, max(1, 2 * _fwd_backoff_len))
-            _fwd_backoff_left = _fwd_backoff_len
-        else:
-            _fwd_backoff_len = 0
+        _backoff_note(&_fwd_backoff,
+                      t_end - t_mine > t_mine - t0 and t_end - t_mine > 100000, 64)
     _fwd_last_threads = nt
-    free(raw)
+    fr_free(Wp)
     return 0
 
 
@@ -827,16 +823,15 @@ cdef _check_int_range(Py_ssize_t d, Py_ssize_t K):
 def _forward_tuning(min_ns=None, prefetch=None, backoff_left=None):
     """Read or set the forward pass's tuning (for tests and measurements); returns the old
     values. ``min_ns=0`` starts the threads at every size above one task."""
-    global _fwd_min_ns, _fwd_prefetch, _fwd_backoff_left, _fwd_backoff_len
+    global _fwd_min_ns, _fwd_prefetch
     previous = dict(min_ns=_fwd_min_ns, prefetch=bool(_fwd_prefetch),
-                    backoff_left=_fwd_backoff_left)
+                    backoff_left=_fwd_backoff.left)
     if min_ns is not None:
         _fwd_min_ns = max(0, int(min_ns))
     if prefetch is not None:
         _fwd_prefetch = 1 if prefetch else 0
     if backoff_left is not None:
-        _fwd_backoff_left = max(0, int(backoff_left))
-        _fwd_backoff_len = _fwd_backoff_left
+        _backoff_set(&_fwd_backoff, int(backoff_left))
     return previous
 
 
