@@ -8,7 +8,7 @@ import importlib
 from ._backend import available_backends, get_backend
 from .objective import loss_and_grad, numerical_gradient
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401  (written once, in _version.py)
 
 # The estimators import scikit-learn's base classes when it is installed (about a second):
 # load them on first use, so that `import fastreg` for the kernels alone stays quick.

@@ -15,10 +15,7 @@ import os
 import pytest
 
 from fastreg import available_backends, get_backend
-
-
-def _env_flag(name):
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+from helpers.data import missing_data
 
 
 def selected_backends():
@@ -55,20 +52,14 @@ def cython_backend():
     return get_backend("cython")
 
 
-def _missing_data(reason):
-    if _env_flag("FASTREG_REQUIRE_DATA"):
-        pytest.fail(f"{reason} (FASTREG_REQUIRE_DATA=1: real-data tests must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def mnist():
     """The real MNIST arrays, loaded through FASTREG_DATA (never downloaded in tests)."""
     if not os.environ.get("FASTREG_DATA"):
-        _missing_data("FASTREG_DATA is not set: point it at the folder that holds the MNIST files")
+        missing_data("FASTREG_DATA is not set: point it at the folder that holds the MNIST files")
     from fastreg.datasets import load_mnist
 
     try:
         return load_mnist(download=False)
     except FileNotFoundError as exc:
-        _missing_data(f"MNIST not found through FASTREG_DATA: {exc}")
+        missing_data(f"MNIST not found through FASTREG_DATA: {exc}")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import _missing_data
-from idx_sets import NAMES, offline_private_cache, synthetic
-from idx_sets import write_set as _write_set
+from helpers.data import missing_data as _missing_data
+from helpers.idx_sets import NAMES, offline_private_cache, synthetic
+from helpers.idx_sets import write_set as _write_set
 
 from fastreg import LogisticRegression, SoftmaxRegression
 from fastreg.datasets import (

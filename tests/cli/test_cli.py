@@ -24,16 +24,15 @@ from fastreg import cli
 from fastreg.datasets import binary_subset, flatten
 from fastreg.metrics import accuracy, confusion_matrix, mean_cross_entropy, per_class_accuracy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run_cli(*args, env=None, cwd=None, pre=""):
-    """``python -m fastreg ARGS`` in a subprocess, importing this checkout's fastreg.
+    """``python -m fastreg ARGS`` in a subprocess, with the fastreg this interpreter imports.
 
     ``pre`` is Python code run before the CLI (to block an import, say)."""
     full_env = dict(os.environ if env is None else env)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), full_env.get("PYTHONPATH", "")])
     if pre:
         cmd = [sys.executable, "-c",
                f"{pre}\nimport sys\nfrom fastreg.cli import main\nsys.exit(main({list(args)!r}))"]

@@ -26,7 +26,7 @@ import pytest
 from fastreg import LogisticRegression, SoftmaxRegression
 from fastreg.datasets import DatasetError, open_dataset, write_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "out_of_core.py"
 MIB = 2**20
 

@@ -12,7 +12,7 @@ from fastreg.datasets import (
     write_idx,
 )
 from fastreg.datasets._load import load_dataset
-from idx_sets import NAMES, offline_private_cache, synthetic, write_set
+from helpers.idx_sets import NAMES, offline_private_cache, synthetic, write_set
 
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import fastreg
-import naive
+from helpers import naive
 
 DTYPES = (np.float32, np.float64)
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}

@@ -17,7 +17,7 @@ import pytest
 
 from fastreg.datasets import write_idx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "compare.py"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import _machine  # noqa: E402

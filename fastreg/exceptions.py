@@ -1,0 +1,83 @@
+"""The public exceptions of fastreg, each with structured fields.
+
+Every exception fastreg raises on purpose derives from :class:`FastregError` and from the
+built-in class a Python user would catch (``ValueError``, ``FileNotFoundError``, ...). Besides
+the message it carries two fields that programs can read instead of parsing text:
+
+``param``  the name of the parameter or argument at fault (``"learning_rate"``, ``"data_dir"``),
+           as the Python API spells it, or None;
+``hint``   what to do about it, in one sentence, or None.
+
+The command line maps ``param`` to its own option name (``learning_rate`` -> ``--lr``) through
+the parameter table of :mod:`fastreg._validation`, and never parses a message.
+"""
+
+
+class FastregError(Exception):
+    """Base of fastreg's exceptions: ``str(err)`` is the whole message (reason, then hint)."""
+
+    def __init__(self, message, *, param=None, hint=None):
+        self.reason = message
+        self.param = param
+        self.hint = hint
+        super().__init__(message if not hint else f"{message}; {hint}")
+
+
+class InvalidParameterError(FastregError, ValueError):
+    """A hyper-parameter or argument has the wrong type or lies outside its range.
+
+    A ``ValueError`` (also for wrong types, as scikit-learn's own ``InvalidParameterError``),
+    so code written against scikit-learn catches it.
+    """
+
+
+class NotFittedError(FastregError, ValueError, AttributeError):
+    """The estimator is used before ``fit`` (scikit-learn's ``NotFittedError`` bases)."""
+
+
+class TrainingDivergedError(FastregError, FloatingPointError):
+    """Training produced a non-finite loss or non-finite weights.
+
+    ``result`` holds the state the estimator kept (the last finite weights and the history up
+    to the last good check); ``learning_rate`` the largest learning rate of the failed steps.
+    """
+
+    def __init__(self, message, result=None, *, learning_rate=None, hint=None):
+        super().__init__(message, param="learning_rate", hint=hint)
+        self.result = result
+        self.learning_rate = learning_rate
+
+
+class BackendUnavailableError(FastregError, ImportError):
+    """The compiled backend was asked for but is not built."""
+
+
+class DatasetError(FastregError, ValueError):
+    """A data file is malformed, damaged, or not the data set it claims to be."""
+
+
+class DownloadError(DatasetError):
+    """A data set could not be downloaded (every mirror failed, or a checksum differed)."""
+
+
+class DataNotFoundError(FastregError, FileNotFoundError):
+    """A data set's files were not found where they were looked for.
+
+    ``searched`` lists the folders looked in.
+    """
+
+    def __init__(self, message, *, searched=(), param="data_dir", hint=None):
+        super().__init__(message, param=param, hint=hint)
+        self.searched = list(searched)
+
+
+__all__ = [
+    "BackendUnavailableError",
+    "DataNotFoundError",
+    "DatasetError",
+    "DownloadError",
+    "FastregError",
+    "InvalidParameterError",
+    "NotFittedError",
+    "TrainingDivergedError",
+]

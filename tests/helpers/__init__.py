@@ -1,0 +1,6 @@
+"""Helpers shared by the test folders: imported as a package (``from helpers import naive``).
+
+``naive``     plain-loop references of every kernel, written for clarity (the third oracle)
+``idx_sets``  small synthetic IDX data sets and an offline cache for the loader tests
+``data``      the rule for tests that need the real MNIST files
+"""
