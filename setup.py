@@ -1,7 +1,11 @@
-"""Build the compiled kernels of fastreg (metadata lives in pyproject.toml).
+"""Build the compiled kernels of fastreg (metadata lives in pyproject.toml, the version in
+fastreg/_version.py).
 
-Extensions: ``fastreg._kernels`` (forward, losses, gradients, one step) and
-``fastreg._epoch`` (the fused training epoch), both from ``src_pyx/``.
+Extensions, each the compiled twin of a NumPy module in fastreg/_kernels/ (see EXTENSIONS):
+``fastreg._kernels._linear`` (the forward pass and the fused training epoch) and
+``fastreg._kernels._loss`` (sigmoid, softmax, cross-entropy and its gradient). Their Cython
+sources live in ``src_pyx/``; the generated C goes to ``build/``, never next to the sources.
+A missing source is an error, not a quietly smaller build.
 
 Environment switches, all optional:
 
@@ -10,7 +14,6 @@ FASTREG_NATIVE=1        compile with -march=native (wider vector units; the whee
                         portable). The default build runs on any x86-64 / aarch64 machine.
 FASTREG_NO_OPENMP=1     do not try OpenMP even where the probe compile succeeds.
 """
-import glob
 import os
 import shutil
 import subprocess
@@ -22,7 +25,22 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXTENSION_NAMES = ["_kernels", "_epoch"]
+SRC = "src_pyx"
+
+#: the C of the linear kernels (src_pyx/simd/, included by _linear.pyx through _simd_api.pxd)
+SIMD_HEADERS = [f"{SRC}/simd/{name}" for name in (
+    "dispatch.h", "isa_template.h", "kernels_template.h", "rows_template.h", "pack.h",
+    "runtime.h")]
+
+#: module name -> (Cython source, files it cimports or includes: a change recompiles it)
+EXTENSIONS = {
+    "fastreg._kernels._linear": (
+        f"{SRC}/_linear.pyx",
+        [f"{SRC}/_common.pxd", f"{SRC}/_thread_policy.pxd", f"{SRC}/_simd_api.pxd",
+         *SIMD_HEADERS],
+    ),
+    "fastreg._kernels._loss": (f"{SRC}/_loss.pyx", [f"{SRC}/_common.pxd"]),
+}
 
 
 def _flag(name):
@@ -55,24 +73,36 @@ def openmp_flags():
     return ["-fopenmp"], ["-fopenmp"]
 
 
+def _check_sources():
+    """Every expected source is there, or the build stops naming what is missing."""
+    missing = [path for source, depends in EXTENSIONS.values() for path in [source, *depends]
+               if not os.path.exists(path)]
+    if missing:
+        raise SystemExit(
+            f"setup.py: missing source file(s) {', '.join(missing)}: every extension in "
+            "setup.py's EXTENSIONS needs its .pyx and the headers it includes. Restore the "
+            "file(s), or remove the extension from EXTENSIONS together with its NumPy twin."
+        )
+
+
 def extensions():
+    _check_sources()
     omp_compile, omp_link = openmp_flags()
     compile_args = ["-O3"] + omp_compile
     if _flag("FASTREG_NATIVE"):
         compile_args.append("-march=native")
     exts = [
         Extension(
-            f"fastreg.{name}",
-            [f"src_pyx/{name}.pyx"],
-            # C headers the .pyx includes: a change to one recompiles the extension
-            depends=sorted(glob.glob(f"src_pyx/{name}_*.h")),
-            include_dirs=[np.get_include(), "src_pyx"],
+            name,
+            [source],
+            depends=depends,
+            # the .pyx includes "simd/dispatch.h" etc. relative to src_pyx/
+            include_dirs=[np.get_include(), SRC],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=compile_args,
             extra_link_args=omp_link,
         )
-        for name in EXTENSION_NAMES
-        if os.path.exists(f"src_pyx/{name}.pyx")
+        for name, (source, depends) in EXTENSIONS.items()
     ]
     checks = _flag("FASTREG_BOUNDSCHECK")
     directives = {
@@ -83,7 +113,7 @@ def extensions():
         "initializedcheck": False,
         "nonecheck": False,
     }
-    return cythonize(exts, compiler_directives=directives, include_path=["src_pyx"])
+    return cythonize(exts, compiler_directives=directives, include_path=[SRC], build_dir="build")
 
 
 setup(ext_modules=extensions())

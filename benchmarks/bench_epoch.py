@@ -4,15 +4,16 @@
     pytest benchmarks/bench_epoch.py -k "softmax and float32"  # a selection
     pytest benchmarks/bench_epoch.py --benchmark-disable      # each epoch once: a smoke test
 
-Each test times one call of ``multinomial_epoch`` (softmax, 60000 x 784, K = 10) or
-``binary_epoch`` (the digits 2 and 3 only: about 12000 rows) on one backend, at one batch size
-(1, 8, 32, 128, 1024) and one input type:
+Each test times one call of ``epoch`` with coef (K, d): softmax (60000 x 784, K = 10) or
+binary (K = 1, the logistic model; the digits 2 and 3 only: about 12000 rows) on one backend,
+at one batch size (1, 8, 32, 128, 1024) and one input type:
 
 ``float32`` / ``float64``  X and the weights in that dtype (pixels / 255);
 ``uint8``                  the raw pixels with float32 weights, scaled by 1/255 inside the kernel.
 
 Backends: ``numpy`` (the twin), ``cython`` (n_threads=1) and ``cython-2t`` (n_threads=2; the
-kernel uses the second thread only where a batch has enough work, see ``_epoch._tuning``). Tests
+kernel uses the second thread only where a batch has enough work: src_pyx/_thread_policy.pxd,
+``fastreg._kernels._linear._tuning``). Tests
 of one (model, batch, input) share a ``benchmark.group``, so the table pytest-benchmark prints
 per group gives the Cython/NumPy ratio of that case from one run.
 
@@ -82,10 +83,9 @@ def test_epoch(benchmark, model, backend, batch, inputs):
     wdtype = np.float32 if inputs == "uint8" else np.dtype(inputs)
     kernels = fastreg.get_backend(backend.split("-")[0])
     n_threads = 2 if backend == "cython-2t" else 1
-    if model == "softmax":
-        epoch, coef, intercept = kernels.multinomial_epoch, np.zeros((K, D), wdtype), np.zeros(K, wdtype)
-    else:
-        epoch, coef, intercept = kernels.binary_epoch, np.zeros(D, wdtype), np.zeros(1, wdtype)
+    n_outputs = K if model == "softmax" else 1
+    epoch = kernels.epoch
+    coef, intercept = np.zeros((n_outputs, D), wdtype), np.zeros(n_outputs, wdtype)
     order = np.random.default_rng(1).permutation(len(X))
     lrs = np.full(-(-len(X) // batch), LEARNING_RATE)
     args = (X, y, coef, intercept, order, batch, lrs, L2)
@@ -100,9 +100,9 @@ def test_epoch(benchmark, model, backend, batch, inputs):
     else:
         result = benchmark(epoch, *args, **kwargs)
     if backend.startswith("cython"):
-        from fastreg import _epoch
+        from fastreg._kernels import _linear
 
-        benchmark.extra_info.update(simd=_epoch.simd_level(),
-                                    threads_used=_epoch._last_thread_count())
+        benchmark.extra_info.update(simd=_linear._simd_level(),
+                                    threads_used=_linear._last_thread_count())
     loss, accuracy = result
     assert np.isfinite(loss) and 0.0 <= accuracy <= 1.0

@@ -1,4 +1,4 @@
-"""Per-call time of the non-epoch kernels, compiled against NumPy twin, at d=784 and K=10.
+"""Per-call time of the non-epoch kernels, compiled against NumPy twin, at d=784 and K=10 (or 1).
 
     pytest benchmarks/bench_kernels.py                         # every case (about 1-2 minutes)
     pytest benchmarks/bench_kernels.py -k "float32 and 1024"   # a selection
@@ -11,8 +11,10 @@ predict call on many rows. Tests of the same
 kernel, dtype and batch share a ``benchmark.group``, so pytest-benchmark prints the Cython and
 NumPy timings of each case side by side in one table. The backends are those that load here
 (``fastreg.available_backends()``); FASTREG_BACKEND=cython|numpy keeps one.
-Calls allocate their outputs (``out=None``), as the library's callers do. The *_sgd_step
-kernels update their weights in place on every round; a small learning rate keeps them finite.
+Calls allocate their outputs (``out=None``), as the library's callers do, and go through the
+input checks (``get_backend(name).kernel``, as the library calls them). Kernel names ending in
+``[K=1]`` run the logistic model (coef (1, d)); ``linear_forward[uint8]`` takes uint8 pixels with
+``input_scale=1/255``, as predictions on MNIST do. The epoch has its own file, bench_epoch.py.
 """
 import os
 
@@ -33,12 +35,13 @@ class Batch:
 
     def __init__(self, n, dtype):
         rng = np.random.default_rng(n)
-        self.X = rng.random((n, D)).astype(dtype)  # pixels scaled to [0, 1]
+        self.pixels = rng.integers(0, 256, (n, D)).astype(np.uint8)
+        self.X = (self.pixels / 255).astype(dtype)  # pixels scaled to [0, 1]
         self.y = rng.integers(0, K, n).astype(np.intc)
         self.y01 = (self.y % 2).astype(np.intc)
         self.coef = (rng.standard_normal((K, D)) * 0.01).astype(dtype)
         self.intercept = np.zeros(K, dtype=dtype)
-        self.coef1 = self.coef[0].copy()
+        self.coef1 = self.coef[:1].copy()
         self.intercept1 = np.zeros(1, dtype=dtype)
         self.Z = fastreg.get_backend("numpy").linear_forward(self.X, self.coef, self.intercept)
 
@@ -47,20 +50,19 @@ def _calls(kernels, b):
     """kernel name -> (function, arguments) for one backend and batch."""
     return {
         "linear_forward": (kernels.linear_forward, (b.X, b.coef, b.intercept)),
-        "linear_forward_binary": (kernels.linear_forward_binary, (b.X, b.coef1, b.intercept1)),
+        "linear_forward[K=1]": (kernels.linear_forward, (b.X, b.coef1, b.intercept1)),
+        "linear_forward[uint8]": (kernels.linear_forward,
+                                  (b.pixels, b.coef, b.intercept, 1 / 255)),
         "softmax": (kernels.softmax, (b.Z,)),
-        "multinomial_cross_entropy": (kernels.multinomial_cross_entropy, (b.Z, b.y)),
-        "multinomial_loss_grad": (kernels.multinomial_loss_grad,
-                                  (b.X, b.y, b.coef, b.intercept, 1e-4)),
-        "multinomial_sgd_step": (kernels.multinomial_sgd_step,
-                                 (b.X, b.y, b.coef.copy(), b.intercept.copy(), 1e-3, 1e-4)),
-        "binary_loss_grad": (kernels.binary_loss_grad,
-                             (b.X, b.y01, b.coef1, b.intercept1, 1e-4)),
+        "cross_entropy": (kernels.cross_entropy, (b.Z, b.y)),
+        "cross_entropy_grad": (kernels.cross_entropy_grad, (b.Z, b.y)),
+        "loss_grad": (kernels.loss_grad, (b.X, b.y, b.coef, b.intercept, 1e-4)),
+        "loss_grad[K=1]": (kernels.loss_grad, (b.X, b.y01, b.coef1, b.intercept1, 1e-4)),
     }
 
 
 KERNELS = tuple(_calls(fastreg.get_backend("numpy"), Batch(1, "float64")))
-FORWARD_KERNELS = ("linear_forward", "linear_forward_binary")
+FORWARD_KERNELS = ("linear_forward", "linear_forward[K=1]", "linear_forward[uint8]")
 VALIDATION_BATCH = 6000
 
 

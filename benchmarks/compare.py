@@ -11,8 +11,9 @@ allows fetching it), flattened and scaled to [0, 1] in the chosen dtype; the bin
 digits 2 (label 1) and 3 (label 0). Contenders:
 
 ``fastreg-cython``, ``fastreg-numpy``
-    the backend's fused epoch kernel, called directly: ``multinomial_epoch`` (or
-    ``binary_epoch``) over a fresh seeded permutation, constant learning rate, zero start.
+    the backend's fused epoch kernel, called directly: ``get_backend(name).epoch`` (coef
+    (K, d), K = 1 for the binary task) over a fresh seeded permutation, constant learning rate,
+    zero start.
 ``sklearn-sgd``
     ``SGDClassifier(loss="log_loss")``, one epoch per ``partial_fit``: per-sample updates (it
     has no mini-batches), one-vs-rest for 10 classes, scikit-learn's default 'optimal' schedule.
@@ -124,16 +125,14 @@ def work_fastreg(args, backend_name):
 
     try:
         backend = fastreg.get_backend(backend_name)
-    except ImportError as exc:
-        raise NotAvailable(str(exc).split(". ")[0]) from exc
+    except ImportError as exc:  # BackendUnavailableError: the compiled backend is not built
+        raise NotAvailable(getattr(exc, "reason", str(exc))) from exc
     X, y, X_test, y_test, K = load_task(args.task, args.dtype, args.rows, args.download)
     n, d = X.shape
     dtype = X.dtype
-    if args.task == "binary":
-        coef, intercept, epoch_fn = np.zeros(d, dtype), np.zeros(1, dtype), backend.binary_epoch
-    else:
-        coef, intercept = np.zeros((K, d), dtype), np.zeros(K, dtype)
-        epoch_fn = backend.multinomial_epoch
+    # one layout for both tasks: coef (K, d), intercept (K,); K = 1 is the logistic model
+    coef, intercept = np.zeros((K, d), dtype), np.zeros(K, dtype)
+    epoch_fn = backend.epoch
     B = args.batch_size
     lrs = np.full(-(-n // B), args.lr, dtype=np.float64)
     rng = np.random.default_rng(args.seed)
@@ -145,10 +144,8 @@ def work_fastreg(args, backend_name):
         return "diverged" if not np.isfinite(loss) else None
 
     def evaluate():
-        if args.task == "binary":
-            pred = (X_test @ coef + intercept[0] >= 0).astype(np.intc)
-        else:
-            pred = np.argmax(X_test @ coef.T + intercept, axis=1)
+        Z = X_test @ coef.T + intercept
+        pred = (Z[:, 0] >= 0).astype(np.intc) if K == 1 else np.argmax(Z, axis=1)
         return float(np.mean(pred == y_test))
 
     result = _timed_epochs(run_epoch, evaluate, args)
@@ -274,10 +271,10 @@ def _fastreg_estimator(task):
     cls = getattr(fastreg, name, None)
     if cls is None:
         try:
-            from fastreg import estimators
+            from fastreg import linear_model
         except ImportError as exc:
             raise NotAvailable(f"fastreg.{name} is not importable ({exc})") from exc
-        cls = getattr(estimators, name, None)
+        cls = getattr(linear_model, name, None)
     if cls is None:
         raise NotAvailable(f"fastreg has no {name}")
     return cls

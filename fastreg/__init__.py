@@ -2,30 +2,36 @@
 
 Typed Cython kernels do the arithmetic; a pure-NumPy twin of every kernel is the readable
 specification and the fallback. ``get_backend`` is the one switch between them.
+
+Layers (data flows one way): ``fastreg.cli`` -> ``fastreg.linear_model`` (the estimators) ->
+``fastreg._training`` (split, schedule, epoch loop) -> ``fastreg._kernels`` (the switch and
+the kernels). ``fastreg._validation`` checks every input once; ``fastreg.exceptions`` holds the
+public exceptions.
 """
 import importlib
 
-from ._backend import available_backends, get_backend
-from .objective import loss_and_grad, numerical_gradient
-
+from ._kernels import available_backends, get_backend
 from ._version import __version__  # noqa: F401  (written once, in _version.py)
+from .exceptions import InvalidParameterError, NotFittedError, TrainingDivergedError
+from .objective import loss_and_grad, numerical_gradient
 
 # The estimators import scikit-learn's base classes when it is installed (about a second):
 # load them on first use, so that `import fastreg` for the kernels alone stays quick.
 _LAZY = {
-    "LogisticRegression": ".estimators",
-    "SoftmaxRegression": ".estimators",
-    "TrainingDivergedError": ".estimators",
-    "load": "._io",
+    "LogisticRegression": ".linear_model",
+    "SoftmaxRegression": ".linear_model",
+    "load": ".linear_model",
 }
 
 __all__ = [
+    "InvalidParameterError",
     "LogisticRegression",
+    "NotFittedError",
     "SoftmaxRegression",
     "TrainingDivergedError",
-    "load",
     "available_backends",
     "get_backend",
+    "load",
     "loss_and_grad",
     "numerical_gradient",
 ]

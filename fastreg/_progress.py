@@ -2,7 +2,8 @@
 
 Each finished epoch shows the epoch, the running train loss, and the last check's validation
 loss and accuracy (when there is a validation set). This module and the command line are the
-only places of the library that print.
+only places of the library that print. The fit driver (:mod:`fastreg._training.fit`) creates
+one when ``verbose`` is set and hands its ``epoch_end`` to the trainer as a callback.
 """
 import math
 import sys

@@ -1,132 +1,223 @@
-"""Checks and conversions at the public edge: done once here, so that kernels can trust inputs.
+"""The one validation dialect: arrays, targets and the table of hyper-parameters.
 
-Every error names the argument, says what was wrong and what to do about it. Conversions make
-arrays C-contiguous with the float dtype the computation runs in; float32 stays float32.
+Everything a user passes in is checked here, once, at the public edge, so that the training
+code and the kernels can trust their inputs:
+
+``check_array``    X (and weight arrays): numeric, 2-d (or 1-d where asked), non-empty,
+                   C-contiguous, finite; float32/float64 kept, uint8 passed through unscaled
+``check_targets``  class labels -> ``(classes, codes)``, codes ``np.intc`` in 0..K-1
+``PARAMETERS``     one declarative entry per hyper-parameter of the estimators (kind, range,
+                   choices, None allowed, command-line flag), in the spirit of scikit-learn's
+                   ``_parameter_constraints``; ``check_param`` / ``check_params`` apply it, and
+                   ``argparse_type`` / ``cli_flag`` give the command line the same checks.
+
+Messages follow scikit-learn's wording where its estimator checks look for it ("Reshape your
+data", "0 feature(s)", "Unknown label type", ...). Bad arguments raise
+:class:`fastreg.exceptions.InvalidParameterError` (a ``ValueError``) with ``param`` set; a value
+of the wrong type raises its subclass ``InvalidParameterTypeError``, also a ``TypeError``.
 """
+import argparse
+import math
 import numbers
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-FLOAT_DTYPES = (np.float32, np.float64)
+from .exceptions import InvalidParameterError, InvalidParameterTypeError
 
-
-def compute_dtype(*arrays):
-    """The float dtype a computation on ``arrays`` runs in.
-
-    float32 when every floating input is float32, float64 otherwise; integer and boolean
-    inputs (pixels, say) do not force float64 on float32 weights but alone give float64.
-    """
-    floats = [np.asarray(a).dtype for a in arrays if np.asarray(a).dtype.kind == "f"]
-    if floats and all(dt == np.float32 for dt in floats):
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
-
-
-def as_numeric(a, name):
-    try:
-        arr = np.asarray(a)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(
-            f"{name} could not be converted to an array (rows of different lengths?): {exc}"
-        ) from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} has dtype {arr.dtype}; pass a real-valued numeric array "
-            "(float32 or float64, or integers such as uint8 pixels)"
-        )
-    return arr
-
-
-def check_finite(arr, name):
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(
-            f"{name} contains {bad} NaN or infinite value(s); remove or impute them before fitting"
-        )
-
-
-def check_matrix(X, name="X", dtype=None, allow_uint8=False):
-    """Return ``X`` as a finite, non-empty, C-contiguous 2-d array.
-
-    ``dtype`` None keeps float32/float64 as they are (other types become float64); with
-    ``allow_uint8`` a uint8 array is returned unchanged (the kernels scale it themselves).
-    """
-    arr = as_numeric(X, name)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-d (n_samples, n_features), got shape {arr.shape}; "
-            "reshape a single sample with x.reshape(1, -1) or flatten images with X.reshape(len(X), -1)"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}): at least one sample and one feature are needed")
-    if allow_uint8 and arr.dtype == np.uint8 and dtype is None:
-        return np.ascontiguousarray(arr)
-    if dtype is None:
-        dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite(arr, name)
-    return arr
-
-
-def check_class_indices(y, n_samples, n_classes, name="y"):
-    """Return labels ``y`` as a C-contiguous ``np.intc`` vector of values in 0..n_classes-1."""
-    arr = as_numeric(y, name)
-    if arr.ndim != 1:
-        arr_sq = np.squeeze(arr)
-        if arr_sq.ndim != 1 or arr_sq.shape[0] != n_samples:
-            raise ValueError(f"{name} must be 1-d with one label per sample, got shape {arr.shape}")
-        arr = arr_sq
-    if arr.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} labels but X has {n_samples} samples; pass one label per row of X"
-        )
-    check_finite(arr, name)
-    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
-        raise ValueError(f"{name} must hold integer class labels, got non-integer values")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(
-            f"{name} holds labels in [{arr.min()}, {arr.max()}] but must lie in 0..{n_classes - 1} "
-            f"for a model with {n_classes} classes"
-            + ("; logistic regression takes labels 0 and 1" if n_classes == 2 else "")
-        )
-    return np.ascontiguousarray(arr, dtype=np.intc)
-
-
-def check_scalar(value, name, *, min_value=None, max_value=None, include_min=True,
-                 include_max=True, integer=False):
-    """Return ``value`` as a Python float/int after checking its type and bounds."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
-    value = int(value) if integer else float(value)
-    if not integer and not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    low_bad = min_value is not None and (value < min_value or (not include_min and value == min_value))
-    high_bad = max_value is not None and (value > max_value or (not include_max and value == max_value))
-    if low_bad or high_bad:
-        lo = "-inf" if min_value is None else min_value
-        hi = "inf" if max_value is None else max_value
-        rng = f"{'[' if include_min else '('}{lo}, {hi}{']' if include_max else ')'}"
-        raise ValueError(f"{name} must lie in {rng}, got {value}")
-    return value
-
-
-# --------------------------------------------------------------------------- estimator inputs
-# The helpers below serve the estimators (fastreg/estimators.py). Their messages follow
-# scikit-learn's wording where its estimator checks look for it ("Reshape your data",
-# "0 feature(s)", "Unknown label type", ...), so that code written against scikit-learn
-# classifiers catches the same errors.
-
-#: Elements per block of the chunked finiteness check (512 KiB of float64).
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+SCHEDULE_NAMES = ("constant", "step", "exponential", "inverse", "cosine")
+#: The backend names, listed here once ("auto": FASTREG_BACKEND, else the compiled backend when
+#: built, else NumPy; see fastreg._kernels).
+BACKEND_NAMES = ("auto", "cython", "numpy")
+#: Elements per block of the exact finiteness count (512 KiB of float64).
 FINITE_CHUNK = 1 << 16
 
 
-def check_finite_chunked(arr, name="X"):
-    """Raise ValueError if the float array ``arr`` holds NaN or +-inf, without a full-size mask.
+# --------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Param:
+    """How one hyper-parameter is checked.
+
+    kind     "real", "int", "bool", "choice", "dtype" or "random_state"
+    low/high bounds of a real or int (None: unbounded); ``closed`` says which belong to the
+             range: "both", "left", "right" or "neither" (scikit-learn's ``Interval``)
+    choices  the allowed strings of a "choice"
+    none     None is allowed; ``callable``: a callable is allowed (lr_schedule)
+    flag     the command-line option that sets it, or None (for a bool: the switch that
+             turns it off, e.g. "--no-shuffle")
+    """
+
+    kind: str
+    low: float = None
+    high: float = None
+    closed: str = "both"
+    choices: tuple = ()
+    none: bool = False
+    callable: bool = False
+    flag: str = None
+    allow_bool: bool = False  # an "int" that also takes True/False as 1/0 (verbose)
+
+    def describe(self, with_none=True):
+        """What a valid value is, in words ("a real number > 0")."""
+        if self.kind in ("real", "int"):
+            what = "a real number" if self.kind == "real" else "an integer"
+            lo_in, hi_in = self.closed in ("both", "left"), self.closed in ("both", "right")
+            if self.low is not None and self.high is not None:
+                what += (f" in {'[' if lo_in else '('}{_num(self.low)}, "
+                         f"{_num(self.high)}{']' if hi_in else ')'}")
+            elif self.low is not None:
+                what += f" {'>=' if lo_in else '>'} {_num(self.low)}"
+            elif self.high is not None:
+                what += f" {'<=' if hi_in else '<'} {_num(self.high)}"
+            elif self.kind == "real":
+                what = "a finite real number"
+        elif self.kind == "bool":
+            what = "True or False"
+        elif self.kind == "choice":
+            what = "one of " + ", ".join(repr(c) for c in self.choices)
+            if self.callable:
+                what += ", or a callable of the step count"
+        elif self.kind == "dtype":
+            return "None, 'float32' or 'float64'" if with_none else "'float32' or 'float64'"
+        else:  # random_state
+            what = "an int >= 0" if not with_none else \
+                "None, an int >= 0, or a numpy Generator/RandomState/SeedSequence"
+            return what
+        return f"None or {what}" if self.none and with_none else what
+
+
+def _num(value):
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+PARAMETERS = {
+    "learning_rate": Param("real", 0, None, "neither", flag="--lr"),
+    "batch_size": Param("int", 1, flag="--batch-size"),
+    "max_epochs": Param("int", 1, flag="--epochs"),
+    "l2": Param("real", 0, flag="--l2"),
+    "lr_schedule": Param("choice", choices=SCHEDULE_NAMES, callable=True, flag="--lr-schedule"),
+    # decay's range depends on the schedule: make_schedule checks that cross-parameter rule
+    "lr_decay": Param("real", flag="--lr-decay"),
+    "lr_decay_steps": Param("int", 1, none=True, flag="--lr-decay-steps"),
+    "early_stopping": Param("bool", flag="--no-early-stopping"),
+    "validation_fraction": Param("real", 0, 1, "neither", flag="--val-fraction"),
+    "patience": Param("int", 1, flag="--patience"),
+    "min_delta": Param("real", 0, flag="--min-delta"),
+    "validation_interval": Param("int", 1, flag="--validation-interval"),
+    "shuffle": Param("bool", flag="--no-shuffle"),
+    "random_state": Param("random_state", none=True, flag="--seed"),
+    "warm_start": Param("bool"),
+    "backend": Param("choice", choices=BACKEND_NAMES, flag="--backend"),
+    "dtype": Param("dtype", none=True, flag="--dtype"),
+    "input_scale": Param("real", 0, None, "neither", none=True),
+    "n_threads": Param("int", 1, flag="--threads"),
+    "verbose": Param("int", 0, allow_bool=True),
+}
+
+
+def _fail(name, spec, value, *, wrong_type=False):
+    cls = InvalidParameterTypeError if wrong_type else InvalidParameterError
+    return cls(f"{name} must be {spec.describe()}, got {value!r}", param=name)
+
+
+def check_value(spec, name, value):
+    """``value`` checked against the :class:`Param` ``spec`` and normalised (float, int, bool,
+    np.dtype, or as given); raises InvalidParameterError(param=name)."""
+    if value is None and spec.none:
+        return None
+    kind = spec.kind
+    if spec.allow_bool and isinstance(value, (bool, np.bool_)):
+        value = int(value)
+    if kind in ("real", "int"):
+        base = numbers.Real if kind == "real" else numbers.Integral
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, base):
+            raise _fail(name, spec, value, wrong_type=True)
+        value = float(value) if kind == "real" else int(value)
+        if not math.isfinite(value):
+            raise _fail(name, spec, value)
+        lo_in, hi_in = spec.closed in ("both", "left"), spec.closed in ("both", "right")
+        if spec.low is not None and (value < spec.low or (not lo_in and value == spec.low)):
+            raise _fail(name, spec, value)
+        if spec.high is not None and (value > spec.high or (not hi_in and value == spec.high)):
+            raise _fail(name, spec, value)
+        return value
+    if kind == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise _fail(name, spec, value, wrong_type=True)
+        return bool(value)
+    if kind == "choice":
+        if spec.callable and callable(value):
+            return value
+        if not isinstance(value, str) or value not in spec.choices:
+            raise _fail(name, spec, value)
+        return value
+    if kind == "dtype":
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            dtype = None
+        if dtype not in FLOAT_DTYPES:
+            raise _fail(name, spec, value)
+        return dtype
+    # random_state: validated here, turned into a Generator by the training code
+    if isinstance(value, (np.random.Generator, np.random.RandomState, np.random.SeedSequence)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < 0:
+        raise _fail(name, spec, value)
+    return int(value)
+
+
+def check_param(name, value):
+    """``value`` of the hyper-parameter ``name`` checked against :data:`PARAMETERS`."""
+    return check_value(PARAMETERS[name], name, value)
+
+
+def check_params(params):
+    """A dict of every entry of ``params`` checked and normalised by :func:`check_param`."""
+    return {name: check_param(name, value) for name, value in params.items()}
+
+
+def cli_flag(name):
+    """The command-line option of the parameter ``name`` ("--lr"), or None if it has none.
+
+    A KeyError for names that are not parameters of the estimators."""
+    return PARAMETERS[name].flag
+
+
+def argparse_type(name):
+    """An argparse ``type=`` callable for the parameter ``name``: parses the text and applies
+    :func:`check_param`; raises ``argparse.ArgumentTypeError`` in the table's words."""
+    spec = PARAMETERS[name]
+    parse = {"real": float, "int": int, "random_state": int}.get(spec.kind, str)
+
+    def convert(text):
+        try:
+            value = parse(text)
+            if spec.kind == "bool":
+                value = {"true": True, "false": False}.get(text.strip().lower(), text)
+            return check_param(name, value)
+        except (ValueError, TypeError):  # InvalidParameterError is a ValueError
+            raise argparse.ArgumentTypeError(
+                f"must be {spec.describe(with_none=False)}, got {text!r}") from None
+
+    convert.__name__ = name  # argparse names the type in some of its messages
+    return convert
+
+
+# --------------------------------------------------------------------------- arrays
+def _is_sparse(obj):
+    return hasattr(obj, "tocsr") and hasattr(obj, "nnz")
+
+
+def check_finite(arr, name="X"):
+    """Raise if the float array ``arr`` holds NaN or +-inf, without a full-size mask.
 
     A finite sum proves every element finite (NaN and inf propagate through a sum), so the
     common case costs one pass and no temporary; only when the sum is not finite (bad values,
-    or finite values whose sum overflows) are blocks of rows checked exactly.
+    or finite values whose sum overflows) are blocks of rows counted exactly.
     """
     if arr.dtype.kind != "f" or arr.size == 0:
         return
@@ -135,149 +226,155 @@ def check_finite_chunked(arr, name="X"):
             return
     rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
     step = max(1, FINITE_CHUNK // max(1, rows.shape[1]))
-    bad = 0
-    for start in range(0, rows.shape[0], step):
-        block = rows[start:start + step]
-        bad += int(block.size - np.count_nonzero(np.isfinite(block)))
+    bad = sum(int(b.size - np.count_nonzero(np.isfinite(b)))
+              for b in (rows[i:i + step] for i in range(0, rows.shape[0], step)))
     if bad:
-        raise ValueError(
+        raise InvalidParameterError(
             f"Input {name} contains NaN or infinity ({bad} value(s)); remove or impute them "
-            "before calling this method"
-        )
+            "before calling this method", param=name)
 
 
-def _is_sparse(obj):
-    return hasattr(obj, "tocsr") and hasattr(obj, "nnz")
+def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2):
+    """``X`` as a finite, non-empty, C-contiguous array of ``ndim`` (2 or 1) dimensions.
 
-
-def check_features(X, name="X", dtype=None):
-    """Return ``X`` as a finite, non-empty, C-contiguous 2-d array for an estimator.
-
-    uint8 arrays (pixels) are returned unchanged whatever ``dtype``: the kernels convert and
-    scale them row by row, so no float copy of the data set is made. Float arrays keep their
-    dtype when ``dtype`` is None, other numeric arrays become float64; an explicit ``dtype``
-    converts every non-uint8 input. A C-contiguous input of the right dtype is not copied.
+    uint8 arrays (pixels) are returned unchanged with ``allow_uint8`` whatever ``dtype``: the
+    kernels convert and scale them row by row, so no float copy is made. Float arrays keep
+    their dtype when ``dtype`` is None, other numeric arrays become float64; an explicit
+    ``dtype`` converts. A C-contiguous input of the right dtype is not copied.
     """
     if _is_sparse(X):
-        raise TypeError(
+        raise InvalidParameterTypeError(
             f"{name} is a sparse matrix, and sparse input is not supported: pass a dense array "
-            "(X.toarray()) or use a solver for sparse data"
-        )
-    arr = np.asarray(X)
+            "(X.toarray())", param=name)
+    try:
+        arr = np.asarray(X)
+    except ValueError as exc:  # ragged nested lists
+        raise InvalidParameterError(
+            f"{name} could not be converted to an array (rows of different lengths?): {exc}",
+            param=name) from exc
     if arr.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
+        raise InvalidParameterError(
+            f"Complex data not supported: {name} has dtype {arr.dtype}", param=name)
     if arr.dtype.kind == "O":
         arr = arr.astype(np.float64)  # TypeError for values that are not numbers
     elif arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} has dtype {arr.dtype}; pass a real-valued numeric array "
-            "(float32 or float64, or integers such as uint8 pixels)"
-        )
+        raise InvalidParameterTypeError(
+            f"{name} has dtype {arr.dtype}; pass a real-valued numeric array (float32 or "
+            "float64, or integers such as uint8 pixels)", param=name)
+    if ndim == 1 and arr.ndim != 1:
+        raise InvalidParameterError(f"{name} must be 1-d, got shape {arr.shape}", param=name)
     if arr.ndim == 0:
-        raise ValueError(
+        raise InvalidParameterError(
             f"Expected 2D array, got scalar array instead: {name}={arr!r}. Reshape your data "
-            "to (n_samples, n_features)"
-        )
-    if arr.ndim == 1:
-        raise ValueError(
+            "to (n_samples, n_features)", param=name)
+    if arr.ndim == 1 and ndim == 2:
+        raise InvalidParameterError(
             f"Expected 2D array, got 1D array instead ({name} of shape {arr.shape}). Reshape "
             "your data either using array.reshape(-1, 1) if your data has a single feature or "
-            "array.reshape(1, -1) if it contains a single sample."
-        )
+            "array.reshape(1, -1) if it contains a single sample.", param=name)
     if arr.ndim > 2:
-        raise ValueError(
+        raise InvalidParameterError(
             f"Found array with dim {arr.ndim}. {name} of shape {arr.shape} must be 2-d "
-            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)"
-        )
+            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)", param=name)
     if arr.shape[0] == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
-        )
-    if arr.shape[1] == 0:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
-        )
-    if arr.dtype == np.uint8:
+        raise InvalidParameterError(
+            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is "
+            "required.", param=name)
+    if ndim == 2 and arr.shape[1] == 0:
+        raise InvalidParameterError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+            "required.", param=name)
+    if allow_uint8 and arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if dtype is None:
         dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite_chunked(arr, f"{name}")
+    check_finite(arr, name)
     return arr
 
 
-def check_labels(y, n_samples):
-    """Validate classification targets; return ``(labels_1d, was_column_vector)``.
+# --------------------------------------------------------------------------- targets
+def warn_column_vector(stacklevel=3):
+    """scikit-learn's DataConversionWarning (our own class without scikit-learn) for a
+    column-vector y; imported only here, so that importing fastreg stays quick."""
+    try:
+        from sklearn.exceptions import DataConversionWarning as category
+    except ImportError:
+        category = DataConversionWarning
+    warnings.warn(
+        "A column-vector y was passed when a 1d array was expected. Please change the shape "
+        "of y to (n_samples, ), for example using ravel().", category, stacklevel=stacklevel + 1)
 
-    ``labels_1d`` is a 1-d array of the original label values (any dtype: integers, strings,
-    booleans, integral floats). Continuous, NaN, infinite or complex targets raise ValueError.
-    """
+
+class DataConversionWarning(UserWarning):
+    """Input was converted (scikit-learn's own class is used when it is installed)."""
+
+
+def check_labels(y, n_samples, *, name="y", warn_column=True):
+    """Class labels as a 1-d array of their original values (integers, strings, booleans,
+    integral floats); continuous, NaN, infinite or complex targets raise."""
     if y is None:
-        raise ValueError(
+        raise InvalidParameterError(
             "This classifier requires y to be passed, but the target y is None; pass one "
-            "class label per row of X"
-        )
+            "class label per row of X", param=name)
     if _is_sparse(y):
-        raise TypeError(
-            "y is a sparse matrix, and sparse targets are not supported; pass a 1-d array"
-        )
+        raise InvalidParameterTypeError(
+            f"{name} is a sparse matrix, and sparse targets are not supported; pass a 1-d "
+            "array", param=name)
     arr = np.asarray(y)
     if arr.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: y has dtype {arr.dtype}")
-    column = arr.ndim == 2 and arr.shape[1] == 1
-    if column:
+        raise InvalidParameterError(f"Complex data not supported: {name} has dtype {arr.dtype}",
+                                    param=name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.ravel()
+        if warn_column:
+            warn_column_vector(stacklevel=4)  # above check_labels, check_targets, fit
     if arr.ndim != 1:
-        raise ValueError(
-            f"y should be a 1d array, got an array of shape {arr.shape} instead; one label per "
-            "sample is expected (multi-output targets are not supported)"
-        )
+        raise InvalidParameterError(
+            f"{name} should be a 1d array, got an array of shape {arr.shape} instead; one "
+            "label per sample is expected (multi-output targets are not supported)", param=name)
     if arr.shape[0] != n_samples:
-        raise ValueError(
+        raise InvalidParameterError(
             "Found input variables with inconsistent numbers of samples: "
-            f"[{n_samples}, {arr.shape[0]}] (X has {n_samples} rows, y has {arr.shape[0]} labels)"
-        )
-    if arr.dtype.kind == "f":
-        values = arr
-    elif arr.dtype.kind == "O":
-        floats = [v for v in arr if isinstance(v, (float, np.floating))]
-        values = np.asarray(floats, dtype=np.float64)
-    else:
-        values = None
+            f"[{n_samples}, {arr.shape[0]}] (X has {n_samples} rows, {name} has "
+            f"{arr.shape[0]} labels)", param=name)
+    values = arr if arr.dtype.kind == "f" else None
+    if arr.dtype.kind == "O":
+        values = np.asarray([v for v in arr if isinstance(v, (float, np.floating))], np.float64)
     if values is not None and values.size:
         if np.isnan(values).any():
-            raise ValueError("Input y contains NaN; every sample needs a class label")
+            raise InvalidParameterError(
+                f"Input {name} contains NaN; every sample needs a class label", param=name)
         if np.isinf(values).any():
-            raise ValueError("Input y contains infinity; every sample needs a finite class label")
+            raise InvalidParameterError(
+                f"Input {name} contains infinity; every sample needs a finite class label",
+                param=name)
         if not np.all(values == np.round(values)):
-            raise ValueError(
+            raise InvalidParameterError(
                 "Unknown label type: continuous. A classifier needs discrete class labels "
-                "(integers, strings or booleans), but y holds non-integer numbers; for a "
-                "continuous target use a regression model"
-            )
-    return arr, column
+                f"(integers, strings or booleans), but {name} holds non-integer numbers; for "
+                "a continuous target use a regression model", param=name)
+    return arr
 
 
-def encode_labels(labels, classes=None):
-    """Map labels to class indices ``np.intc`` 0..K-1 in the order of ``classes``.
-
-    ``classes`` None takes the sorted unique labels (``np.unique``, as scikit-learn does);
-    returns ``(classes, codes)``. Labels absent from a given ``classes`` raise ValueError.
-    """
+def check_targets(y, n_samples, classes=None, *, name="y"):
+    """Labels ``y`` (one per sample) as ``(classes, codes)``: codes ``np.intc`` 0..K-1 index
+    ``classes``. ``classes`` None takes the sorted unique labels (``np.unique``, as
+    scikit-learn does); labels absent from a given ``classes`` raise."""
+    labels = check_labels(y, n_samples, name=name)
     try:
         if classes is None:
             classes, codes = np.unique(labels, return_inverse=True)
             return classes, np.ascontiguousarray(codes.reshape(-1), dtype=np.intc)
-        codes = np.searchsorted(classes, labels)
-    except TypeError as exc:  # e.g. strings mixed with numbers in an object array
-        raise ValueError(
-            f"Unknown label type: the labels cannot be sorted ({exc}); use labels of one type"
-        ) from exc
-    codes = np.clip(codes, 0, len(classes) - 1)
-    unknown = classes[codes] != labels
+        classes = np.asarray(classes)
+        codes = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
+        unknown = classes[codes] != labels
+    except (TypeError, ValueError) as exc:  # strings mixed with numbers, say
+        raise InvalidParameterError(
+            f"Unknown label type: the labels of {name} cannot be sorted or compared with the "
+            f"classes ({exc}); use labels of one type", param=name) from exc
     if np.any(unknown):
-        raise ValueError(
-            f"y holds labels {np.unique(np.asarray(labels)[unknown]).tolist()} that are not "
-            f"among the classes {np.asarray(classes).tolist()} of this model"
-        )
+        raise InvalidParameterError(
+            f"{name} holds labels {np.unique(np.asarray(labels)[unknown]).tolist()} that are "
+            f"not among the classes {classes.tolist()}", param=name)
     return classes, np.ascontiguousarray(codes, dtype=np.intc)

@@ -31,6 +31,14 @@ class InvalidParameterError(FastregError, ValueError):
     """
 
 
+class InvalidParameterTypeError(InvalidParameterError, TypeError):
+    """A hyper-parameter or argument of the wrong type (a string where a number belongs).
+
+    Both a ``ValueError`` (as every :class:`InvalidParameterError`) and a ``TypeError``, the
+    class Python code conventionally catches for wrong types.
+    """
+
+
 class NotFittedError(FastregError, ValueError, AttributeError):
     """The estimator is used before ``fit`` (scikit-learn's ``NotFittedError`` bases)."""
 
@@ -78,6 +86,7 @@ __all__ = [
     "DownloadError",
     "FastregError",
     "InvalidParameterError",
+    "InvalidParameterTypeError",
     "NotFittedError",
     "TrainingDivergedError",
 ]

@@ -1,127 +1,119 @@
 """The objective of both models, its hand-derived gradient, and a finite-difference check.
 
-Logistic regression (W of shape (d,), scalar b, labels y in {0, 1}):
+One weight layout, that of the estimators' ``coef_`` and ``intercept_``: coef (K, d) with one
+row per class, intercept (K,). K = 1 is logistic regression (labels y in {0, 1}), K >= 2
+softmax regression (labels y in 0..K-1, T one-hot):
 
-    z_n = w . x_n + b,      s(z) = 1 / (1 + e^-z)
-    J   = (1/N) sum_n [ -y_n log s(z_n) - (1 - y_n) log(1 - s(z_n)) ] + lambda ||w||^2
-        = (1/N) sum_n [ log(1 + e^{z_n}) - y_n z_n ]                  + lambda ||w||^2
-    dJ/dz_n = (s(z_n) - y_n) / N                     (chain rule through the sigmoid)
-    dJ/dw   = (1/N) sum_n (s(z_n) - y_n) x_n + 2 lambda w
-    dJ/db   = (1/N) sum_n (s(z_n) - y_n)
+    logistic (K = 1):   z_n = w . x_n + b,      s(z) = 1 / (1 + e^-z)
+        J   = (1/N) sum_n [ log(1 + e^{z_n}) - y_n z_n ] + lambda ||w||^2
+        dJ/dw = (1/N) sum_n (s(z_n) - y_n) x_n + 2 lambda w,   dJ/db = (1/N) sum_n (s(z_n) - y_n)
 
-Softmax regression (W of shape (d, K), b of shape (K,), labels y in 0..K-1, T one-hot):
-
-    a_nk = w_k . x_n + b_k,  p_nk = exp(a_nk) / sum_c exp(a_nc)
-    J    = (1/N) sum_n [ logsumexp_k a_nk - a_{n,y_n} ] + lambda ||W||^2
-    dJ/da_nk = (p_nk - t_nk) / N                     (chain rule through the softmax)
-    dJ/dW    = (1/N) X^T (P - T) + 2 lambda W
-    dJ/db    = (1/N) sum_n (p_n - t_n)
+    softmax (K >= 2):   a_nk = w_k . x_n + b_k,  p_nk = exp(a_nk) / sum_c exp(a_nc)
+        J    = (1/N) sum_n [ logsumexp_k a_nk - a_{n,y_n} ] + lambda ||W||^2
+        dJ/dW = (1/N) (P - T)^T X + 2 lambda W,   dJ/db = (1/N) sum_n (p_n - t_n)
 
 The bias is never penalised. Losses are computed from logits (log-sum-exp, log1p(e^z)), so
 no log(0) occurs for any finite logits.
+
+Before 0.2.0 the softmax weights were passed as W (d, K). A (d, K) array is refused with a
+message, except when d == K: such a square W cannot be told from coef and is read as coef
+(K, d); transpose it (``W.T``) yourself.
 """
 import numpy as np
 
-from ._backend import get_backend
-from ._validation import (
-    as_numeric,
-    check_class_indices,
-    check_finite,
-    check_matrix,
-    check_scalar,
-    compute_dtype,
-)
+from ._kernels import get_backend
+from ._validation import Param, check_array, check_param, check_targets, check_value
+from .exceptions import InvalidParameterError
+
+__all__ = ["loss_and_grad", "numerical_gradient"]
+
+_EPS = Param("real", 0, None, "neither")  # numerical_gradient's step: not an estimator's
 
 
-def _prepare(X, y, W, b, l2):
-    """Validate the public arguments; return (is_binary, X, y, coef, intercept, l2)."""
-    X = as_numeric(X, "X")
-    W_arr = as_numeric(W, "W")
-    b_arr = as_numeric(b, "b")
-    dtype = compute_dtype(X, W_arr)
-    X = check_matrix(X, "X", dtype=dtype)
+def _dtype(*arrays):
+    """float32 when every floating input is float32, float64 otherwise."""
+    kinds = [np.asarray(a).dtype for a in arrays if np.asarray(a).dtype.kind == "f"]
+    return np.dtype(np.float32) if kinds and all(k == np.float32 for k in kinds) \
+        else np.dtype(np.float64)
+
+
+def _prepare(X, y, coef, intercept, l2):
+    """Check the public arguments; return (X, codes, coef, intercept, l2) for the kernel."""
+    X = check_array(X, "X", allow_uint8=False)
+    if np.ndim(coef) != 2:
+        raise InvalidParameterError(
+            f"coef must be 2-d (n_classes, n_features) as an estimator's coef_, got shape "
+            f"{np.shape(coef)}; for the logistic model pass w.reshape(1, -1)", param="coef")
+    coef = check_array(coef, "coef", allow_uint8=False)
+    dtype = _dtype(X, coef)
+    X = X.astype(dtype, copy=False)
+    coef = np.array(coef, dtype=dtype, order="C")
     n, d = X.shape
-    l2 = check_scalar(l2, "l2", min_value=0.0)
-    if W_arr.ndim == 1:
-        if W_arr.shape[0] != d:
-            raise ValueError(f"W has {W_arr.shape[0]} weights but X has {d} features; they must match")
-        if b_arr.size != 1:
-            raise ValueError(
-                f"b must be a scalar for logistic regression (W of shape (d,)), got shape {b_arr.shape}"
-            )
-        y = check_class_indices(y, n, 2)
-        coef = np.array(W_arr, dtype=dtype, order="C")
-        intercept = np.array(b_arr, dtype=dtype).reshape(1)
-        binary = True
-    elif W_arr.ndim == 2:
-        if W_arr.shape[0] != d:
-            raise ValueError(
-                f"W has shape {W_arr.shape} but X has {d} features: W must be (n_features, n_classes)"
-            )
-        k = W_arr.shape[1]
-        if b_arr.shape != (k,):
-            raise ValueError(f"b must have shape ({k},) to match W of shape {W_arr.shape}, got {b_arr.shape}")
-        y = check_class_indices(y, n, k)
-        coef = np.ascontiguousarray(W_arr.T, dtype=dtype)  # kernels want one row per class
-        intercept = np.array(b_arr, dtype=dtype)
-        binary = False
-    else:
-        raise ValueError(f"W must be 1-d (logistic) or 2-d (softmax), got shape {W_arr.shape}")
-    check_finite(coef, "W")
-    check_finite(intercept, "b")
-    return binary, X, y, coef, intercept, l2
+    K = coef.shape[0]
+    if coef.shape[1] != d:
+        hint = ("; it looks like W (n_features, n_classes) of fastreg < 0.2: pass W.T"
+                if K == d else "")
+        raise InvalidParameterError(
+            f"coef has shape {coef.shape} but X has {d} features: coef must be "
+            f"(n_classes, n_features), as an estimator's coef_{hint}", param="coef")
+    if np.ndim(intercept) != 1 or np.shape(intercept)[0] != K:
+        raise InvalidParameterError(
+            f"intercept must have shape ({K},) to match coef of shape {coef.shape}, as an "
+            f"estimator's intercept_, got shape {np.shape(intercept)}", param="intercept")
+    intercept = np.array(check_array(intercept, "intercept", allow_uint8=False, ndim=1),
+                         dtype=dtype, order="C")
+    _, codes = check_targets(y, n, np.arange(max(K, 2)))
+    return X, codes, coef, intercept, check_param("l2", l2)
 
 
-def loss_and_grad(X, y, W, b, *, l2=0.0, backend=None):
-    """Objective J and its gradient (dJ/dW, dJ/db) for logistic or softmax regression.
+def loss_and_grad(X, y, coef, intercept, *, l2=0.0, backend="auto"):
+    """Objective J and its gradient (dJ/dcoef, dJ/dintercept), in the estimators' layout.
 
     Parameters
     ----------
-    X : array of shape (N, d)
-    y : array of shape (N,)
-        Labels 0/1 (logistic) or integer classes 0..K-1 (softmax).
-    W : array of shape (d,) for logistic regression, (d, K) for softmax regression.
-    b : scalar (logistic) or array of shape (K,) (softmax).
-    l2 : float, lambda in J = E + lambda ||W||^2 (the bias is not penalised).
-    backend : "auto", "cython", "numpy" or None (FASTREG_BACKEND).
+    X : array of shape (N, d).
+    y : array of shape (N,): labels 0/1 when K = 1 (logistic), 0..K-1 when K >= 2 (softmax).
+    coef : array of shape (K, d), exactly as an estimator's ``coef_`` (K = 1: logistic).
+    intercept : array of shape (K,), as ``intercept_``.
+    l2 : float >= 0, lambda in J = E + lambda ||coef||^2 (the intercept is not penalised).
+    backend : "auto" (or None, the same), "cython" or "numpy".
 
     Returns
     -------
-    loss : float
-        Mean cross-entropy over the N rows plus ``l2 * sum(W**2)``; formulas in the module docstring.
-    dW, db : gradients with the shapes of W and b, in the computation's dtype (float32 when
-        X and W are float32, float64 otherwise).
+    loss : float, the mean cross-entropy plus ``l2 * sum(coef**2)`` (module docstring).
+    grad_coef : (K, d); grad_intercept : (K,), in the computation's dtype (float32 when X and
+        coef are float32, float64 otherwise).
+
+    ``loss_and_grad(X, y, model.coef_, model.intercept_, l2=model.l2)`` is the objective
+    the model was trained on, when its labels are the class indices (``classes_`` = 0..K-1).
     """
-    kernels = get_backend(backend)
-    binary, X, y, coef, intercept, l2 = _prepare(X, y, W, b, l2)
-    if binary:
-        loss, g_coef, g_int = kernels.binary_loss_grad(X, y, coef, intercept, l2)
-        db = g_int.reshape(np.shape(b)) if isinstance(b, np.ndarray) else g_int.dtype.type(g_int[0])
-        return float(loss), g_coef, db
-    loss, g_coef, g_int = kernels.multinomial_loss_grad(X, y, coef, intercept, l2)
-    return float(loss), np.ascontiguousarray(g_coef.T), g_int
+    kernels = get_backend(check_param("backend", "auto" if backend is None else backend))
+    X, codes, coef, intercept, l2 = _prepare(X, y, coef, intercept, l2)
+    loss, grad_coef, grad_intercept = kernels.loss_grad(X, codes, coef, intercept, l2)
+    return float(loss), grad_coef, grad_intercept
 
 
-def numerical_gradient(X, y, W, b, *, l2=0.0, eps=1e-6, backend=None):
+def numerical_gradient(X, y, coef, intercept, *, l2=0.0, eps=1e-6, backend="auto"):
     """Centred finite-difference gradient of the objective of :func:`loss_and_grad`.
 
-    Each weight theta is moved by +-eps and dJ/dtheta ~ (J(theta + eps) - J(theta - eps)) / (2 eps),
-    with error O(eps^2). It is evaluated in float64 whatever the input dtype, since differences
-    of float32 losses keep too few digits. Costs 2 (d K + K) loss evaluations: meant for
-    checking gradients on small problems, not for training.
+    Each weight theta is moved by +-eps and dJ/dtheta ~ (J(theta + eps) - J(theta - eps)) /
+    (2 eps), with error O(eps^2). It is evaluated in float64 whatever the input dtype, since
+    differences of float32 losses keep too few digits. Costs 2 (d K + K) loss evaluations:
+    for checking gradients on small problems, not for training.
 
-    Returns ``(dW, db)`` in float64 with the shapes of W and b (db a float for scalar b).
+    Returns ``(grad_coef (K, d), grad_intercept (K,))`` in float64, the layout of coef_.
     """
-    eps = check_scalar(eps, "eps", min_value=0.0, include_min=False)
+    eps = check_value(_EPS, "eps", eps)
     X64 = np.asarray(X, dtype=np.float64)
-    W64 = np.array(W, dtype=np.float64)
-    b64 = np.array(b, dtype=np.float64)
+    coef64 = np.array(coef, dtype=np.float64)
+    intercept64 = np.array(intercept, dtype=np.float64)
+    loss_and_grad(X64, y, coef64, intercept64, l2=l2, backend=backend)  # checks, once
 
     def objective():
-        return loss_and_grad(X64, y, W64, b64, l2=l2, backend=backend)[0]
+        return loss_and_grad(X64, y, coef64, intercept64, l2=l2, backend=backend)[0]
 
     grads = []
-    for theta in (W64, b64):
+    for theta in (coef64, intercept64):
         g = np.zeros_like(theta)
         flat, g_flat = theta.reshape(-1), g.reshape(-1)
         for i in range(flat.size):
@@ -133,5 +125,4 @@ def numerical_gradient(X, y, W, b, *, l2=0.0, eps=1e-6, backend=None):
             flat[i] = old
             g_flat[i] = (up - down) / (2 * eps)
         grads.append(g)
-    dW, db = grads
-    return dW, (db if isinstance(b, np.ndarray) else float(db))
+    return grads[0], grads[1]

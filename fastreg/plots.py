@@ -1,6 +1,7 @@
 """The pictures of a training run: loss and accuracy curves, and the learned weights as images.
 
-With ``fastreg/cli.py`` this is the only module that draws. It uses matplotlib's
+The only module that draws; it writes files and never prints (only the command line,
+:mod:`fastreg.cli`, and the progress bar print). It uses matplotlib's
 object-oriented API with the Agg canvas (``matplotlib.figure.Figure``), never ``pyplot``: no
 window opens, no global backend is switched under a notebook that imports fastreg, and it works
 on a machine without a display. matplotlib is an optional dependency (the ``plot`` extra);

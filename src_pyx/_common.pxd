@@ -1,5 +1,7 @@
-# Per-sample numerical helpers shared by the compiled kernels (_kernels.pyx) and the fused
-# epoch (_epoch.pyx): `cimport` them, do not copy them.
+# Per-row numerical helpers shared by the compiled kernels (_loss.pyx, and the forward pass and
+# epoch of _linear.pyx): `cimport` them, do not copy them. The cross-entropy and its gradient by
+# the logits are written here once for every K (`cross_entropy_row`, `cross_entropy_grad_row`:
+# sigmoid for K == 1, softmax for K >= 2), the Cython twin of fastreg/_kernels/_loss_numpy.py.
 #
 # dtypes: `floating` is float or double (Cython's fused type). Every transcendental function
 #   (exp, log, log1p) is evaluated in double, whatever the storage type: a row has only K of
@@ -7,7 +9,7 @@
 #   correctly rounded. Losses are returned as double, ready to be summed in double.
 # contiguity: helpers take raw pointers to contiguous rows (`&Z[n, 0]` of a [:, ::1] view).
 # written: only the output pointers: y of `axpy`/`axpy4`; p of `row_softmax` and g of
-#   `row_cross_entropy_grad`, which may alias z.
+#   `row_cross_entropy_grad`/`cross_entropy_grad_row`, which may alias z.
 # All helpers are `noexcept nogil` and trust their inputs (lengths >= 1, labels in range).
 from cython cimport floating
 from libc.math cimport exp, log, log1p
@@ -162,3 +164,23 @@ cdef inline double row_cross_entropy_grad(const floating* z, floating* g, Py_ssi
     else:
         g[y] = g[y] - 1  # p_y <= 1/2 here: no cancellation
     return (m - zy) + log1p(rest)
+
+
+cdef inline double cross_entropy_row(const floating* z, Py_ssize_t k, int y) noexcept nogil:
+    """Cross-entropy of one row of k logits: binary (sigmoid) for k == 1, y in {0, 1};
+    softmax for k >= 2, y in 0..k-1."""
+    if k == 1:
+        return binary_cross_entropy(z[0], y)
+    return row_cross_entropy(z, k, y)
+
+
+cdef inline double cross_entropy_grad_row(const floating* z, floating* g, Py_ssize_t k,
+                                          int y) noexcept nogil:
+    """Loss of :func:`cross_entropy_row`, and THE gradient by the logits g = p - onehot(y):
+    s(z) - y for k == 1, softmax(z) - onehot(y) for k >= 2. g may alias z (in place)."""
+    cdef double loss
+    if k == 1:
+        loss = binary_cross_entropy(z[0], y)  # before g[0] overwrites z[0]
+        g[0] = binary_cross_entropy_dz(z[0], y)
+        return loss
+    return row_cross_entropy_grad(z, g, k, y)

@@ -1,10 +1,10 @@
 """Shared fixtures: the backend every test runs on, and the real MNIST data.
 
 The suite runs once per selected backend: every backend that loads here, or only the one named
-by FASTREG_BACKEND (``cython``/``numpy``). Tests that compare the compiled kernels with their
-NumPy twins carry the ``requires_cython`` marker and are deselected (not skipped) when Cython
-is not selected; FASTREG_REQUIRE_CYTHON=1 turns a missing extension into a failure
-(tests/test_backend.py).
+by FASTREG_BACKEND (``cython``/``numpy``; ``auto`` or unset: every one that loads). Tests that
+compare the compiled kernels with their NumPy twins carry the ``requires_cython`` marker and
+are deselected (not skipped) when Cython is not selected; FASTREG_REQUIRE_CYTHON=1 turns a
+missing extension into a failure (tests/kernels/test_backend.py).
 
 Real-data tests take the ``mnist`` fixture. It reads the files through the project's own
 data-directory setting, FASTREG_DATA. Without it they skip, except under FASTREG_REQUIRE_DATA=1
@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(params=selected_backends())
 def backend(request):
-    """The kernels of one backend (a namespace with ``.name`` and every kernel function)."""
+    """The kernels of one backend: a namespace with ``.name``, every kernel (behind its input
+    check) and ``.raw`` (the unchecked kernels)."""
     return get_backend(request.param)
 
 

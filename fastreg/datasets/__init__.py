@@ -8,10 +8,13 @@ Load::
 
 Files are looked for in ``data_dir``, then ``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``),
 then ``~/.cache/fastreg/mnist``; only when they are nowhere is anything downloaded, and then
-only into the cache, verified against published sizes and checksums. Modules:
+only into the cache, verified against published sizes and checksums. Errors are the
+structured exceptions of :mod:`fastreg.exceptions` (``DatasetError``, ``DownloadError``,
+``DataNotFoundError``), re-exported here. Modules:
 
+``_registry`` the data sets known: titles, class names, files, sizes, digests, mirrors
 ``_idx``      the IDX format: parse (with every header check), memory-map, write
-``_fetch``    where files are looked for, the mirrors and checksums, the verified download
+``_fetch``    where files are looked for, the verified download
 ``_load``     ``load_mnist`` / ``load_fashion_mnist``: four arrays, checked as a set
 ``_unpack``   ``mmap=True``: verified uncompressed copies of .gz files in the cache, to map
 ``_dataset_file``    ``open_dataset``: one uncompressed, memory-mappable file per data set, read
@@ -20,11 +23,12 @@ only into the cache, verified against published sizes and checksums. Modules:
 ``_prepare``  ``binary_subset``, ``train_val_split``, ``flatten``, ``scale_pixels``,
               ``Standardizer`` and ``prepare``, which chains them (its defaults documented there)
 """
+from ..exceptions import DataNotFoundError, DatasetError, DownloadError
 from ._dataset_file import DatasetFile, open_dataset
 from ._dataset_writer import DatasetWriter, write_dataset
-from ._fetch import DownloadError, default_cache_dir
-from ._idx import DatasetError, read_idx, write_idx
-from ._load import DatasetArrays, load_fashion_mnist, load_mnist
+from ._fetch import default_cache_dir
+from ._idx import read_idx, write_idx
+from ._load import DatasetArrays, load_dataset, load_fashion_mnist, load_mnist
 from ._prepare import (
     Prepared,
     Split,
@@ -37,6 +41,7 @@ from ._prepare import (
 )
 
 __all__ = [
+    "DataNotFoundError",
     "DatasetArrays",
     "DatasetError",
     "DatasetFile",
@@ -48,6 +53,7 @@ __all__ = [
     "binary_subset",
     "default_cache_dir",
     "flatten",
+    "load_dataset",
     "load_fashion_mnist",
     "load_mnist",
     "open_dataset",

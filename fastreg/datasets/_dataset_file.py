@@ -28,8 +28,9 @@ The JSON header holds ``n_samples``, ``n_features``, ``sample_shape`` (the shape
 as written, e.g. [28, 28]), ``n_classes``, for each of X, y and classes its ``dtype``,
 ``offset``, ``nbytes`` and ``sha256``, and ``header_sha256``, the digest of the rest of the
 header (its JSON with sorted keys), so an edited or damaged header is refused. ``classes`` lets
-``partial_fit`` be given every class before the first chunk without a pass over the labels. A file is written under a temporary name in the destination folder
-and renamed into place when complete, so a reader never sees a half-written file and a failed
+``partial_fit`` be given every class before the first chunk without a pass over the labels.
+A file is written under a temporary name in the destination folder and renamed into place
+when complete, so a reader never sees a half-written file and a failed
 conversion leaves any previous file untouched. Opening checks the magic, the header and that
 the file size is exactly what the header declares (a truncated copy is rejected before any
 page is read) and reads the classes; :meth:`DatasetFile.verify` also checks the digests of X
@@ -45,7 +46,7 @@ import struct
 
 import numpy as np
 
-from ._idx import DatasetError
+from ..exceptions import DatasetError, InvalidParameterError
 
 MAGIC = b"\x93FASTREG"
 FORMAT_VERSION = 1
@@ -57,8 +58,8 @@ _PREAMBLE = struct.Struct("<8sII")
 _IO_BLOCK = 16 << 20          # bytes per read/write when copying or hashing
 
 
-def _fail(path, problem, hint="Re-create it with fastreg.datasets.write_dataset"):
-    raise DatasetError(f"{os.fspath(path)}: {problem}. {hint}")
+def _fail(path, problem, hint="re-create it with fastreg.datasets.write_dataset"):
+    raise DatasetError(f"{os.fspath(path)}: {problem}", hint=hint)
 
 
 def header_digest(meta):
@@ -120,19 +121,19 @@ class DatasetFile:
 
     def _parse(self, head):
         path = self.path
-        again = "Copy it again or re-create it with fastreg.datasets.write_dataset"
+        again = "copy it again or re-create it with fastreg.datasets.write_dataset"
         if len(head) < len(MAGIC) and MAGIC.startswith(head):
             _fail(path, f"file truncated: {len(head)} bytes, not even a header", again)
         if head[:len(MAGIC)] != MAGIC:
             _fail(path, "not a fastreg dataset file (bad magic number)",
-                  "Write dataset files with fastreg.datasets.write_dataset")
+                  "write dataset files with fastreg.datasets.write_dataset")
         if len(head) < DATA_OFFSET:
             _fail(path, f"file truncated inside its {DATA_OFFSET}-byte header ({len(head)} "
                         "bytes)", again)
         _, version, length = _PREAMBLE.unpack_from(head)
         if version != FORMAT_VERSION:
             _fail(path, f"dataset format version {version}; this fastreg reads version "
-                        f"{FORMAT_VERSION}", "Upgrade fastreg, or re-create the file")
+                        f"{FORMAT_VERSION}", "upgrade fastreg, or re-create the file")
         try:
             if _PREAMBLE.size + length > DATA_OFFSET:
                 raise ValueError(f"header length {length} exceeds the header block")
@@ -199,7 +200,7 @@ class DatasetFile:
             f.close()
             _fail(self.path, f"the file changed since it was opened (now {stat.st_size} bytes, "
                              f"was {self._identity[2]}); a truncated or rewritten file cannot "
-                             "be read safely", "Open it again with open_dataset")
+                             "be read safely", "open it again with open_dataset")
         return f
 
     def rows(self, start, stop):
@@ -232,11 +233,13 @@ class DatasetFile:
 
     def _chunk_rows(self, chunk_rows, chunk_bytes):
         if chunk_rows is not None and chunk_bytes is not None:
-            raise ValueError("give chunk_rows or chunk_bytes, not both")
+            raise InvalidParameterError("give chunk_rows or chunk_bytes, not both",
+                                        param="chunk_rows")
         for name, value in (("chunk_rows", chunk_rows), ("chunk_bytes", chunk_bytes)):
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, numbers.Integral) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}",
+                                            param=name)
         if chunk_rows is None:
             chunk_rows = self.chunk_rows_for(DEFAULT_CHUNK_BYTES if chunk_bytes is None
                                              else chunk_bytes)
@@ -324,9 +327,9 @@ def _mapped_block(path, fingerprint, start, stop, which):
     try:
         data = DatasetFile(path)
     except FileNotFoundError:
-        _fail(path, "no such file on this Dask worker", "Every worker must see the file at "
+        _fail(path, "no such file on this Dask worker", "every worker must see the file at "
                     "this path: a local cluster, or a file system they all mount there")
     if data._fingerprint() != fingerprint:
         _fail(path, "this is not the file the Dask array was made from (its size or checksums "
-                    "differ)", "Make the array again with open_dataset(path).to_dask()")
+                    "differ)", "make the array again with open_dataset(path).to_dask()")
     return data.rows(start, stop)[0 if which == "X" else 1]

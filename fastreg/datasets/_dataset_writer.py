@@ -13,6 +13,7 @@ import weakref
 
 import numpy as np
 
+from ..exceptions import InvalidParameterError
 from ._dataset_file import (
     _IO_BLOCK,
     _PREAMBLE,
@@ -41,62 +42,66 @@ def _little(dtype):
 def _x_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype.newbyteorder("=") not in X_DTYPES:
-        raise ValueError(
+        raise InvalidParameterError(
             f"a dataset file stores X as uint8, float32 or float64 (what the kernels train on "
-            f"without converting), got {dtype}; convert first, e.g. X.astype(np.float32)"
-        )
+            f"without converting), got {dtype}", param="dtype",
+            hint="convert first, e.g. X.astype(np.float32)")
     return _little(dtype)
 
 
 def _check_label_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype.kind not in "biu":
-        raise ValueError(f"label_dtype must be an integer (or bool) dtype, got {dtype}; "
-                         "dataset files store integer class labels")
+        raise InvalidParameterError(f"label_dtype must be an integer (or bool) dtype, got {dtype}",
+                                    param="label_dtype",
+                                    hint="dataset files store integer class labels")
     return _little(dtype)
 
 
 def _label_array(y, n_rows, label_dtype):
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n_rows:
-        raise ValueError(f"y must be 1-d with one label per row of X ({n_rows}), got shape "
-                         f"{y.shape}")
+        raise InvalidParameterError(f"y must be 1-d with one label per row of X ({n_rows}), got "
+                                    f"shape {y.shape}", param="y")
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         y = y.astype(np.int64)
     if y.dtype.kind not in "biu":
-        raise ValueError(
-            f"dataset files store integer class labels, got dtype {y.dtype}; map other labels "
-            "to integers first: classes, y_int = np.unique(y, return_inverse=True)"
-        )
+        raise InvalidParameterError(
+            f"dataset files store integer class labels, got dtype {y.dtype}", param="y",
+            hint="map other labels to integers first: classes, y_int = np.unique(y, "
+                 "return_inverse=True)")
     if label_dtype is None:
         return np.ascontiguousarray(y, dtype=_little(y.dtype))
     stored = np.ascontiguousarray(y, dtype=label_dtype)
     if not np.array_equal(stored, y):
-        raise ValueError(
+        raise InvalidParameterError(
             f"labels {np.unique(y[stored != y])[:5].tolist()} do not fit the file's label dtype "
-            f"{label_dtype}; create the DatasetWriter with label_dtype=np.int64"
-        )
+            f"{label_dtype}", param="y", hint="create the DatasetWriter with label_dtype=np.int64")
     return stored
 
 
 def _checked_block(source, dtype):
     """``source`` rows as ``dtype``, C-contiguous; ValueError if that changes what they say."""
     if source.dtype.kind == "c":
-        raise ValueError(f"X is complex ({source.dtype}); store the real part or the magnitude "
-                         "explicitly (nothing of this chunk was written)")
+        raise InvalidParameterError(f"X is complex ({source.dtype}); nothing of this chunk was "
+                                    "written", param="X",
+                                    hint="store the real part or the magnitude explicitly")
     if source.dtype.kind == "f" and not np.isfinite(source).all():
-        raise ValueError("X contains NaN or infinite values; remove or impute them before "
-                         "writing (nothing of this chunk was written)")
+        raise InvalidParameterError("X contains NaN or infinite values; nothing of this chunk was "
+                                    "written", param="X",
+                                    hint="remove or impute them before writing")
     with np.errstate(over="ignore", invalid="ignore"):  # both are detected just below
         block = np.ascontiguousarray(source, dtype=dtype)
     if dtype.kind == "u" and source.dtype != dtype and not np.array_equal(block, source):
-        raise ValueError(f"X holds values that uint8 cannot store exactly (it takes integers "
-                         f"0..255, X is {source.dtype}); convert to float32 first "
-                         "(X.astype(np.float32)) to keep them (nothing of this chunk was "
-                         "written)")
+        raise InvalidParameterError(f"X holds values that uint8 cannot store exactly (it takes "
+                                    f"integers 0..255, X is {source.dtype}); nothing of this "
+                                    "chunk was written", param="X",
+                                    hint="convert to float32 first (X.astype(np.float32)) to "
+                                         "keep them")
     if dtype.kind == "f" and not np.isfinite(block).all():
-        raise ValueError(f"X holds values beyond the range of {dtype.name}; store it as "
-                         "float64 (nothing of this chunk was written)")
+        raise InvalidParameterError(f"X holds values beyond the range of {dtype.name}; nothing of "
+                                    "this chunk was written", param="X",
+                                    hint="store it as float64")
     return block
 
 
@@ -134,14 +139,15 @@ class DatasetWriter:
         self.path = os.fspath(path)
         self.n_features = int(n_features)
         if self.n_features < 1:
-            raise ValueError(f"n_features must be >= 1, got {n_features}")
+            raise InvalidParameterError(f"n_features must be >= 1, got {n_features}",
+                                        param="n_features")
         self.dtype = _x_dtype(dtype)
         self.label_dtype = None if label_dtype is None else _check_label_dtype(label_dtype)
         self.sample_shape = tuple(int(s) for s in (sample_shape or (self.n_features,)))
         if (int(np.prod(self.sample_shape)) != self.n_features
                 or min(self.sample_shape) < 1):
-            raise ValueError(f"sample_shape {self.sample_shape} does not hold {self.n_features} "
-                             "features")
+            raise InvalidParameterError(f"sample_shape {self.sample_shape} does not hold "
+                                        f"{self.n_features} features", param="sample_shape")
         if os.path.exists(self.path) and not overwrite:
             raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
         folder = os.path.dirname(os.path.abspath(self.path))
@@ -174,9 +180,9 @@ class DatasetWriter:
         self._require_open()
         X = np.asarray(X)
         if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.n_features:
-            raise ValueError(f"X must have shape (n, {self.n_features}) (or (n, "
-                             f"*{self.sample_shape})), got {X.shape}; every chunk needs the "
-                             "same features")
+            raise InvalidParameterError(f"X must have shape (n, {self.n_features}) (or (n, "
+                                        f"*{self.sample_shape})), got {X.shape}", param="X",
+                                        hint="every chunk needs the same features")
         n = X.shape[0]
         labels = _label_array(y, n, self.label_dtype)
         rows = X.reshape(n, self.n_features)
@@ -297,16 +303,16 @@ def write_dataset(path, X, y, *, overwrite=False, label_dtype=None):
     """
     X = np.asarray(X)
     if X.ndim < 2 or X.shape[0] == 0 or X[0].size == 0:
-        raise ValueError(f"X must have shape (n_samples, n_features, ...) with at least one "
-                         f"sample and one feature, got {X.shape}")
+        raise InvalidParameterError(f"X must have shape (n_samples, n_features, ...) with at "
+                                    f"least one sample and one feature, got {X.shape}", param="X")
     dtype = X.dtype.newbyteorder("=")
     if dtype not in X_DTYPES:
         dtype = np.uint8 if dtype.kind in "biu" else np.float64
     step = max(1, _IO_BLOCK // max(1, X[0].nbytes))
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must be 1-d with one label per sample of X ({X.shape[0]}), got "
-                         f"shape {y.shape}")
+        raise InvalidParameterError(f"y must be 1-d with one label per sample of X "
+                                    f"({X.shape[0]}), got shape {y.shape}", param="y")
     with DatasetWriter(path, int(np.prod(X.shape[1:])), dtype, label_dtype=label_dtype,
                        sample_shape=X.shape[1:], overwrite=overwrite) as out:
         for start in range(0, X.shape[0], step):

@@ -20,14 +20,13 @@ the cache folder, checked for its published size and digest, and only then renam
 (an atomic ``os.replace``). A file that fails on every mirror leaves nothing behind and raises
 :class:`DownloadError`; files already verified stay in the cache for the next attempt.
 
-Digests: MNIST is verified by SHA-256 of the canonical .gz files. Fashion-MNIST is verified by
-MD5, the digest its authors publish (and torchvision checks): third-party SHA-256 lists for it
-disagree with each other, so no SHA-256 value is trusted here. Size is checked for both.
-MNIST also lists the size and SHA-256 of each uncompressed file (``raw_size``, ``raw_sha256``),
-which hold whatever the compression; they verify the uncompressed copies ``mmap=True`` makes
-(``_unpack``). Fashion-MNIST has no such published values.
+The mirrors, file names, sizes and digests are the registry's (``_registry``).
+
+Failures raise the exceptions of :mod:`fastreg.exceptions` with ``param="data_dir"`` and a
+``hint``, so that a caller (the command line) can say what to do in its own words:
+:class:`DataNotFoundError` (a ``FileNotFoundError``; ``searched`` lists the folders) and
+:class:`DownloadError`.
 """
-import dataclasses
 import hashlib
 import http.client
 import logging
@@ -37,7 +36,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ._idx import DatasetError
+from ..exceptions import DataNotFoundError, DownloadError
 
 ENV_DATA = "FASTREG_DATA"
 TIMEOUT_SECONDS = 60
@@ -45,97 +44,6 @@ CHUNK_BYTES = 1 << 20
 USER_AGENT = "fastreg-datasets (python urllib)"  # some mirrors refuse urllib's default agent
 
 log = logging.getLogger(__name__)
-
-
-class DownloadError(DatasetError):
-    """Every mirror failed to deliver a file with the published size and checksum."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RemoteFile:
-    """One published file: its name, size in bytes and hex digest (SHA-256, else MD5), and,
-    where published, the size and SHA-256 of its uncompressed contents."""
-
-    name: str
-    size: int
-    sha256: str = ""
-    md5: str = ""
-    raw_size: int = 0
-    raw_sha256: str = ""
-
-    @property
-    def local_name(self):
-        """The uncompressed file's name (the published name without ``.gz``)."""
-        return self.name[:-3] if self.name.endswith(".gz") else self.name
-
-    def digest_kind(self):
-        return ("sha256", self.sha256) if self.sha256 else ("md5", self.md5)
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-    """What defines a downloadable IDX data set. ``files`` are, in order: train images,
-    train labels, test images, test labels."""
-
-    title: str
-    subdir: str
-    mirrors: tuple
-    files: tuple
-    flat_env_folder: bool  # may FASTREG_DATA itself (not only <FASTREG_DATA>/<subdir>) hold it?
-    image_shape: tuple = (28, 28)
-    n_classes: int = 10
-
-
-MNIST = DatasetSpec(
-    title="MNIST",
-    subdir="mnist",
-    # torchvision's order; CVDF's bucket serves the same .gz bytes
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    files=(
-        RemoteFile("train-images-idx3-ubyte.gz", 9912422,
-                   sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                   raw_size=47040016,
-                   raw_sha256="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-        RemoteFile("train-labels-idx1-ubyte.gz", 28881,
-                   sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                   raw_size=60008,
-                   raw_sha256="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-        RemoteFile("t10k-images-idx3-ubyte.gz", 1648877,
-                   sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                   raw_size=7840016,
-                   raw_sha256="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-        RemoteFile("t10k-labels-idx1-ubyte.gz", 4542,
-                   sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-                   raw_size=10008,
-                   raw_sha256="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-    ),
-    flat_env_folder=True,
-)
-
-FASHION_MNIST = DatasetSpec(
-    title="Fashion-MNIST",
-    subdir="fashion-mnist",
-    # the authors' bucket (torchvision's source), then the copy Keras downloads
-    mirrors=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-    ),
-    files=(
-        RemoteFile("train-images-idx3-ubyte.gz", 26421880,
-                   md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-        RemoteFile("train-labels-idx1-ubyte.gz", 29515, md5="25c81989df183df01b3e8a0aad5dffbe"),
-        RemoteFile("t10k-images-idx3-ubyte.gz", 4422102, md5="bef4ecab320f06d8554ea6380940ec79"),
-        RemoteFile("t10k-labels-idx1-ubyte.gz", 5148, md5="bb300cfdad3c16e7a12a480ee83cd310"),
-    ),
-    flat_env_folder=False,
-)
-
-# looked up at call time, so a test can swap in its own mirrors and checksums
-DATASETS = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST}
 
 
 def default_cache_dir(subdir="mnist"):
@@ -173,14 +81,16 @@ def files_in(folder, spec):
 def locate(spec, data_dir=None, *, download=True):
     """Paths of the four files of ``spec``: found on disk, else downloaded into the cache.
 
-    Raises ``FileNotFoundError`` (listing every place searched) when they are nowhere and
-    ``download`` is false, and :class:`DownloadError` when a download fails.
+    Raises :class:`DataNotFoundError` (listing every place searched; a ``FileNotFoundError``)
+    when they are nowhere and ``download`` is false, and :class:`DownloadError` when a download
+    fails.
     """
-    report = []
+    report, searched = [], []
     for origin, folder in search_places(spec, data_dir):
         found = files_in(folder, spec)
         if all(found):
             return found
+        searched.append(folder)
         if not folder.is_dir():
             report.append(f"  {origin}: {folder} (no such folder)")
         else:
@@ -191,13 +101,13 @@ def locate(spec, data_dir=None, *, download=True):
 
     if not download:
         names = ", ".join(r.name for r in spec.files)
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"{spec.title} was not found. Looked for {names} (each .gz or uncompressed) in:\n"
-            + "\n".join(report)
-            + f"\nTo provide it: pass data_dir=<folder holding the four files>, set {ENV_DATA}"
-              f"=<that folder>, or call again with download=True to fetch it into "
-              f"{default_cache_dir(spec.subdir)}."
-        )
+            + "\n".join(report),
+            searched=searched, param="data_dir",
+            hint=f"to provide it, pass data_dir=<folder holding the four files>, set {ENV_DATA}"
+                 f"=<that folder>, or call again with download=True to fetch it into "
+                 f"{default_cache_dir(spec.subdir)}")
     cache = default_cache_dir(spec.subdir)
     cache.mkdir(parents=True, exist_ok=True)
     return [path or download_file(remote, spec, cache)
@@ -229,13 +139,13 @@ def download_file(remote, spec, folder, *, timeout=TIMEOUT_SECONDS):
             failures.append(f"  {url}: {exc}")
     kind, digest = remote.digest_kind()
     raise DownloadError(
-        f"Could not download {remote.name} ({spec.title}) from any mirror; nothing was "
-        f"written for it in {folder}.\n" + "\n".join(failures) + "\n"
-        f"To place the files by hand: get {remote.name} ({remote.size} bytes, {kind} {digest}) "
-        f"and the other files of {spec.title} from a mirror you trust, check them with "
-        f"`{kind}sum`, and put them (gzip'd or not) in {folder}, or in a folder you name with "
-        f"data_dir= or the {ENV_DATA} environment variable."
-    )
+        f"Could not download {remote.name} ({spec.title}; {remote.size} bytes, {kind} "
+        f"{digest}) from any mirror; nothing was written for it in {folder}.\n"
+        + "\n".join(failures),
+        param="data_dir",
+        hint=f"to place the files by hand, get them from a mirror you trust, check them with "
+             f"`{kind}sum`, and put them (gzip'd or not) in {folder}, or in a folder you name "
+             f"with data_dir= or the {ENV_DATA} environment variable")
 
 
 def _fetch_verified(url, remote, final, timeout):

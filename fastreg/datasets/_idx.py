@@ -18,7 +18,8 @@ come back with a big-endian dtype, exactly as stored. ``decompress_idx`` turns a
 an uncompressed one that can be mapped, streaming (never the whole file in memory), verified and
 renamed into place atomically; ``load_mnist(mmap=True)`` uses it (see ``_unpack``).
 
-Every check failure raises :class:`DatasetError` naming the file and what is wrong.
+Every check failure raises :class:`fastreg.exceptions.DatasetError` naming the file and what is
+wrong, with what to do in its ``hint``.
 """
 import gzip
 import hashlib
@@ -28,6 +29,8 @@ import tempfile
 import zlib
 
 import numpy as np
+
+from ..exceptions import DatasetError, InvalidParameterError
 
 # element type code -> dtype as stored (IDX is big-endian)
 IDX_TYPES = {
@@ -47,15 +50,8 @@ HEAD_BYTES = 4 + 4 * MAX_DIMS  # enough leading bytes for any valid header
 CHUNK_BYTES = 1 << 20
 
 
-class DatasetError(ValueError):
-    """A data file exists but is not what it should be (corrupt, truncated, wrong format)."""
-
-
-def _fail(path, problem, hint=""):
-    message = f"{os.fspath(path)}: {problem}"
-    if hint:
-        message += f". {hint}"
-    raise DatasetError(message)
+def _fail(path, problem, hint=None):
+    raise DatasetError(f"{os.fspath(path)}: {problem}", hint=hint)
 
 
 def parse_header(head, path, file_size):
@@ -69,7 +65,7 @@ def parse_header(head, path, file_size):
         what = "truncated" if file_size < expected else "has trailing bytes"
         _fail(path, f"file {what}: header declares shape {shape} of {dtype.name}, which needs "
                     f"{expected} bytes, but the file has {file_size}",
-              "Fetch the file again")
+              "fetch the file again")
     return dtype, shape, header_length
 
 
@@ -78,13 +74,13 @@ def _layout(head, path, file_size):
     implies. ``file_size`` only appears in the messages about a too-short ``head``."""
     if len(head) < 4:
         _fail(path, f"file is {file_size} bytes, too short to hold an IDX magic number",
-              "The file is empty or truncated: fetch it again")
+              "the file is empty or truncated: fetch it again")
     if head[:2] == b"\x1f\x8b":
         _fail(path, "file is gzip-compressed but its name does not end in .gz",
-              "Rename it to end in .gz or decompress it")
+              "rename it to end in .gz or decompress it")
     if head[0] != 0 or head[1] != 0:
         _fail(path, f"bad magic number 0x{head[:4].hex()}: an IDX file starts with two zero "
-                    "bytes", "This is not an IDX file, or it is corrupt")
+                    "bytes", "this is not an IDX file, or it is corrupt")
     code, ndim = head[2], head[3]
     if code not in IDX_TYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
@@ -96,7 +92,7 @@ def _layout(head, path, file_size):
     header_length = 4 + 4 * ndim
     if len(head) < header_length:
         _fail(path, f"file is {file_size} bytes, shorter than its {header_length}-byte header",
-              "The file is truncated: fetch it again")
+              "the file is truncated: fetch it again")
     shape = struct.unpack(f">{ndim}I", head[4:header_length])
     dtype = IDX_TYPES[code]
     expected = header_length + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -110,7 +106,7 @@ def _read_gzip(path):
     except (OSError, EOFError, zlib.error) as exc:
         # BadGzipFile is an OSError; a cut-off stream is EOFError; a corrupt one zlib.error.
         _fail(path, f"not a readable gzip file ({type(exc).__name__}: {exc})",
-              "The download is corrupt or truncated: delete it and fetch it again")
+              "the download is corrupt or truncated: delete it and fetch it again")
 
 
 def read_idx(path):
@@ -170,7 +166,7 @@ def decompress_idx(src, dst, *, published=None, chunk_bytes=CHUNK_BYTES):
             if published is not None and size == published[0] and digest != published[1]:
                 _fail(src, f"decompresses to {size} bytes, the size of the published file, but "
                            f"its SHA-256 is {digest}, not the published {published[1]}",
-                      "The file is corrupt or altered: fetch it again")
+                      "the file is corrupt or altered: fetch it again")
             os.replace(partial, dst)
         finally:
             # after a successful replace the temporary name no longer exists
@@ -188,7 +184,7 @@ def _inflate(stream, out, src, chunk_bytes):
             chunk = stream.read(chunk_bytes)
         except (OSError, EOFError, zlib.error) as exc:
             _fail(src, f"not a readable gzip file ({type(exc).__name__}: {exc})",
-                  "The file is corrupt or truncated: delete it and fetch it again")
+                  "the file is corrupt or truncated: delete it and fetch it again")
         if not chunk:
             return size, hasher.hexdigest(), head
         if len(head) < HEAD_BYTES:
@@ -200,7 +196,7 @@ def _inflate(stream, out, src, chunk_bytes):
             # a wrong or corrupt file: stop before it fills the disk
             _fail(src, f"file has trailing bytes: header declares shape {shape} of "
                        f"{dtype.name}, which needs {expected} bytes, but it decompresses to more",
-                  "Fetch the file again")
+                  "fetch the file again")
         hasher.update(chunk)
         out.write(chunk)
 
@@ -210,9 +206,11 @@ def idx_header(array):
     kind = (array.dtype.kind, array.dtype.itemsize)
     if kind not in _CODE_OF_KIND:
         supported = ", ".join(dt.name for dt in IDX_TYPES.values())
-        raise ValueError(f"IDX cannot store dtype {array.dtype}; convert to one of {supported}")
+        raise InvalidParameterError(f"IDX cannot store dtype {array.dtype}", param="array",
+                                    hint=f"convert to one of {supported}")
     if array.ndim < 1:
-        raise ValueError("IDX needs an array with at least one dimension; got a scalar")
+        raise InvalidParameterError("IDX needs an array with at least one dimension; got a scalar",
+                                    param="array")
     code = _CODE_OF_KIND[kind]
     return struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
 

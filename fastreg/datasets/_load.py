@@ -7,8 +7,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _fetch
-from ._idx import DatasetError, read_idx
+from ..exceptions import DatasetError
+from . import _fetch, _registry
+from ._idx import read_idx
 from ._unpack import mappable
 
 
@@ -31,8 +32,9 @@ def load_mnist(data_dir=None, *, download=True, mmap=False):
 
     Looks in ``data_dir``, then ``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``), then
     ``~/.cache/fastreg/mnist``; see :mod:`fastreg.datasets._fetch` for the rules. With
-    ``download=False`` a missing data set raises ``FileNotFoundError``; corrupt files raise
-    :class:`DatasetError`, a failed download :class:`DownloadError`.
+    ``download=False`` a missing data set raises :class:`~fastreg.exceptions.DataNotFoundError`
+    (a ``FileNotFoundError``); corrupt files raise :class:`DatasetError`, a failed download
+    :class:`DownloadError` (all with ``param="data_dir"`` or None, and a ``hint``).
 
     ``mmap=False`` reads ``.gz`` files into memory (uncompressed files are mapped anyway).
     ``mmap=True`` returns every array memory-mapped read-only from a file, so the data set
@@ -59,13 +61,12 @@ def load_fashion_mnist(data_dir=None, *, download=True, mmap=False):
 
 
 def load_dataset(name, data_dir=None, *, download=True, mmap=False):
-    """Load the data set registered as ``name`` in ``_fetch.DATASETS`` (see :func:`load_mnist`).
+    """Load the data set registered as ``name`` in ``_registry.DATASETS`` (see
+    :func:`load_mnist`); an unknown name raises InvalidParameterError (``param="dataset"``).
 
     Errors name the files as found (the .gz), not their uncompressed copies.
     """
-    if name not in _fetch.DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(_fetch.DATASETS)}")
-    spec = _fetch.DATASETS[name]
+    spec = _registry.get_spec(name)
     paths = _fetch.locate(spec, data_dir, download=download)
     readable = paths
     if mmap:
@@ -79,8 +80,8 @@ def load_dataset(name, data_dir=None, *, download=True, mmap=False):
         if len(images) != len(labels):
             raise DatasetError(
                 f"{image_path} holds {len(images)} images but {label_path} holds "
-                f"{len(labels)} labels; the two files do not belong together"
-            )
+                f"{len(labels)} labels", hint="the two files do not belong together: fetch "
+                "both again from one source")
     return DatasetArrays(*arrays)
 
 

@@ -3,7 +3,8 @@
 ``prepare`` chains the steps; its defaults are the reference setup:
 
 * all ten classes (``digits=(2, 3)`` gives the reference binary task: 2 -> 1, 3 -> 0);
-* a stratified 10 % validation split of the training set, seeded (``random_state=0``);
+* a stratified 10 % validation split of the training set, seeded (``random_state=0``): the
+  same hold-out rule and rows as the estimators' early stopping;
 * features flattened to (N, 784) and scaled to [0, 1] as **float64**, x / 255
   (``dtype=np.float32`` halves memory traffic at single precision);
 * **no standardisation**. Pixels in [0, 1] are already on one scale, and standardising
@@ -14,6 +15,9 @@
 from typing import NamedTuple, Optional
 
 import numpy as np
+
+from .._training.split import holdout_size, stratified_holdout
+from .._validation import PARAMETERS, check_value
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -56,35 +60,28 @@ class Split(NamedTuple):
 def train_val_split(X, y, val_fraction=0.1, *, stratify=True, random_state=None):
     """Split ``(X, y)`` into training and validation parts (scikit-learn's output order).
 
-    With ``stratify=True`` every class is split on its own: round(val_fraction * n_c) of its
-    n_c samples, but at least one and at most n_c - 1, go to validation, so every class is
-    represented in both parts (each class needs two samples). With ``stratify=False`` one
-    random subset of round(val_fraction * n) samples is drawn, with no such guarantee.
+    With ``stratify=True`` the rows held out are those of THE stratified hold-out the
+    estimators use for early stopping (:func:`fastreg._training.split.stratified_holdout`):
+    class c of n_c samples gives min(floor(val_fraction * n_c + 1/2), n_c - 1) of them (so a
+    class keeps at least one training sample; a class too small to give any stays in
+    training), and one sample of the largest class if that holds out nothing. The same seed
+    gives the same rows as ``fit(X, y)`` with ``random_state`` of that seed. With
+    ``stratify=False`` one random subset of floor(val_fraction * n + 1/2) samples (at least
+    one, at most n - 1) is drawn, with no guarantee per class.
 
     ``random_state`` (an int, a ``np.random.Generator`` or None for fresh entropy) fixes the
     draw: the same seed gives the same split. Both parts keep the rows' original order.
     """
     X, y = _check_pair(X, y)
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie strictly between 0 and 1 (a fraction of the "
-                         f"samples, e.g. 0.1); got {val_fraction!r}")
+    val_fraction = check_value(PARAMETERS["validation_fraction"], "val_fraction", val_fraction)
     rng = np.random.default_rng(random_state)
+    if len(y) < 2:
+        raise ValueError(f"need at least 2 samples to split; got {len(y)}")
     if stratify:
-        classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-        if counts.min() < 2:
-            rare = classes[counts < 2].tolist()
-            raise ValueError(f"classes {rare} have a single sample, which cannot appear in both "
-                             "parts of a stratified split; drop them or pass stratify=False")
-        chosen = []
-        for k, n_class in enumerate(counts):
-            members = rng.permutation(np.flatnonzero(inverse == k))
-            n_val = min(max(int(round(val_fraction * n_class)), 1), n_class - 1)
-            chosen.append(members[:n_val])
-        val_index = np.concatenate(chosen)
+        classes, codes = np.unique(y, return_inverse=True)
+        val_index, _ = stratified_holdout(codes.reshape(-1), len(classes), val_fraction, rng)
     else:
-        if len(y) < 2:
-            raise ValueError(f"need at least 2 samples to split; got {len(y)}")
-        n_val = min(max(int(round(val_fraction * len(y))), 1), len(y) - 1)
+        n_val = min(max(holdout_size(val_fraction, len(y)), 1), len(y) - 1)
         val_index = rng.permutation(len(y))[:n_val]
     is_val = np.zeros(len(y), dtype=bool)
     is_val[val_index] = True

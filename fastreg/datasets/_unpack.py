@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 def mappable(path, remote, subdir):
     """A path to an uncompressed, verified form of the IDX file ``path``, ready to map.
 
-    ``remote`` is the file's ``_fetch.RemoteFile`` (its published uncompressed size and
+    ``remote`` is the file's ``_registry.RemoteFile`` (its published uncompressed size and
     SHA-256, if any, are checked), ``subdir`` the data set's cache folder name. Raises
     :class:`DatasetError` naming ``path`` when the .gz is corrupt, and an ``OSError`` that says
     what to do when the cache cannot be written.

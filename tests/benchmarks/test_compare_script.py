@@ -106,6 +106,23 @@ def test_tiny_run_prints_the_table(fake_mnist, tmp_path, task, heading):
     assert float(floor[1]) > 0 and floor[4] == "" and floor[6].startswith("max(read X, ")
 
 
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("task", ("softmax", "binary"))
+def test_both_backends_epochs_in_one_table(fake_mnist, tmp_path, task):
+    """Both fastreg rows call ``get_backend(name).epoch`` (coef (K, d), K = 1 for binary)."""
+    proc = _run(["--task", task, "--rows", "2000", "--epochs", "1", "--repeats", "1",
+                 "--contenders", "fastreg-cython,fastreg-numpy", "--no-probe"], fake_mnist,
+                tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = _table_after(proc.stdout, f"### {task}, float32, batch 32")
+    by_name = {row[0]: row for row in rows[2:]}
+    assert list(by_name) == ["fastreg-cython", "fastreg-numpy"]
+    for name, row in by_name.items():
+        assert _percent(row[4]) > 90.0, row
+        assert f"{name.split('-')[1]} backend's epoch" in row[6], row
+    assert rows[0][3] == "÷ fastreg-cython" and by_name["fastreg-cython"][3] == "1.00x"
+
+
 def test_time_to_accuracy_table(fake_mnist, tmp_path):
     proc = _run(["--rows", "2000", "--contenders", "fastreg-fit,fastreg-defaults,sklearn-lbfgs",
                  "--no-probe"], fake_mnist, tmp_path)

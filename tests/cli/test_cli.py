@@ -21,6 +21,7 @@ import pytest
 
 import fastreg
 from fastreg import cli
+from fastreg.cli import report
 from fastreg.datasets import binary_subset, flatten
 from fastreg.metrics import accuracy, confusion_matrix, mean_cross_entropy, per_class_accuracy
 
@@ -90,25 +91,30 @@ def test_help_lists_every_option():
 BAD_ARGS = [
     ([], "required: COMMAND"),
     (["frob"], "invalid choice: 'frob'"),
-    (["train", "--epochs", "0"], "--epochs: must be >= 1"),
-    (["train", "--epochs", "two"], "--epochs: expected an integer, got 'two'"),
-    (["train", "--batch-size", "-3"], "--batch-size: must be >= 1"),
-    (["train", "--lr", "0"], "--lr: must be > 0"),
-    (["train", "--lr", "nan"], "--lr: expected a finite number"),
-    (["train", "--l2=-1e-3"], "--l2: must be >= 0"),
+    # the option types are the parameter table's checks (fastreg._validation.argparse_type)
+    (["train", "--epochs", "0"], "--epochs: must be an integer >= 1, got '0'"),
+    (["train", "--epochs", "two"], "--epochs: must be an integer >= 1, got 'two'"),
+    (["train", "--batch-size", "-3"], "--batch-size: must be an integer >= 1"),
+    (["train", "--lr", "0"], "--lr: must be a real number > 0"),
+    (["train", "--lr", "nan"], "--lr: must be a real number > 0, got 'nan'"),
+    (["train", "--l2=-1e-3"], "--l2: must be a real number >= 0"),
     (["train", "--l2", "-1e-3"], "--l2: expected one argument"),  # argparse: an option?
-    (["train", "--patience", "0"], "--patience: must be >= 1"),
-    (["train", "--val-fraction", "1"], "--val-fraction: must be < 1"),
+    (["train", "--patience", "0"], "--patience: must be an integer >= 1"),
+    (["train", "--val-fraction", "1"], "--val-fraction: must be a real number in (0, 1)"),
+    (["train", "--seed", "-1"], "--seed: must be an int >= 0"),
+    (["train", "--threads", "0"], "--threads: must be an integer >= 1"),
     (["train", "--task", "multi"], "invalid choice: 'multi'"),
-    (["train", "--dtype", "float16"], "invalid choice: 'float16'"),
+    (["train", "--dtype", "float16"], "--dtype: must be 'float32' or 'float64', got 'float16'"),
     (["train", "--backend", "gpu"], "invalid choice: 'gpu'"),
     (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
     (["train", "--lr-schedule", "warmup"], "invalid choice: 'warmup'"),
     (["train", "--digits", "2"], "--digits: expected 2 arguments"),
-    (["train", "--digits", "2", "10"], "--digits: must be <= 9"),
+    (["train", "--digits", "2", "10"], "--digits: must be a class 0..9, got 10"),
     (["train", "--digits", "4", "4"], "--digits needs two different classes"),
     (["train", "--task", "softmax", "--digits", "1", "7"], "--digits applies to --task binary"),
-    (["train", "--lr-schedule", "step", "--lr-decay", "1.5"], "--lr-decay of the 'step' schedule"),
+    # a rule across two options (make_schedule's): the message names the option at fault
+    (["train", "--lr-schedule", "step", "--lr-decay", "1.5"], "argument --lr-decay: "),
+    (["train", "--lr-schedule", "inverse", "--lr-decay=-1"], "argument --lr-decay: "),
     (["train", "--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["evaluate"], "required: MODEL.npz"),
 ]
@@ -133,7 +139,7 @@ def test_bad_arguments_through_the_interpreter():
     proc = run_cli("train", "--epochs", "-1")
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [
-        "fastreg train: error: argument --epochs: must be >= 1, got -1 "
+        "fastreg train: error: argument --epochs: must be an integer >= 1, got '-1' "
         "(see `fastreg train --help`)"
     ]
     assert "Traceback" not in proc.stderr and proc.stdout == ""
@@ -143,7 +149,7 @@ def test_unexpected_error_is_one_line_and_debug_reraises(monkeypatch, capsys):
     def broken(args, argv):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "run_train", broken)
+    monkeypatch.setattr(cli.train, "run_train", broken)
     assert cli.main(["train"]) == cli.EXIT_FAILURE
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "unexpected RuntimeError: boom" in lines[0] and "--debug" in lines[0]
@@ -155,16 +161,17 @@ def test_interrupt_exits_130(monkeypatch, capsys):
     def interrupted(args, argv):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_train", interrupted)
+    monkeypatch.setattr(cli.train, "run_train", interrupted)
     assert cli.main(["train"]) == cli.EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
 
 
 def test_cython_backend_missing(monkeypatch, tmp_path, capsys):
     """--backend cython without the built extension: how to build it, or use NumPy."""
-    from fastreg import _backend
+    from fastreg import _kernels
 
-    monkeypatch.setitem(_backend._cache, "cython", ImportError("No module named 'fastreg._epoch'"))
+    monkeypatch.setitem(_kernels._cache, "cython",
+                        ImportError("No module named 'fastreg._kernels._linear'"))
     out = tmp_path / "run"
     assert cli.main(["train", "--backend", "cython", "--out", str(out)]) == cli.EXIT_FAILURE
     lines = error_lines(capsys.readouterr().err)
@@ -178,9 +185,9 @@ def test_default_out_dir_is_task_and_timestamp(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     now = datetime.datetime(2026, 11, 26, 14, 5, 9)
-    first, created = cli.prepare_out_dir(None, "softmax", now=now)
+    first, created = report.prepare_out_dir(None, "softmax", now=now)
     assert created and first == Path("runs/softmax-20261126-140509") and first.is_dir()
-    second, _ = cli.prepare_out_dir(None, "softmax", now=now)  # same second: a new folder
+    second, _ = report.prepare_out_dir(None, "softmax", now=now)  # same second: a new folder
     assert second == Path("runs/softmax-20261126-140509-2") and second.is_dir()
     assert os.listdir(first) == []  # the write probe left nothing behind
 
@@ -188,11 +195,11 @@ def test_default_out_dir_is_task_and_timestamp(tmp_path, monkeypatch):
 def test_out_dir_existing_run_needs_overwrite(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    assert cli.prepare_out_dir(run, "binary") == (run, False)  # an empty folder is fine
+    assert report.prepare_out_dir(run, "binary") == (run, False)  # an empty folder is fine
     (run / "metrics.json").write_text("{}")
     with pytest.raises(cli.CLIError, match=r"already holds a run \(metrics.json\).*--overwrite"):
-        cli.prepare_out_dir(run, "binary")
-    assert cli.prepare_out_dir(run, "binary", overwrite=True) == (run, False)
+        report.prepare_out_dir(run, "binary")
+    assert report.prepare_out_dir(run, "binary", overwrite=True) == (run, False)
 
 
 @pytest.mark.parametrize("where", ["file", "under-file"])
@@ -201,7 +208,7 @@ def test_out_dir_unwritable(tmp_path, where):
     blocker.write_text("not a folder")
     out = blocker if where == "file" else blocker / "sub" / "run"
     with pytest.raises(cli.CLIError, match="--out") as info:
-        cli.prepare_out_dir(out, "binary")
+        report.prepare_out_dir(out, "binary")
     assert str(blocker) in str(info.value)
     assert blocker.read_text() == "not a folder"
 
@@ -255,7 +262,7 @@ def test_evaluate_missing_or_foreign_model(tmp_path, capsys):
 def test_history_csv_round_trip(tmp_path):
     history = {"step": [10, 20], "epoch": [1, 2], "train_loss": [0.5, 0.25],
                "val_loss": [float("nan"), 1 / 3]}
-    cli.write_history_csv(history, tmp_path / "h.csv")
+    report.write_history_csv(history, tmp_path / "h.csv")
     with open(tmp_path / "h.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["step", "epoch", "train_loss", "val_loss"]
@@ -266,7 +273,7 @@ def test_history_csv_round_trip(tmp_path):
 def test_json_writer(tmp_path):
     record = {"a": np.float32(0.5), "n": np.int64(3), "nan": float("nan"), "flag": np.bool_(True),
               "cm": np.array([[1, 2], [3, 4]]), "inf": np.inf, "nested": {"x": [1.5, -2e-7]}}
-    cli.write_json(record, tmp_path / "m.json")
+    report.write_json(record, tmp_path / "m.json")
     text = (tmp_path / "m.json").read_text()
     assert json.loads(text) == {"a": 0.5, "n": 3, "nan": None, "flag": True,
                                 "cm": [[1, 2], [3, 4]], "inf": None,
@@ -276,19 +283,19 @@ def test_json_writer(tmp_path):
 
 def test_kept_step():
     h = {"step": [10, 20, 30, 40], "val_loss": [0.5, 0.3, 0.4, 0.35]}
-    assert cli.kept_step(h, early_stopping=True) == 20
-    assert cli.kept_step(h, early_stopping=False) == 40
-    assert cli.kept_step({"step": [5], "val_loss": [float("nan")]}, early_stopping=True) == 5
-    assert cli.kept_step({"step": []}, early_stopping=True) is None
+    assert report.kept_step(h, early_stopping=True) == 20
+    assert report.kept_step(h, early_stopping=False) == 40
+    assert report.kept_step({"step": [5], "val_loss": [float("nan")]}, early_stopping=True) == 5
+    assert report.kept_step({"step": []}, early_stopping=True) is None
 
 
 def test_confusion_matrix_text():
     cm = np.array([[5, 1], [0, 12]])
-    text = cli.format_confusion_matrix(cm, ["3", "2"])
+    text = report.format_confusion_matrix(cm, ["3", "2"])
     lines = text.splitlines()
     assert lines[1].split() == ["3", "2"]
     assert lines[2].split() == ["3", "5", "1"] and lines[3].split() == ["2", "0", "12"]
-    long = cli.format_confusion_matrix(np.eye(2, dtype=int), ["Sneaker", "Bag"])
+    long = report.format_confusion_matrix(np.eye(2, dtype=int), ["Sneaker", "Bag"])
     assert long.splitlines()[1].split() == ["0", "1"]
     assert "classes: 0 Sneaker, 1 Bag" in long
 
@@ -316,8 +323,9 @@ def test_metrics_against_loops():
     np.testing.assert_array_equal(cm2, [[0, 1, 0], [1, 1, 0], [0, 0, 0]])
     with pytest.raises(ValueError, match=r"y_pred holds labels \[9\]"):
         confusion_matrix([1, 2], [1, 9], labels=[1, 2])
-    with pytest.raises(ValueError, match="one prediction per sample"):
+    with pytest.raises(ValueError, match="one prediction per sample") as info:
         accuracy([1, 2], [1])
+    assert info.value.param == "y_pred"  # an InvalidParameterError
 
 
 def test_mean_cross_entropy_against_loop():
@@ -354,9 +362,9 @@ def test_train_binary_end_to_end(mnist, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "LogisticRegression" in proc.stderr  # the progress bar
-    for name in cli.RUN_FILES:
+    for name in report.RUN_FILES:
         assert (out / name).is_file(), name
-    for name in cli.PICTURES:
+    for name in report.PICTURES:
         assert _png_ok(out / name), name
 
     metrics = json.loads((out / "metrics.json").read_text())
@@ -364,7 +372,9 @@ def test_train_binary_end_to_end(mnist, tmp_path):
     X_test, y_test = binary_subset(mnist.X_test, mnist.y_test, 2, 3)
     assert metrics["task"] == "binary" and metrics["digits"] == {"positive": 2, "negative": 3}
     assert metrics["n_train"] + metrics["n_validation"] == len(y_sub) == 12089
-    assert abs(metrics["n_validation"] - 0.1 * len(y_sub)) <= 2
+    # the one stratified hold-out: floor(0.1 * n_c + 1/2) rows of each class
+    held = sum(math.floor(0.1 * n + 0.5) for n in np.bincount(y_sub))
+    assert metrics["n_validation"] == held
     assert metrics["n_test"] == len(y_test) == 2042
     assert metrics["dtype"] == "float32" and metrics["backend"] in fastreg.available_backends()
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] == 2

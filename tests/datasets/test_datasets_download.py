@@ -1,7 +1,7 @@
 """The downloader against a real HTTP server on 127.0.0.1 that serves files the test generates.
 
 The data sets' mirrors and published checksums are swapped for the server's URLs and the
-synthetic files' own sizes and digests (``_fetch.DATASETS`` is read at call time).
+synthetic files' own sizes and digests (``_registry.DATASETS`` is read at call time).
 """
 import dataclasses
 import gzip
@@ -21,7 +21,7 @@ from fastreg.datasets import (
     load_fashion_mnist,
     load_mnist,
 )
-from fastreg.datasets import _fetch
+from fastreg.datasets import _registry
 from fastreg.datasets._idx import idx_bytes
 
 NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -84,12 +84,12 @@ def isolated(tmp_path, monkeypatch):
 def use_mirrors(monkeypatch, server, published, mirrors=("a", "b"), key="mnist", digest="sha256"):
     """Point data set ``key`` at ``server``'s folders ``mirrors``, expecting ``published``."""
     files = tuple(
-        _fetch.RemoteFile(name, len(body), **{digest: hashlib.new(digest, body).hexdigest()})
+        _registry.RemoteFile(name, len(body), **{digest: hashlib.new(digest, body).hexdigest()})
         for name, body in published.packed.items()
     )
     urls = tuple(m if "://" in m else f"{server.url}/{m}/" for m in mirrors)
-    spec = dataclasses.replace(_fetch.DATASETS[key], mirrors=urls, files=files)
-    monkeypatch.setitem(_fetch.DATASETS, key, spec)
+    spec = dataclasses.replace(_registry.DATASETS[key], mirrors=urls, files=files)
+    monkeypatch.setitem(_registry.DATASETS, key, spec)
     return spec
 
 
@@ -146,6 +146,9 @@ def test_wrong_checksum_leaves_nothing_and_says_what_to_do(server, published, mo
     assert hashlib.sha256(tampered).hexdigest() in message  # actual
     assert f"{server.url}/a/{name}" in message and f"{server.url}/b/{name}" in message
     assert "by hand" in message and str(default_cache_dir("mnist")) in message
+    # structured: the argument that names another folder, and the advice, apart
+    assert info.value.param == "data_dir" and "by hand" in info.value.hint
+    assert spec.files[1].sha256 in info.value.reason
     assert name not in cache_files()
     assert not [f for f in cache_files() if f.endswith(".part")]
 
@@ -226,7 +229,7 @@ def test_fashion_md5_mismatch(server, published, monkeypatch):
     assert NAMES[0] not in cache_files("fashion-mnist")
 
 
-@pytest.mark.parametrize("spec", [_fetch.MNIST, _fetch.FASHION_MNIST])
+@pytest.mark.parametrize("spec", [_registry.MNIST, _registry.FASHION_MNIST])
 def test_published_values_are_well_formed(spec):
     assert [f.name for f in spec.files] == list(NAMES)
     for remote in spec.files:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fastreg.datasets import (
+    DataNotFoundError,
     DatasetError,
     default_cache_dir,
     load_fashion_mnist,
@@ -12,8 +13,8 @@ from fastreg.datasets import (
     write_idx,
 )
 from fastreg.datasets._load import load_dataset
+from fastreg.exceptions import InvalidParameterError
 from helpers.idx_sets import NAMES, offline_private_cache, synthetic, write_set
-
 
 
 def assert_same(loaded, arrays):
@@ -106,6 +107,11 @@ def test_nothing_found_lists_every_place_and_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(partial, download=False)
+    # structured: a DataNotFoundError naming the argument, the folders and the advice apart
+    assert isinstance(info.value, DataNotFoundError) and info.value.param == "data_dir"
+    assert info.value.searched[:2] == [partial, partial / "mnist"]
+    assert info.value.searched[-1] == default_cache_dir("mnist")
+    assert "data_dir=" in info.value.hint and "data_dir=" not in info.value.reason
     message = str(info.value)
     for expected in (str(partial), "missing t10k-images-idx3-ubyte.gz",
                      str(tmp_path / "nowhere"), "no such folder",
@@ -154,5 +160,16 @@ def test_corrupt_local_file_is_an_error_not_a_fall_through(tmp_path):
 
 
 def test_unknown_data_set_name():
-    with pytest.raises(ValueError, match="unknown data set 'kmnist'.*mnist"):
+    with pytest.raises(ValueError, match="unknown data set 'kmnist'.*mnist") as info:
         load_dataset("kmnist")
+    assert isinstance(info.value, InvalidParameterError) and info.value.param == "dataset"
+
+
+def test_errors_are_the_public_exceptions():
+    """fastreg.datasets re-exports the classes of fastreg.exceptions (one class each)."""
+    from fastreg import datasets, exceptions
+
+    assert datasets.DatasetError is exceptions.DatasetError
+    assert datasets.DownloadError is exceptions.DownloadError
+    assert datasets.DataNotFoundError is exceptions.DataNotFoundError
+    assert issubclass(datasets.DataNotFoundError, FileNotFoundError)

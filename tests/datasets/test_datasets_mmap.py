@@ -29,7 +29,7 @@ from fastreg.datasets import (
     load_mnist,
     write_idx,
 )
-from fastreg.datasets import _fetch, _unpack
+from fastreg.datasets import _registry, _unpack
 from fastreg.datasets._idx import decompress_idx, idx_bytes
 from fastreg.datasets._load import load_dataset
 
@@ -341,14 +341,14 @@ def test_trailing_garbage_stops_the_stream_early(tmp_path, monkeypatch):
 def _with_raw_digests(monkeypatch, arrays, wrong=None):
     """Swap MNIST's published uncompressed sizes and digests for those of ``arrays``."""
     files = []
-    for index, (remote, array) in enumerate(zip(_fetch.MNIST.files, arrays)):
+    for index, (remote, array) in enumerate(zip(_registry.MNIST.files, arrays)):
         raw = idx_bytes(array)
         digest = hashlib.sha256(raw).hexdigest()
         if index == wrong:
             digest = hashlib.sha256(b"something else").hexdigest()
         files.append(dataclasses.replace(remote, raw_size=len(raw), raw_sha256=digest))
-    spec = dataclasses.replace(_fetch.MNIST, files=tuple(files))
-    monkeypatch.setitem(_fetch.DATASETS, "mnist", spec)
+    spec = dataclasses.replace(_registry.MNIST, files=tuple(files))
+    monkeypatch.setitem(_registry.DATASETS, "mnist", spec)
 
 
 def test_published_uncompressed_digest_is_checked(tmp_path, monkeypatch):
@@ -365,7 +365,7 @@ def test_published_uncompressed_digest_is_checked(tmp_path, monkeypatch):
 
 def test_files_of_another_size_are_checked_by_header_only(tmp_path):
     """The real MNIST digests do not reject a subset stored under MNIST's file names."""
-    assert all(remote.raw_sha256 for remote in _fetch.MNIST.files)
+    assert all(remote.raw_sha256 for remote in _registry.MNIST.files)
     arrays = write_set(tmp_path / "src", synthetic(15))
     data = load_mnist(tmp_path / "src", download=False, mmap=True)
     np.testing.assert_array_equal(data.X_train, arrays[0])
@@ -395,7 +395,7 @@ def test_missing_source_is_file_not_found(tmp_path):
     from fastreg.datasets._unpack import mappable
 
     with pytest.raises(FileNotFoundError):
-        mappable(tmp_path / "gone.gz", _fetch.MNIST.files[0], "mnist")
+        mappable(tmp_path / "gone.gz", _registry.MNIST.files[0], "mnist")
 
 
 # ----------------------------------------------------------------------------- memory
@@ -524,7 +524,7 @@ def test_real_mnist_copies_have_the_published_sha256(mapped_mnist):
     for array, name in zip(data, NAMES):
         path = Path(memmap_of(array).filename)
         assert _sha256_of_file(path) == UNCOMPRESSED_SHA256[name]
-        assert path.stat().st_size == _fetch.MNIST.files[NAMES.index(name)].raw_size
+        assert path.stat().st_size == _registry.MNIST.files[NAMES.index(name)].raw_size
 
 
 @pytest.mark.real_data

@@ -76,7 +76,9 @@ def test_split_generator_seed_is_accepted():
 
 
 @pytest.mark.parametrize("fraction", [0.01, 0.1, 0.5, 0.99])
-def test_stratified_split_partitions_and_keeps_every_class_in_both(fraction):
+def test_stratified_split_partitions_by_the_one_holdout_rule(fraction):
+    """take_c = min(floor(f n_c + 1/2), n_c - 1), one row of the largest class if that is
+    nothing: the rule of the estimators' hold-out (fastreg/_training/split.py)."""
     X, y = labelled()
     X_tr, X_val, y_tr, y_val = train_val_split(X, y, fraction, random_state=0)
     ids_tr, ids_val = row_ids(X_tr), row_ids(X_val)
@@ -87,29 +89,48 @@ def test_stratified_split_partitions_and_keeps_every_class_in_both(fraction):
     assert (np.diff(ids_tr) > 0).all() and (np.diff(ids_val) > 0).all()  # original order
     counts = np.bincount(y)
     val_counts = np.bincount(y_val, minlength=4)
-    expected = np.clip(np.round(fraction * counts), 1, counts - 1)
+    expected = np.minimum(np.floor(fraction * counts + 0.5), counts - 1)
+    if expected.sum() == 0:
+        expected[np.argmax(counts)] = 1
     np.testing.assert_array_equal(val_counts, expected)
-    assert (np.bincount(y_tr, minlength=4) >= 1).all()
+    assert (np.bincount(y_tr, minlength=4) >= 1).all()  # every class keeps training rows
+    if fraction >= 0.1:
+        assert (val_counts >= 1).all()
+
+
+def test_stratified_split_is_the_estimators_holdout():
+    """The same seed holds out the same rows as fit's early stopping (one rule, one draw)."""
+    from fastreg._training.split import stratified_holdout
+
+    X, y = labelled()
+    split = train_val_split(X, y, 0.2, random_state=11)
+    val, _ = stratified_holdout(y.astype(np.intc), 4, 0.2, np.random.default_rng(11))
+    np.testing.assert_array_equal(row_ids(split.X_val), val)
 
 
 def test_unstratified_split_takes_the_fraction_of_all_samples():
-    X, y = labelled()
+    X, y = labelled()  # 107 samples
     split = train_val_split(X, y, 0.25, stratify=False, random_state=0)
-    assert len(split.y_val) == round(0.25 * len(y))
+    assert len(split.y_val) == 27 == int(np.floor(0.25 * len(y) + 0.5))
     assert len(split.y_train) + len(split.y_val) == len(y)
+    X, y = labelled((5, 5))  # 0.25 * 10 = 2.5 rounds half up (round() would give 2)
+    assert len(train_val_split(X, y, 0.25, stratify=False, random_state=0).y_val) == 3
 
 
-@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, 0.0])
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, 0.0, float("nan")])
 def test_split_rejects_fraction_outside_open_unit_interval(fraction):
     X, y = labelled()
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+    with pytest.raises(ValueError, match=r"val_fraction must be a real number in \(0, 1\)"):
         train_val_split(X, y, fraction)
 
 
-def test_stratified_split_rejects_a_singleton_class():
+def test_stratified_split_keeps_a_singleton_class_in_training():
+    """A class of one sample cannot give a validation row (n_c - 1 = 0): it stays in
+    training, as in the estimators' hold-out."""
     X, y = labelled((5, 1, 5))
-    with pytest.raises(ValueError, match="classes \\[1\\] have a single sample.*stratify=False"):
-        train_val_split(X, y, 0.2, random_state=0)
+    split = train_val_split(X, y, 0.2, random_state=0)
+    assert np.bincount(split.y_val, minlength=3).tolist() == [1, 0, 1]
+    assert 1 in split.y_train
     assert len(train_val_split(X, y, 0.2, stratify=False, random_state=0).y_val) == 2
 
 

@@ -5,6 +5,7 @@ uncompressed file, checked here by re-encoding the loaded arrays as IDX, so a si
 pixel, label or dimension fails the test.
 """
 import hashlib
+import math
 
 import numpy as np
 import pytest
@@ -55,6 +56,6 @@ def test_prepare_on_real_data(mnist):
     assert 0.0 <= ready.X_train.min() and ready.X_train.max() <= 1.0
     assert len(ready.y_train) + len(ready.y_val) == 5958 + 6131
     assert len(ready.y_test) == 1032 + 1010
-    # stratified: the validation part holds 10 % of each class
-    assert int(ready.y_val.sum()) == round(0.1 * 5958)
-    assert len(ready.y_val) - int(ready.y_val.sum()) == round(0.1 * 6131)
+    # stratified, the estimator's hold-out: floor(0.1 * n_c + 1/2) rows of each class
+    assert int(ready.y_val.sum()) == math.floor(0.1 * 5958 + 0.5)
+    assert len(ready.y_val) - int(ready.y_val.sum()) == math.floor(0.1 * 6131 + 0.5)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastreg import LogisticRegression, SoftmaxRegression
-from fastreg.trainer import TrainingDivergedError
+from fastreg.exceptions import InvalidParameterError, TrainingDivergedError
 
 ESTIMATORS = [LogisticRegression, SoftmaxRegression]
 
@@ -311,7 +311,7 @@ def test_validation_split_is_stratified(backend):
 def test_diverging_fit_raises_and_stays_usable(backend, cls, dtype):
     X, y = data_for(cls, dtype=dtype)
     model = cls(backend=backend.name, learning_rate=1e7, l2=1.0, random_state=0)
-    advice = r"Lower learning_rate \(e\.g\. learning_rate=1e\+06"
+    advice = r"lower learning_rate \(e\.g\. learning_rate=1e\+06"
     with pytest.raises(FloatingPointError, match=advice):
         model.fit(X * 100, y)
     assert np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all()
@@ -434,27 +434,29 @@ def test_binary_only_points_to_softmax():
 
 
 @pytest.mark.parametrize("param, value, exc, match", [
-    ("learning_rate", -0.1, ValueError, "learning_rate must be > 0"),
-    ("batch_size", 0, ValueError, "batch_size must be >= 1"),
+    ("learning_rate", -0.1, ValueError, "learning_rate must be a real number > 0"),
+    ("batch_size", 0, ValueError, "batch_size must be an integer >= 1"),
     ("batch_size", 3.5, TypeError, "batch_size must be an integer"),
     ("max_epochs", 0, ValueError, "max_epochs"),
-    ("l2", -1.0, ValueError, "l2 must be >= 0"),
+    ("l2", -1.0, ValueError, "l2 must be a real number >= 0"),
     ("lr_schedule", "warmup", ValueError, "lr_schedule must be one of"),
-    ("validation_fraction", 1.0, ValueError, "validation_fraction must be < 1"),
+    ("validation_fraction", 1.0, ValueError,
+     r"validation_fraction must be a real number in \(0, 1\)"),
     ("patience", 0, ValueError, "patience"),
     ("min_delta", -1e-3, ValueError, "min_delta"),
     ("validation_interval", 0, ValueError, "validation_interval"),
     ("early_stopping", "yes", TypeError, "early_stopping must be True or False"),
     ("backend", "gpu", ValueError, "backend must be one of"),
-    ("input_scale", 0.0, ValueError, "input_scale must be > 0"),
+    ("input_scale", 0.0, ValueError, "input_scale must be None or a real number > 0"),
     ("n_threads", 0, ValueError, "n_threads"),
     ("random_state", "seed", ValueError, "random_state must be None, an int"),
 ])
 def test_bad_hyper_parameters_fail_at_fit(param, value, exc, match):
     X, y = blobs(k=2)
     model = LogisticRegression(**{param: value})  # __init__ and set_params never validate
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         model.fit(X, y)
+    assert isinstance(info.value, InvalidParameterError) and info.value.param == param
 
 
 def test_predict_errors():

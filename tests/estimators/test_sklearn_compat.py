@@ -80,7 +80,7 @@ def test_tags_and_type():
         assert get_tags(LogisticRegression(backend=name)).classifier_tags.multi_class is False
         assert get_tags(SoftmaxRegression(backend=name)).classifier_tags.multi_class is True
         assert get_tags(SoftmaxRegression(backend=name)).input_tags.sparse is False
-    assert fastreg.estimators.HAVE_SKLEARN
+    assert fastreg.linear_model.HAVE_SKLEARN
     assert isinstance(SoftmaxRegression(), sklearn.base.BaseEstimator)
 
 
@@ -139,14 +139,14 @@ def test_works_without_sklearn(tmp_path):
         sys.modules["sklearn"] = None  # any import of sklearn now raises ImportError
         import numpy as np
         import fastreg
-        from fastreg import estimators
-        assert not estimators.HAVE_SKLEARN
+        from fastreg import linear_model
+        assert not linear_model.HAVE_SKLEARN
         rng = np.random.default_rng(0)
         X = rng.normal(size=(200, 3)); y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
         m = fastreg.LogisticRegression(backend="numpy", random_state=0, max_epochs=20)
         try:
             m.predict(X)
-        except estimators.NotFittedError as exc:
+        except fastreg.NotFittedError as exc:
             assert isinstance(exc, ValueError) and isinstance(exc, AttributeError)
         else:
             raise AssertionError("no NotFittedError")
@@ -181,3 +181,21 @@ def test_works_without_sklearn(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("cls", [LogisticRegression, SoftmaxRegression])
+def test_not_fitted_error_is_both_sklearns_and_fastregs(cls):
+    """Code written for scikit-learn catches it, and so does code written for fastreg."""
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    model = cls()
+    for method in (model.predict, model.predict_proba, model.decision_function):
+        with pytest.raises(SkNotFittedError) as info:
+            method(np.zeros((2, 3)))
+        assert isinstance(info.value, fastreg.NotFittedError)
+        assert isinstance(info.value, fastreg.exceptions.FastregError)
+    with pytest.raises(fastreg.NotFittedError):
+        model.save("unused")
+    with pytest.raises(SkNotFittedError):
+        check_is_fitted(model)

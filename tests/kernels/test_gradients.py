@@ -1,15 +1,18 @@
 """Hand-derived gradients against centred finite differences (cs231n's gradient check).
 
-``fastreg.loss_and_grad`` returns dJ/dW and dJ/db from the chain rule; ``numerical_gradient``
-estimates them as (J(theta + eps) - J(theta - eps)) / (2 eps), error O(eps^2), in float64.
-They must agree to a relative error below 1e-6 for both models, with and without the L2
-penalty, on every backend, for moderate logits and for large ones (|z| ~ 30, where a naive
-log(sigmoid) or unshifted softmax would already lose the digits the check needs).
+``fastreg.loss_and_grad`` returns dJ/dcoef and dJ/dintercept from the chain rule;
+``numerical_gradient`` estimates them as (J(theta + eps) - J(theta - eps)) / (2 eps), error
+O(eps^2), in float64. Both take and return the estimators' layout: coef (K, d), intercept (K,),
+K = 1 for logistic regression. They must agree to a relative error below 1e-6 for both
+models, with and without the L2 penalty, on every backend, for moderate logits and for large
+ones (|z| ~ 30, where a naive log(sigmoid) or unshifted softmax would lose the digits the
+check needs).
 """
 import numpy as np
 import pytest
 
 import fastreg
+from fastreg import SoftmaxRegression
 
 
 def rel_error(a, b):
@@ -19,51 +22,99 @@ def rel_error(a, b):
 
 
 def problem(model, logit_scale, seed=0, dtype=np.float64):
+    """The draws of the pre-0.2 test (W (d, K) transposed into coef (K, d))."""
     rng = np.random.default_rng([seed, int(logit_scale)])
     n, d, k = 10, 6, 4
     X = rng.standard_normal((n, d))
     if model == "logistic":
         y = rng.integers(0, 2, n)
-        W = rng.standard_normal(d) * logit_scale / np.sqrt(d)
-        b = float(rng.standard_normal())
+        coef = (rng.standard_normal(d) * logit_scale / np.sqrt(d)).reshape(1, d)
+        intercept = np.array([rng.standard_normal()])
     else:
         y = np.arange(n) % k  # every class present
-        W = rng.standard_normal((d, k)) * logit_scale / np.sqrt(d)
-        b = rng.standard_normal(k)
-    return X.astype(dtype), y, W.astype(dtype), (np.asarray(b, dtype) if np.ndim(b) else b)
+        coef = (rng.standard_normal((d, k)) * logit_scale / np.sqrt(d)).T.copy()
+        intercept = rng.standard_normal(k)
+    return X.astype(dtype), y, coef.astype(dtype), intercept.astype(dtype)
 
 
 @pytest.mark.parametrize("model", ("logistic", "softmax"))
 @pytest.mark.parametrize("l2", (0.0, 0.1))
 @pytest.mark.parametrize("logit_scale", (1.0, 30.0))
 def test_gradient_matches_finite_differences(backend, model, l2, logit_scale):
-    X, y, W, b = problem(model, logit_scale)
-    loss, dW, db = fastreg.loss_and_grad(X, y, W, b, l2=l2, backend=backend)
-    num_dW, num_db = fastreg.numerical_gradient(X, y, W, b, l2=l2, backend=backend)
+    X, y, coef, intercept = problem(model, logit_scale)
+    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=l2,
+                                                backend=backend.name)
+    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=l2,
+                                                   backend=backend.name)
     assert np.isfinite(loss)
-    assert np.shape(dW) == np.shape(W) and np.shape(db) == np.shape(b)
-    assert rel_error(dW, num_dW) < 1e-6, rel_error(dW, num_dW)
-    assert rel_error(db, num_db) < 1e-6, rel_error(db, num_db)
+    assert g_coef.shape == num_coef.shape == coef.shape
+    assert g_int.shape == num_int.shape == intercept.shape
+    assert rel_error(g_coef, num_coef) < 1e-6, rel_error(g_coef, num_coef)
+    assert rel_error(g_int, num_int) < 1e-6, rel_error(g_int, num_int)
 
 
 @pytest.mark.parametrize("model", ("logistic", "softmax"))
 def test_penalty_adds_exactly_its_gradient(backend, model):
-    """J(l2) - J(0) = l2 ||W||^2 and dJ/dW gains 2 l2 W; the intercept is not penalised."""
-    X, y, W, b = problem(model, 1.0)
-    loss0, dW0, db0 = fastreg.loss_and_grad(X, y, W, b, l2=0.0, backend=backend)
-    loss1, dW1, db1 = fastreg.loss_and_grad(X, y, W, b, l2=0.1, backend=backend)
-    assert loss1 - loss0 == pytest.approx(0.1 * np.sum(W ** 2), rel=1e-12)
-    np.testing.assert_allclose(dW1 - dW0, 0.2 * W, rtol=1e-12, atol=1e-15)
-    np.testing.assert_array_equal(db1, db0)
+    """J(l2) - J(0) = l2 ||coef||^2 and dJ/dcoef gains 2 l2 coef; the intercept is not
+    penalised."""
+    X, y, coef, intercept = problem(model, 1.0)
+    loss0, g0, b0 = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.0, backend=backend.name)
+    loss1, g1, b1 = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.1, backend=backend.name)
+    assert loss1 - loss0 == pytest.approx(0.1 * np.sum(coef ** 2), rel=1e-12)
+    np.testing.assert_allclose(g1 - g0, 0.2 * coef, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(b1, b0)
 
 
 @pytest.mark.parametrize("model", ("logistic", "softmax"))
 def test_float32_gradient_matches_finite_differences(backend, model):
     """float32 arithmetic still gives the float64 finite-difference gradient to ~1e-5."""
-    X, y, W, b = problem(model, 1.0, dtype=np.float32)
-    loss, dW, db = fastreg.loss_and_grad(X, y, W, b, l2=0.1, backend=backend)
-    assert dW.dtype == np.float32
-    num_dW, num_db = fastreg.numerical_gradient(X, y, W, b, l2=0.1, backend=backend)
-    scale = np.max(np.abs(num_dW))
-    np.testing.assert_allclose(dW, num_dW, rtol=1e-5, atol=1e-5 * scale)
-    np.testing.assert_allclose(db, num_db, rtol=1e-5, atol=1e-5 * scale)
+    X, y, coef, intercept = problem(model, 1.0, dtype=np.float32)
+    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.1,
+                                                backend=backend.name)
+    assert g_coef.dtype == g_int.dtype == np.float32
+    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=0.1,
+                                                   backend=backend.name)
+    scale = np.max(np.abs(num_coef))
+    np.testing.assert_allclose(g_coef, num_coef, rtol=1e-5, atol=1e-5 * scale)
+    np.testing.assert_allclose(g_int, num_int, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_square_weights_are_read_as_coef(backend):
+    """d == K: ``loss_and_grad(X, y, m.coef_, m.intercept_)`` is the model's own training
+    objective (before 0.2.0 it read coef_ as W (d, K) and returned another loss). The check:
+    one full-batch gradient step of the model, started from zeros, equals coef - lr * grad."""
+    rng = np.random.default_rng(0)
+    d = k = 3
+    X = rng.normal(size=(60, d))
+    y = np.argmax(X @ rng.normal(size=(d, k)) + 0.3 * rng.normal(size=(60, k)), axis=1)
+    lr, l2 = 0.5, 0.01
+    model = SoftmaxRegression(backend=backend.name, learning_rate=lr, l2=l2,
+                              batch_size=60, max_epochs=1, early_stopping=False,
+                              shuffle=False, random_state=0).fit(X, y)
+    zeros, zeros_b = np.zeros((k, d)), np.zeros(k)
+    _, g_coef, g_int = fastreg.loss_and_grad(X, y, zeros, zeros_b, l2=l2, backend=backend.name)
+    np.testing.assert_allclose(model.coef_, -lr * g_coef, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(model.intercept_, -lr * g_int, rtol=1e-12, atol=1e-15)
+    # and at the trained weights: the loss the kernel measures is the objective's
+    loss, g_coef, _ = fastreg.loss_and_grad(X, y, model.coef_, model.intercept_,
+                                            backend=backend.name)
+    Z = X @ model.coef_.T + model.intercept_
+    expected = np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(60), y])
+    assert loss == pytest.approx(expected, rel=1e-12)
+    transposed = fastreg.loss_and_grad(X, y, model.coef_.T.copy(), model.intercept_,
+                                       backend=backend.name)[0]
+    assert transposed != pytest.approx(loss, rel=1e-6)  # the layout matters when d == K
+
+
+def test_logistic_coef_is_one_row(backend):
+    """K = 1: the logistic model's coef_ (1, d) and intercept_ (1,) go in as they are."""
+    from fastreg import LogisticRegression
+
+    X, y, _, _ = problem("logistic", 1.0)
+    m = LogisticRegression(backend=backend.name, max_epochs=3, early_stopping=False,
+                           random_state=0).fit(X, y)
+    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, m.coef_, m.intercept_,
+                                                backend=backend.name)
+    z = X @ m.coef_[0] + m.intercept_[0]
+    assert loss == pytest.approx(np.mean(np.logaddexp(0, z) - y * z), rel=1e-12)
+    assert g_coef.shape == (1, X.shape[1]) and g_int.shape == (1,)

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from fastreg import LogisticRegression, SoftmaxRegression
-from fastreg.schedules import SCHEDULE_NAMES, make_schedule
+from fastreg._training.schedules import SCHEDULE_NAMES, make_schedule
+from fastreg.exceptions import InvalidParameterError
 
 
 def reference_rate(kind, t, a0, r, P, T):
-    """The formulas of fastreg/schedules.py, one step at a time, in plain Python."""
+    """The formulas of fastreg/_training/schedules.py, one step at a time, in plain Python."""
     if kind == "constant":
         return a0
     if kind == "step":
@@ -74,22 +75,30 @@ def test_callable_schedule_bad_values(bad, match):
         sched.rates(np.arange(3))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr_schedule="linear"), "lr_schedule must be one of"),
-    (dict(lr_schedule="step", decay=1.5), r"\(0, 1\]"),
-    (dict(lr_schedule="exponential", decay=0.0), r"\(0, 1\]"),
-    (dict(lr_schedule="inverse", decay=-0.1), ">= 0"),
-    (dict(lr_schedule="step", decay_steps=0), "lr_decay_steps"),
-    (dict(learning_rate=0.0), "learning_rate"),
-    (dict(learning_rate=float("inf")), "learning_rate"),
+@pytest.mark.parametrize("kwargs, param, match", [
+    (dict(lr_schedule="linear"), "lr_schedule", "lr_schedule must be one of"),
+    (dict(lr_schedule="step", decay=1.5), "lr_decay", r"\(0, 1\]"),
+    (dict(lr_schedule="exponential", decay=0.0), "lr_decay", r"\(0, 1\]"),
+    (dict(lr_schedule="inverse", decay=-0.1), "lr_decay", ">= 0"),
+    (dict(lr_schedule="step", decay=float("nan")), "lr_decay", "finite real number"),
+    (dict(lr_schedule="step", decay_steps=0), "lr_decay_steps", "lr_decay_steps"),
+    (dict(learning_rate=0.0), "learning_rate", "learning_rate"),
+    (dict(learning_rate=float("inf")), "learning_rate", "learning_rate"),
 ])
-def test_make_schedule_rejects_bad_settings(kwargs, match):
+def test_make_schedule_rejects_bad_settings(kwargs, param, match):
+    """Each setting is checked by the parameter table; the decay range by the schedule."""
     args = dict(lr_schedule="constant", learning_rate=0.1, decay=0.5, decay_steps=1,
                 total_steps=10)
     args.update(kwargs)
     kind, lr = args.pop("lr_schedule"), args.pop("learning_rate")
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidParameterError, match=match) as info:
         make_schedule(kind, lr, **args)
+    assert info.value.param == param
+
+
+def test_decay_is_ignored_where_the_schedule_does_not_use_it():
+    for kind in ("constant", "cosine"):
+        assert make_schedule(kind, 0.1, decay=5.0, decay_steps=1, total_steps=10).decay == 1.0
 
 
 def _data(n=90, seed=0):

@@ -6,8 +6,9 @@ import pytest
 
 from fastreg import _progress
 from fastreg._progress import EpochProgress
-from fastreg.schedules import make_schedule
-from fastreg.trainer import HISTORY_KEYS, Trainer, TrainingDivergedError
+from fastreg._training.schedules import make_schedule
+from fastreg._training.trainer import HISTORY_KEYS, Trainer
+from fastreg.exceptions import TrainingDivergedError
 
 
 def _problem(binary, n=200, d=6, k=3, dtype=np.float64, seed=0):
@@ -15,7 +16,7 @@ def _problem(binary, n=200, d=6, k=3, dtype=np.float64, seed=0):
     X = rng.normal(size=(n, d)).astype(dtype)
     if binary:
         y = (X @ rng.normal(size=d) + 0.5 * rng.normal(size=n) > 0).astype(np.intc)
-        coef, intercept = np.zeros(d, dtype), np.zeros(1, dtype)
+        coef, intercept = np.zeros((1, d), dtype), np.zeros(1, dtype)
     else:
         y = np.argmax(X @ rng.normal(size=(d, k)) + rng.normal(size=(n, k)), axis=1)
         y = y.astype(np.intc)
@@ -24,28 +25,25 @@ def _problem(binary, n=200, d=6, k=3, dtype=np.float64, seed=0):
 
 
 def _trainer(kernels, binary, lr=0.1, **kw):
+    """A trainer; the weights' K (1 or k) decides the model, ``binary`` only the data."""
     kw.setdefault("batch_size", 16)
-    return Trainer(kernels, binary=binary, l2=kw.pop("l2", 0.0),
+    return Trainer(kernels, l2=kw.pop("l2", 0.0),
                    schedule=make_schedule("constant", lr, decay=1.0, decay_steps=1,
                                           total_steps=1), **kw)
 
 
 def _val_loss(kernels, binary, X, y, coef, intercept):
-    if binary:
-        z = kernels.linear_forward_binary(X, coef, intercept)
-        return float(kernels.binary_cross_entropy(z, y).mean(dtype=np.float64))
     Z = kernels.linear_forward(X, coef, intercept)
-    return float(kernels.multinomial_cross_entropy(Z, y).mean(dtype=np.float64))
+    return float(kernels.cross_entropy(Z, y).mean(dtype=np.float64))
 
 
 def _manual_epochs(kernels, binary, X, y, coef, intercept, rows, seed, epochs, B, lr):
     """The reference: the same shuffles and kernel calls, written out by hand."""
     rng = np.random.default_rng(seed)
-    kernel = kernels.binary_epoch if binary else kernels.multinomial_epoch
     for _ in range(epochs):
         order = rng.permutation(rows)
         nb = -(-len(rows) // B)
-        kernel(X, y, coef, intercept, order, B, np.full(nb, lr), 0.0, 1.0, 1)
+        kernels.epoch(X, y, coef, intercept, order, B, np.full(nb, lr), 0.0, 1.0, 1)
 
 
 @pytest.mark.parametrize("binary", [True, False])
@@ -177,12 +175,14 @@ def test_divergence_restores_weights_and_raises(backend, binary, dtype):
     X, y, coef, intercept = _problem(binary, dtype=dtype)
     X *= 50
     trainer = _trainer(backend, binary, lr=1e6, l2=1.0, batch_size=8)
-    with pytest.raises(FloatingPointError, match="Lower learning_rate") as info:
+    with pytest.raises(FloatingPointError, match="lower learning_rate") as info:
         trainer.run(X, y, coef, intercept, np.arange(200, dtype=np.intp),
                     np.random.default_rng(0), max_epochs=20)
     err = info.value
     assert isinstance(err, TrainingDivergedError)
     assert "learning_rate=1e+05" in str(err)  # a tenth of the rate that diverged
+    assert err.param == "learning_rate" and err.learning_rate == 1e6
+    assert err.hint.startswith("lower learning_rate")
     res = err.result
     assert res.coef is coef and np.isfinite(coef).all() and np.isfinite(intercept).all()
     assert all(math.isfinite(v) for v in res.history["train_loss"])  # no bad row recorded
@@ -196,7 +196,7 @@ def test_divergence_keeps_the_best_validation_weights(backend):
     def rates(t):  # a sane first epoch, then an absurd rate with a huge l2 pull
         return 0.1 if t < 10 else 1e8
 
-    trainer = Trainer(backend, binary=False, batch_size=16, l2=1.0,
+    trainer = Trainer(backend, batch_size=16, l2=1.0,
                       schedule=make_schedule(rates, 1.0, decay=1.0, decay_steps=1,
                                              total_steps=1),
                       early_stopping=True, patience=50)
@@ -213,19 +213,33 @@ def test_divergence_keeps_the_best_validation_weights(backend):
         h["val_loss"][0], rel=1e-12)
 
 
-def test_progress_plain_lines(backend, capsys):
+def test_progress_reaches_the_trainer_only_as_a_callback(backend, capsys):
+    """The trainer prints nothing; it calls back once per epoch with the history so far."""
     X, y, coef, intercept = _problem(True)
-    progress = EpochProgress(4, verbose=2, desc="Logistic")
-    _trainer(backend, True, progress=progress, early_stopping=True, patience=1,
-             min_delta=100.0).run(X, y, coef, intercept, np.arange(40, 200, dtype=np.intp),
-                                  np.random.default_rng(0), max_epochs=4,
-                                  validation=(X[:40], y[:40]))
+    calls = []
+    res = _trainer(backend, True, callback=lambda *a: calls.append((a[0], a[1], len(a[2]["step"]))),
+                   validation_interval=2, early_stopping=True, patience=1, min_delta=100.0).run(
+        X, y, coef, intercept, np.arange(40, 200, dtype=np.intp), np.random.default_rng(0),
+        max_epochs=4, validation=(X[:40], y[:40]))
+    assert capsys.readouterr() == ("", "")
+    assert [c[0] for c in calls] == list(range(1, res.epochs_run + 1))
+    assert all(math.isfinite(c[1]) for c in calls) and calls[0][2] == 2
+
+
+def test_progress_plain_lines(backend, capsys):
+    """verbose=2 through the fit driver: one line per epoch, then the early-stop note."""
+    from fastreg import LogisticRegression
+
+    X, y, _, _ = _problem(True)
+    LogisticRegression(backend=backend.name, verbose=2, max_epochs=4, patience=1,
+                       min_delta=100.0, random_state=0).fit(X, y)
     out = capsys.readouterr().err.splitlines()
-    assert out[0].startswith("Logistic epoch 1/4: train loss ")
+    assert out[0].startswith("LogisticRegression epoch 1/4: train loss ")
     assert "val loss" in out[0] and "val accuracy 0." in out[0]
     # check 2 lowers the loss by less than min_delta: no improvement for patience, but the
     # lower loss still makes epoch 2 the best (returned) weights
-    assert len(out) == 3 and out[-1] == "Logistic: early stop after epoch 2, best epoch 2"
+    assert len(out) == 3
+    assert out[-1].startswith("LogisticRegression: early stop after epoch 2, best epoch ")
 
 
 def test_progress_uses_tqdm_when_installed(capsys):

@@ -1,28 +1,32 @@
-"""Bad input through the public API: a clear ValueError/TypeError that names the argument.
+"""Bad input through the public API: one dialect, an error that names the argument.
 
-Kernels trust their inputs; ``fastreg.loss_and_grad`` checks them once, at the edge
-(``fastreg/objective.py``, ``fastreg/_validation.py``). Each case below breaks one argument of
-an otherwise valid call and expects an error whose message starts from that argument's name.
+``fastreg.loss_and_grad`` checks its inputs once, at the edge, with the checks of
+``fastreg/_validation.py`` that the estimators use too (``check_array``, ``check_targets``,
+the parameter table). Each case below breaks one argument of an otherwise valid call and
+expects an InvalidParameterError (a ValueError; also a TypeError for wrong types) whose
+``param`` names that argument.
 """
 import numpy as np
 import pytest
 
 import fastreg
+from fastreg._validation import check_array, check_targets
+from fastreg.exceptions import InvalidParameterError, InvalidParameterTypeError
 
 N, D, K = 4, 3, 3
 
 
 def valid(model):
-    """A valid (X, y, W, b) for the logistic or the softmax model."""
+    """A valid (X, y, coef, intercept) for the logistic (K = 1) or the softmax model."""
     X = np.arange(N * D, dtype=np.float64).reshape(N, D) / 10
     if model == "logistic":
-        return X, np.array([0, 1, 0, 1]), np.full(D, 0.1), 0.2
-    return X, np.array([0, 1, 2, 1]), np.full((D, K), 0.1), np.zeros(K)
+        return X, np.array([0, 1, 0, 1]), np.full((1, D), 0.1), np.array([0.2])
+    return X, np.array([0, 1, 2, 1]), np.full((K, D), 0.1), np.zeros(K)
 
 
 def replace(model, **changes):
-    X, y, W, b = valid(model)
-    args = dict(X=X, y=y, W=W, b=b)
+    X, y, coef, intercept = valid(model)
+    args = dict(X=X, y=y, coef=coef, intercept=intercept)
     args.update(changes)
     return args
 
@@ -33,81 +37,137 @@ def with_nan(a, value=np.nan):
     return a
 
 
-X0, y0, W0, b0 = valid("softmax")
+X0, y0, C0, b0 = valid("softmax")
 w0 = valid("logistic")[2]
 
-# (id, model, changed arguments, exception, message pattern)
+# (id, model, changed arguments, param, exception, message pattern)
 BAD = [
     # shapes
-    ("X-1d", "softmax", dict(X=X0[0]), ValueError, r"X must be 2-d .*got shape \(3,\)"),
-    ("X-3d", "softmax", dict(X=X0[:, :, None]), ValueError, r"X must be 2-d"),
-    ("X-no-rows", "softmax", dict(X=X0[:0], y=y0[:0]), ValueError, r"X is empty"),
-    ("X-no-features", "softmax", dict(X=X0[:, :0], W=W0[:0]), ValueError, r"X is empty"),
-    ("W-features", "softmax", dict(W=np.ones((D + 1, K))), ValueError, r"W has shape \(4, 3\) but X has 3 features"),
-    ("w-features", "logistic", dict(W=np.ones(D + 1)), ValueError, r"W has 4 weights but X has 3 features"),
-    ("W-3d", "softmax", dict(W=W0[:, :, None]), ValueError, r"W must be 1-d .* or 2-d"),
-    ("b-shape", "softmax", dict(b=np.zeros(K + 1)), ValueError, r"b must have shape \(3,\)"),
-    ("b-not-scalar", "logistic", dict(b=np.zeros(2)), ValueError, r"b must be a scalar"),
-    ("y-length", "softmax", dict(y=y0[:-1]), ValueError, r"y has 3 labels but X has 4 samples"),
-    ("y-2d", "softmax", dict(y=np.ones((2, 2), dtype=int)), ValueError, r"y must be 1-d"),
+    ("X-1d", "softmax", dict(X=X0[0]), "X", ValueError, r"Expected 2D array, got 1D array"),
+    ("X-3d", "softmax", dict(X=X0[:, :, None]), "X", ValueError, r"must be 2-d"),
+    ("X-no-rows", "softmax", dict(X=X0[:0], y=y0[:0]), "X", ValueError, r"0 sample\(s\)"),
+    ("X-no-features", "softmax", dict(X=X0[:, :0], coef=C0[:, :0]), "X", ValueError,
+     r"0 feature\(s\)"),
+    ("coef-features", "softmax", dict(coef=np.ones((K, D + 1))), "coef", ValueError,
+     r"coef has shape \(3, 4\) but X has 3 features: coef must be \(n_classes, n_features\)"),
+    ("coef-old-layout", "softmax", dict(X=np.ones((N, 5)), coef=np.ones((5, K))), "coef",
+     ValueError, r"coef has shape \(5, 3\) .*W \(n_features, n_classes\) of fastreg < 0.2: "
+                 r"pass W\.T"),
+    ("w-1d", "logistic", dict(coef=np.ones(D)), "coef", ValueError,
+     r"coef must be 2-d .*reshape\(1, -1\)"),
+    ("coef-3d", "softmax", dict(coef=C0[:, :, None]), "coef", ValueError, r"coef must be 2-d"),
+    ("intercept-shape", "softmax", dict(intercept=np.zeros(K + 1)), "intercept", ValueError,
+     r"intercept must have shape \(3,\)"),
+    ("intercept-scalar", "logistic", dict(intercept=0.2), "intercept", ValueError,
+     r"intercept must have shape \(1,\)"),
+    ("y-length", "softmax", dict(y=y0[:-1]), "y", ValueError,
+     r"inconsistent numbers of samples: \[4, 3\]"),
+    ("y-2d", "softmax", dict(y=np.ones((2, 2), dtype=int)), "y", ValueError,
+     r"y should be a 1d array"),
     # non-finite values
-    ("X-nan", "softmax", dict(X=with_nan(X0)), ValueError, r"X contains 1 NaN or infinite"),
-    ("X-inf", "logistic", dict(X=with_nan(X0, -np.inf)), ValueError, r"X contains 1 NaN or infinite"),
-    ("W-nan", "softmax", dict(W=with_nan(W0)), ValueError, r"W contains 1 NaN or infinite"),
-    ("w-inf", "logistic", dict(W=with_nan(w0, np.inf)), ValueError, r"W contains 1 NaN or infinite"),
-    ("b-inf", "softmax", dict(b=with_nan(b0, np.inf)), ValueError, r"b contains 1 NaN or infinite"),
-    ("b-nan-scalar", "logistic", dict(b=np.nan), ValueError, r"b contains 1 NaN or infinite"),
-    ("y-nan", "softmax", dict(y=with_nan(y0)), ValueError, r"y contains 1 NaN or infinite"),
+    ("X-nan", "softmax", dict(X=with_nan(X0)), "X", ValueError,
+     r"Input X contains NaN or infinity \(1 value"),
+    ("X-inf", "logistic", dict(X=with_nan(X0, -np.inf)), "X", ValueError, r"X contains NaN or inf"),
+    ("coef-nan", "softmax", dict(coef=with_nan(C0)), "coef", ValueError, r"coef contains NaN"),
+    ("w-inf", "logistic", dict(coef=with_nan(w0, np.inf)), "coef", ValueError,
+     r"coef contains NaN"),
+    ("intercept-inf", "softmax", dict(intercept=with_nan(b0, np.inf)), "intercept", ValueError,
+     r"intercept contains NaN or infinity"),
+    ("y-nan", "softmax", dict(y=with_nan(y0)), "y", ValueError, r"Input y contains NaN"),
     # labels
-    ("y-too-large", "softmax", dict(y=np.array([0, 1, 3, 1])), ValueError, r"y holds labels in \[0, 3\] but must lie in 0\.\.2"),
-    ("y-negative", "softmax", dict(y=np.array([0, -1, 2, 1])), ValueError, r"y holds labels in \[-1, 2\]"),
-    ("y-logistic-2", "logistic", dict(y=np.array([0, 2, 0, 1])), ValueError, r"y holds labels .*labels 0 and 1"),
-    ("y-non-integer", "softmax", dict(y=np.array([0, 0.5, 2, 1])), ValueError, r"y must hold integer class labels"),
+    ("y-too-large", "softmax", dict(y=np.array([0, 1, 3, 1])), "y", ValueError,
+     r"y holds labels \[3\] that are not among the classes \[0, 1, 2\]"),
+    ("y-negative", "softmax", dict(y=np.array([0, -1, 2, 1])), "y", ValueError,
+     r"y holds labels \[-1\]"),
+    ("y-logistic-2", "logistic", dict(y=np.array([0, 2, 0, 1])), "y", ValueError,
+     r"y holds labels \[2\] that are not among the classes \[0, 1\]"),
+    ("y-non-integer", "softmax", dict(y=np.array([0, 0.5, 2, 1])), "y", ValueError,
+     r"Unknown label type: continuous"),
+    ("y-str", "softmax", dict(y=y0.astype(str)), "y", ValueError, r"not among the classes"),
+    ("y-object", "softmax", dict(y=np.array([0, 1, 2, None])), "y", ValueError,
+     r"Unknown label type"),
+    ("y-complex", "softmax", dict(y=y0 + 0j), "y", ValueError, r"Complex data not supported"),
     # dtypes
-    ("X-object", "softmax", dict(X=X0.astype(object)), TypeError, r"X has dtype object"),
-    ("X-complex", "softmax", dict(X=X0 + 1j), TypeError, r"X has dtype complex128"),
-    ("X-str", "softmax", dict(X=X0.astype(str)), TypeError, r"X has dtype <U"),
-    ("X-ragged-list", "softmax", dict(X=[[1.0, 2.0, 3.0], [1.0, 2.0]]), ValueError, r"^X could not be converted"),
-    ("b-complex", "softmax", dict(b=b0 + 1j), TypeError, r"^b has dtype complex128"),
-    ("b-str", "softmax", dict(b=b0.astype(str)), TypeError, r"^b has dtype <U"),
-    ("b-str-scalar", "logistic", dict(b="0.5"), TypeError, r"^b has dtype <U"),
-    ("W-object", "softmax", dict(W=W0.astype(object)), TypeError, r"W has dtype object"),
-    ("W-complex", "logistic", dict(W=w0 + 1j), TypeError, r"W has dtype complex128"),
-    ("W-str", "softmax", dict(W=W0.astype(str)), TypeError, r"W has dtype <U"),
-    ("y-str", "softmax", dict(y=y0.astype(str)), TypeError, r"y has dtype <U"),
-    ("y-complex", "softmax", dict(y=y0 + 0j), TypeError, r"y has dtype complex128"),
-    ("y-object", "softmax", dict(y=np.array([0, 1, 2, None])), TypeError, r"y has dtype object"),
+    ("X-complex", "softmax", dict(X=X0 + 1j), "X", ValueError, r"Complex data not supported"),
+    ("X-str", "softmax", dict(X=X0.astype(str)), "X", TypeError, r"X has dtype <U"),
+    ("X-ragged-list", "softmax", dict(X=[[1.0, 2.0, 3.0], [1.0, 2.0]]), "X", ValueError,
+     r"^X could not be converted"),
+    ("intercept-complex", "softmax", dict(intercept=b0 + 1j), "intercept", ValueError,
+     r"^Complex data not supported: intercept"),
+    ("intercept-str", "softmax", dict(intercept=b0.astype(str)), "intercept", TypeError,
+     r"^intercept has dtype <U"),
+    ("coef-complex", "logistic", dict(coef=w0 + 1j), "coef", ValueError, r"Complex data"),
+    ("coef-str", "softmax", dict(coef=C0.astype(str)), "coef", TypeError, r"coef has dtype <U"),
 ]
 
 
-@pytest.mark.filterwarnings("error")  # a warning (complex b cast to real, say) is no answer
-@pytest.mark.parametrize("model, changes, exc, match",
+@pytest.mark.filterwarnings("error")  # a warning (complex cast to real, say) is no answer
+@pytest.mark.parametrize("model, changes, param, exc, match",
                          [pytest.param(*case[1:], id=case[0]) for case in BAD])
-def test_bad_argument_is_named(backend, model, changes, exc, match):
+def test_bad_argument_is_named(backend, model, changes, param, exc, match):
     args = replace(model, **changes)
-    with pytest.raises(exc, match=match):
-        fastreg.loss_and_grad(args["X"], args["y"], args["W"], args["b"], backend=backend)
+    with pytest.raises(exc, match=match) as info:
+        fastreg.loss_and_grad(args["X"], args["y"], args["coef"], args["intercept"],
+                              backend=backend.name)
+    assert isinstance(info.value, InvalidParameterError) and info.value.param == param
+    assert isinstance(info.value, TypeError) == (exc is TypeError)
 
 
 @pytest.mark.parametrize("l2, exc, match", [
-    (-0.1, ValueError, r"l2 must lie in \[0.0, inf\]"),
-    (np.nan, ValueError, r"l2 must be finite"),
-    (np.inf, ValueError, r"l2 must be finite"),
-    ("0.1", TypeError, r"l2 must be a real number"),
+    (-0.1, ValueError, r"l2 must be a real number >= 0, got -0.1"),
+    (np.nan, ValueError, r"l2 must be a real number >= 0, got nan"),
+    (np.inf, ValueError, r"l2 must be a real number >= 0, got inf"),
+    ("0.1", TypeError, r"l2 must be a real number >= 0, got '0.1'"),
     (None, TypeError, r"l2 must be a real number"),
 ])
 def test_bad_penalty_is_named(backend, l2, exc, match):
-    X, y, W, b = valid("softmax")
-    with pytest.raises(exc, match=match):
-        fastreg.loss_and_grad(X, y, W, b, l2=l2, backend=backend)
+    X, y, coef, intercept = valid("softmax")
+    with pytest.raises(exc, match=match) as info:
+        fastreg.loss_and_grad(X, y, coef, intercept, l2=l2, backend=backend.name)
+    assert info.value.param == "l2"
+
+
+def test_bad_backend_and_eps_are_named():
+    X, y, coef, intercept = valid("softmax")
+    assert fastreg.loss_and_grad(X, y, coef, intercept, backend=None)[0] == \
+        fastreg.loss_and_grad(X, y, coef, intercept, backend="auto")[0]  # None means "auto"
+    with pytest.raises(InvalidParameterError, match="backend must be one of 'auto'") as info:
+        fastreg.loss_and_grad(X, y, coef, intercept, backend="gpu")
+    assert info.value.param == "backend"
+    with pytest.raises(InvalidParameterError, match=r"eps must be a real number > 0") as info:
+        fastreg.numerical_gradient(X, y, coef, intercept, eps=0.0)
+    assert info.value.param == "eps"
 
 
 @pytest.mark.parametrize("model", ("logistic", "softmax"))
 def test_valid_variants_are_accepted(backend, model):
-    """Integer-valued float labels, int X and lists are converted, not rejected."""
-    X, y, W, b = valid(model)
-    expected = fastreg.loss_and_grad(X, y, W, b, backend=backend)
-    for X_, y_ in ((X, y.astype(np.float64)), (X.tolist(), y.tolist()), (X, y.astype(np.uint8))):
-        got = fastreg.loss_and_grad(X_, y_, W, b, backend=backend)
+    """Integer-valued float labels, object and int X and lists are converted, not rejected."""
+    X, y, coef, intercept = valid(model)
+    expected = fastreg.loss_and_grad(X, y, coef, intercept, backend=backend.name)
+    for X_, y_ in ((X, y.astype(np.float64)), (X.tolist(), y.tolist()), (X, y.astype(np.uint8)),
+                   (X.astype(object), y), (np.asfortranarray(X), y)):
+        got = fastreg.loss_and_grad(X_, y_, coef, intercept, backend=backend.name)
         assert got[0] == expected[0]
         np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_check_array_keeps_uint8_and_float_dtypes_without_copies():
+    X8 = np.zeros((3, 2), np.uint8)
+    assert check_array(X8, "X", dtype=np.float32) is X8  # the kernels scale uint8 themselves
+    assert check_array(X8, "X", allow_uint8=False).dtype == np.float64
+    X32 = np.zeros((3, 2), np.float32)
+    assert check_array(X32, "X") is X32
+    assert check_array(np.asfortranarray(X32), "X").flags.c_contiguous
+    assert check_array(np.zeros((3, 2), np.int64), "X").dtype == np.float64
+    with pytest.raises(InvalidParameterTypeError, match="sparse"):
+        check_array(type("Sparse", (), {"tocsr": 0, "nnz": 0})(), "X")
+
+
+def test_check_targets_returns_classes_and_intc_codes():
+    classes, codes = check_targets(np.array(["b", "a", "b", "c"]), 4)
+    assert classes.tolist() == ["a", "b", "c"] and codes.tolist() == [1, 0, 1, 2]
+    assert codes.dtype == np.intc and codes.flags.c_contiguous
+    classes, codes = check_targets([3, 1], 2, classes=np.array([1, 3, 5]))
+    assert codes.tolist() == [1, 0] and classes.tolist() == [1, 3, 5]
+    with pytest.raises(InvalidParameterError, match="requires y to be passed"):
+        check_targets(None, 3)

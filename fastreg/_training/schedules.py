@@ -1,7 +1,7 @@
 """Learning-rate schedules: the step size alpha_t of gradient step t = 0, 1, 2, ...
 
 t counts gradient steps (mini-batches) since the start of training. ``P`` is the decay period
-``decay_steps`` in steps (the estimators pass one epoch by default), ``r`` the decay rate
+``decay_steps`` in steps (the fit driver passes one epoch by default), ``r`` the decay rate
 ``decay`` and alpha0 the base learning rate:
 
 ===============  ===========================================================================
@@ -25,7 +25,10 @@ import numbers
 
 import numpy as np
 
-SCHEDULE_NAMES = ("constant", "step", "exponential", "inverse", "cosine")
+from .._validation import SCHEDULE_NAMES, check_param
+from ..exceptions import InvalidParameterError, InvalidParameterTypeError
+
+__all__ = ["SCHEDULE_NAMES", "Schedule", "make_schedule"]
 
 
 class Schedule:
@@ -82,47 +85,43 @@ class Schedule:
 def _call(f, t):
     value = f(t)
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(
+        raise InvalidParameterTypeError(
             f"lr_schedule({t}) returned {value!r}; a callable schedule must return a real "
-            "number, the learning rate of step t"
-        )
+            "number, the learning rate of step t", param="lr_schedule")
     value = float(value)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"lr_schedule({t}) returned {value}; learning rates must be finite and >= 0"
-        )
+        raise InvalidParameterError(
+            f"lr_schedule({t}) returned {value}; learning rates must be finite and >= 0",
+            param="lr_schedule")
     return value
 
 
 def make_schedule(lr_schedule, learning_rate, *, decay, decay_steps, total_steps):
-    """Validate the schedule settings and return a :class:`Schedule`.
+    """Check the schedule settings and return a :class:`Schedule`.
 
-    ``decay`` is checked against the schedule that uses it: "step" and "exponential" need a
-    factor in (0, 1], "inverse" a rate >= 0; "constant", "cosine" and callables ignore it.
+    Each setting is checked by the parameter table (:mod:`fastreg._validation`); the one rule
+    that spans two settings lives here: ``decay`` is checked against the schedule that uses
+    it, "step" and "exponential" need a factor in (0, 1], "inverse" a rate >= 0; "constant",
+    "cosine" and callables ignore it. ``total_steps`` (T of "cosine") is computed by the
+    caller, an integer >= 1.
     """
-    if not isinstance(learning_rate, numbers.Real) or isinstance(learning_rate, bool) \
-            or not math.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
-    if not callable(lr_schedule) and lr_schedule not in SCHEDULE_NAMES:
-        raise ValueError(
-            f"lr_schedule must be one of {', '.join(repr(n) for n in SCHEDULE_NAMES)} or a "
-            f"callable of the step count, got {lr_schedule!r}"
-        )
-    for name, value in (("lr_decay_steps", decay_steps), ("total_steps", total_steps)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    lr_schedule = check_param("lr_schedule", lr_schedule)
+    learning_rate = check_param("learning_rate", learning_rate)
+    decay_steps = check_param("lr_decay_steps", decay_steps)
+    if decay_steps is None:
+        raise InvalidParameterError("lr_decay_steps must be resolved to an integer >= 1 "
+                                    "before the schedule is made", param="lr_decay_steps")
     if lr_schedule in ("step", "exponential", "inverse"):
-        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) \
-                or not math.isfinite(decay):
-            raise ValueError(f"lr_decay must be a finite number, got {decay!r}")
+        decay = check_param("lr_decay", decay)
         if lr_schedule == "inverse" and decay < 0:
-            raise ValueError(f"lr_decay of the 'inverse' schedule must be >= 0, got {decay}")
+            raise InvalidParameterError(
+                f"lr_decay of the 'inverse' schedule must be >= 0, got {decay}",
+                param="lr_decay")
         if lr_schedule != "inverse" and not 0 < decay <= 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"lr_decay of the {lr_schedule!r} schedule is the factor applied every "
-                f"lr_decay_steps steps and must lie in (0, 1], got {decay}"
-            )
+                f"lr_decay_steps steps and must lie in (0, 1], got {decay}", param="lr_decay")
     else:  # the decay settings do not apply to this schedule
         decay = 1.0
-    return Schedule(lr_schedule, learning_rate, decay=float(decay), decay_steps=decay_steps,
-                    total_steps=total_steps)
+    return Schedule(lr_schedule, learning_rate, decay=decay, decay_steps=decay_steps,
+                    total_steps=max(1, int(total_steps)))

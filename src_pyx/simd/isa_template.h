@@ -1,5 +1,8 @@
-/* The four type pairs of the micro-kernels for one instruction set (FR_ISA, FR_VBYTES,
- * FR_NREG set by _epoch_simd.h), and the table that hands them to the epoch driver. */
+/* One instruction set's instantiation, included by dispatch.h once per ISA with FR_ISA,
+ * FR_ISA_NAME, FR_VBYTES, FR_NREG (and the ISA's uint8 conversions and lane sums) defined:
+ * the vector exp, the per-row softmax of rows_template.h and the micro-kernels of
+ * kernels_template.h for the four (weight, X) type pairs, and the table fr_table_<ISA>_all
+ * that hands them to _linear.pyx's epoch and forward drivers. */
 #define FR_PASTE_(a, b, c) fr_##a##_##b##_##c
 #define FR_PASTE(a, b, c) FR_PASTE_(a, b, c)
 
@@ -55,14 +58,14 @@ static void FR_PASTE(vexp, FR_ISA, f64)(double *x, int n)
 #define FR_T float
 #define FR_T_IS_DOUBLE 0
 #define FR_RN(x) FR_PASTE(x, FR_ISA, f32)
-#include "_epoch_simd_rows.h"
+#include "rows_template.h"
 #undef FR_T
 #undef FR_T_IS_DOUBLE
 #undef FR_RN
 #define FR_T double
 #define FR_T_IS_DOUBLE 1
 #define FR_RN(x) FR_PASTE(x, FR_ISA, f64)
-#include "_epoch_simd_rows.h"
+#include "rows_template.h"
 #undef FR_T
 #undef FR_T_IS_DOUBLE
 #undef FR_RN
@@ -72,14 +75,14 @@ static void FR_PASTE(vexp, FR_ISA, f64)(double *x, int n)
 #define FR_T_IS_DOUBLE 0
 #define FR_X_IS_U8 0
 #define FR_FN(x) FR_PASTE(x, FR_ISA, f32)
-#include "_epoch_simd_kern.h"
+#include "kernels_template.h"
 #undef FR_XT
 #undef FR_X_IS_U8
 #undef FR_FN
 #define FR_XT uint8_t
 #define FR_X_IS_U8 1
 #define FR_FN(x) FR_PASTE(x, FR_ISA, u8f32)
-#include "_epoch_simd_kern.h"
+#include "kernels_template.h"
 #undef FR_T
 #undef FR_XT
 #undef FR_T_IS_DOUBLE
@@ -91,14 +94,14 @@ static void FR_PASTE(vexp, FR_ISA, f64)(double *x, int n)
 #define FR_T_IS_DOUBLE 1
 #define FR_X_IS_U8 0
 #define FR_FN(x) FR_PASTE(x, FR_ISA, f64)
-#include "_epoch_simd_kern.h"
+#include "kernels_template.h"
 #undef FR_XT
 #undef FR_X_IS_U8
 #undef FR_FN
 #define FR_XT uint8_t
 #define FR_X_IS_U8 1
 #define FR_FN(x) FR_PASTE(x, FR_ISA, u8f64)
-#include "_epoch_simd_kern.h"
+#include "kernels_template.h"
 #undef FR_T
 #undef FR_XT
 #undef FR_T_IS_DOUBLE
@@ -112,6 +115,7 @@ static const fr_simd FR_PASTE(table, FR_ISA, all) = {
     {(fr_bwd_t) FR_PASTE(bwd, FR_ISA, f32), (fr_bwd_t) FR_PASTE(bwd, FR_ISA, u8f32),
      (fr_bwd_t) FR_PASTE(bwd, FR_ISA, f64), (fr_bwd_t) FR_PASTE(bwd, FR_ISA, u8f64)},
     (fr_rows_t) FR_PASTE(softmax_rows, FR_ISA, f32), (fr_rows_t) FR_PASTE(softmax_rows, FR_ISA, f64),
+    (fr_rows_t) FR_PASTE(logits, FR_ISA, f32), (fr_rows_t) FR_PASTE(logits, FR_ISA, f64),
     FR_PASTE(vexp, FR_ISA, f64),
 };
 #undef FR_VEXP
@@ -119,7 +123,7 @@ static const fr_simd FR_PASTE(table, FR_ISA, all) = {
 #undef FR_PASTE
 #undef FR_PASTE_
 
-/* this instruction set's parameters end here; the next block of _epoch_simd.h defines its own */
+/* this instruction set's parameters end here; the next block of dispatch.h defines its own */
 #undef FR_ISA
 #undef FR_ISA_NAME
 #undef FR_VBYTES

@@ -1,9 +1,8 @@
 """The training loop: epochs of the fused kernel, validation checks, early stopping, history.
 
-One epoch is one call of the backend's fused kernel (``binary_epoch`` / ``multinomial_epoch``)
-per validation check: the kernel runs the mini-batch loop (compiled code on the Cython backend,
-Python on the NumPy one) over a slice of the epoch's row order, and the trainer decides
-everything else. Every random draw (the shuffle) and every learning rate is computed here, in
+One epoch is one call of the backend's fused kernel ``epoch`` per validation check: the
+kernel runs the mini-batch loop (compiled code on the Cython backend, Python on the NumPy one)
+over a slice of the epoch's row order, and the trainer decides everything else. Every random draw (the shuffle) and every learning rate is computed here, in
 Python, from one ``np.random.Generator``, so both backends see identical inputs and end with the
 same weights for the same seed.
 
@@ -27,12 +26,19 @@ Divergence
     Weights are copied before each kernel call. If the kernel reports a non-finite loss, or the
     weights or the validation loss are not finite afterwards, the weights are restored (to the
     best validation weights under early stopping, else to the copy) and
-    :class:`TrainingDivergedError` is raised, carrying the state up to the last good check.
+    :class:`fastreg.exceptions.TrainingDivergedError` is raised, carrying the state up to the
+    last good check.
+
+Progress
+    The trainer prints nothing: after each epoch it calls ``callback(epoch, train_loss,
+    history)`` when one is given (the fit driver passes a progress bar's method).
 """
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..exceptions import TrainingDivergedError
 
 HISTORY_KEYS = ("step", "epoch", "learning_rate", "train_loss", "val_loss", "train_accuracy",
                 "val_accuracy")
@@ -45,7 +51,7 @@ def new_history():
 
 @dataclass
 class TrainResult:
-    """Where training ended. ``coef``/``intercept`` are the returned weights (kernel layout)."""
+    """Where training ended. ``coef`` (K, d) / ``intercept`` (K,) are the returned weights."""
 
     coef: np.ndarray
     intercept: np.ndarray
@@ -57,28 +63,16 @@ class TrainResult:
     history: dict = field(default_factory=new_history)
 
 
-class TrainingDivergedError(FloatingPointError):
-    """Training produced a non-finite loss or non-finite weights.
-
-    ``result`` is a :class:`TrainResult` with the last finite weights and the history up to
-    the last good check; the estimators keep it, so the model stays usable.
-    """
-
-    def __init__(self, message, result):
-        super().__init__(message)
-        self.result = result
-
-
 class Trainer:
     """Mini-batch gradient descent driven through a backend's fused epoch kernel.
 
     Parameters
     ----------
-    kernels : backend namespace from :func:`fastreg.get_backend`.
-    binary : bool, logistic (coef (d,), intercept (1,)) or softmax (coef (K, d), intercept (K,)).
+    kernels : backend namespace from :func:`fastreg.get_backend`; the weights are coef (K, d)
+        and intercept (K,), K = 1 for the logistic model (the kernels pick the link by K).
     batch_size : int >= 1.
     l2 : float >= 0, lambda in J = E + lambda ||W||^2 (bias not penalised).
-    schedule : :class:`fastreg.schedules.Schedule`, learning rate of each global step.
+    schedule : :class:`fastreg._training.schedules.Schedule`, learning rate of each global step.
     validation_interval : int >= 1, validation checks (history rows) per epoch.
     shuffle : bool, draw a new row order every epoch (else the rows in the given order).
     early_stopping : bool, stop on the validation loss and return the best weights.
@@ -86,15 +80,13 @@ class Trainer:
     min_delta : float >= 0, the least decrease of the validation loss that counts.
     input_scale : float, features are ``X * input_scale`` (1/255 for raw uint8 pixels).
     n_threads : int, passed to the kernel.
-    progress : object with ``epoch_end(epoch, row)`` and ``close(note)``, or None.
+    callback : ``callback(epoch, train_loss, history)`` after each epoch, or None.
     """
 
-    def __init__(self, kernels, *, binary, batch_size, l2, schedule, validation_interval=1,
+    def __init__(self, kernels, *, batch_size, l2, schedule, validation_interval=1,
                  shuffle=True, early_stopping=False, patience=5, min_delta=0.0,
-                 input_scale=1.0, n_threads=1, progress=None):
+                 input_scale=1.0, n_threads=1, callback=None):
         self.kernels = kernels
-        self.binary = binary
-        self.epoch_kernel = kernels.binary_epoch if binary else kernels.multinomial_epoch
         self.batch_size = int(batch_size)
         self.l2 = float(l2)
         self.schedule = schedule
@@ -105,7 +97,7 @@ class Trainer:
         self.min_delta = float(min_delta)
         self.input_scale = float(input_scale)
         self.n_threads = int(n_threads)
-        self.progress = progress
+        self.callback = callback
 
     def steps_per_epoch(self, n_rows):
         return -(-n_rows // self.batch_size)
@@ -118,7 +110,8 @@ class Trainer:
         its ``np.intc`` class indices, ``rows`` the training rows (np.intp; the validation rows
         are simply not in it, so X is never copied). ``step`` is the global step count the
         schedule starts from; ``epoch_offset`` the epochs run before (for the history).
-        ``validation`` is ``(X_val, y_val)`` already in the weights' dtype and scaled, or None.
+        ``validation`` is ``(X_val, y_val)``: X_val float of the weights' dtype or uint8, unscaled
+        (the kernels apply ``input_scale``), y_val np.intc; or None.
         ``history`` (a dict from :func:`new_history`) is appended to, or a new one started.
         """
         history = new_history() if history is None else history
@@ -129,7 +122,7 @@ class Trainer:
         n_checks = min(self.validation_interval, n_batches)
         bounds = [round(i * n_batches / n_checks) for i in range(n_checks + 1)]
         watch = self.early_stopping and validation is not None
-        evaluator = _Evaluator(self.kernels, self.binary, validation, coef.dtype, coef.shape)
+        evaluator = _Evaluator(self.kernels, validation, coef, self.input_scale)
 
         best = {"loss": math.inf, "coef": None, "intercept": None, "epoch": epoch_offset}
         since_improvement = 0
@@ -148,8 +141,8 @@ class Trainer:
                 # overflow is detected below and reported once, with advice: silence NumPy's
                 # own RuntimeWarnings about it (the NumPy backend would emit them mid-epoch)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, acc = self.epoch_kernel(X, y, coef, intercept, part, B, lrs[b0:b1],
-                                                  self.l2, self.input_scale, self.n_threads)
+                    loss, acc = self.kernels.epoch(X, y, coef, intercept, part, B, lrs[b0:b1],
+                                                   self.l2, self.input_scale, self.n_threads)
                     loss, acc = float(loss), float(acc)
                     problem = _non_finite(loss, coef, intercept)
                     val_loss, val_acc = (math.nan, math.nan)
@@ -177,8 +170,8 @@ class Trainer:
                 if watch and since_improvement >= self.patience:
                     stopped = True
                     break
-            if self.progress is not None:
-                self.progress.epoch_end(epoch, epoch_loss / rows_done, history)
+            if self.callback is not None:
+                self.callback(epoch, epoch_loss / rows_done, history)
             if stopped:
                 break
 
@@ -187,10 +180,6 @@ class Trainer:
             coef[...] = best["coef"]
             intercept[...] = best["intercept"]
             best_epoch = best["epoch"]
-        if self.progress is not None:
-            note = (f"early stop after epoch {epoch_offset + epochs_run}, best epoch {best_epoch}"
-                    if stopped else None)
-            self.progress.close(note)
         return TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
                            best_epoch=best_epoch, best_val_loss=best["loss"],
                            stopped_early=stopped, history=history)
@@ -207,20 +196,16 @@ class Trainer:
             intercept[...] = saved[1]
             kept, best_epoch = f"the last finite weights, those of step {step}", epoch - 1
         lr_max = float(np.max(lrs)) if len(lrs) else math.nan
-        if self.progress is not None:
-            self.progress.close(f"diverged in epoch {epoch}")
         result = TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
                              best_epoch=max(best_epoch, 0),
                              best_val_loss=best["loss"] if best is not None else math.nan,
                              stopped_early=True, history=history)
         raise TrainingDivergedError(
             f"Training diverged in epoch {epoch}, within steps {step + 1}-{step + len(lrs)}: "
-            f"{problem} became NaN or infinite with learning rates up to {lr_max:.3g}. "
-            f"Lower learning_rate (e.g. "
-            f"learning_rate={lr_max / 10:.3g}), or scale the features (e.g. input_scale=1/255 "
-            f"for raw pixels). The model keeps {kept}.",
-            result,
-        )
+            f"{problem} became NaN or infinite with learning rates up to {lr_max:.3g}",
+            result, learning_rate=lr_max,
+            hint=f"lower learning_rate (e.g. learning_rate={lr_max / 10:.3g}) or scale the "
+                 f"features (e.g. input_scale=1/255 for raw pixels); the model keeps {kept}")
 
 
 def _non_finite(loss, coef, intercept):
@@ -239,31 +224,29 @@ def _append(history, **row):
 class _Evaluator:
     """Mean cross-entropy (no L2 term) and accuracy on a fixed validation set.
 
-    The logits buffer is allocated once; the forward and cross-entropy kernels of the backend
-    write into it, so a validation check allocates nothing of size N_val x K but the losses.
+    The logits buffer is allocated once; the forward kernel (which applies ``input_scale``)
+    and the cross-entropy kernel write into it, so a validation check allocates nothing of
+    size N_val x K. K = 1: class 1 when z >= 0; K >= 2: the argmax.
     """
 
-    def __init__(self, kernels, binary, validation, dtype, coef_shape):
+    def __init__(self, kernels, validation, coef, input_scale):
         self.kernels = kernels
-        self.binary = binary
         if validation is None:
             return
         self.X, self.y = validation
+        self.input_scale = input_scale
         n = self.X.shape[0]
-        shape = (n,) if binary else (n, coef_shape[0])
-        self.logits = np.empty(shape, dtype=dtype)
-        self.losses = np.empty(n, dtype=dtype)
+        self.logits = np.empty((n, coef.shape[0]), dtype=coef.dtype)
+        self.losses = np.empty(n, dtype=coef.dtype)
         self.positive = self.y == 1
 
     def __call__(self, coef, intercept):
         k = self.kernels
-        if self.binary:
-            z = k.linear_forward_binary(self.X, coef, intercept, out=self.logits)
-            k.binary_cross_entropy(z, self.y, out=self.losses)
-            correct = np.count_nonzero((z >= 0) == self.positive)
+        Z = k.linear_forward(self.X, coef, intercept, self.input_scale, out=self.logits)
+        k.cross_entropy(Z, self.y, out=self.losses)
+        if Z.shape[1] == 1:
+            correct = np.count_nonzero((Z[:, 0] >= 0) == self.positive)
         else:
-            Z = k.linear_forward(self.X, coef, intercept, out=self.logits)
-            k.multinomial_cross_entropy(Z, self.y, out=self.losses)
             correct = np.count_nonzero(Z.argmax(axis=1) == self.y)
         n = self.losses.shape[0]
         return float(self.losses.sum(dtype=np.float64)) / n, correct / n

@@ -1,4 +1,4 @@
-/* One instantiation of the blocked epoch micro-kernels, included by _epoch_simd_isa.h with
+/* One instantiation of the blocked epoch micro-kernels, included by isa_template.h with
  *   FR_T      the weight type (float or double)
  *   FR_XT     the type of X's elements (FR_T, or uint8_t for pixels)
  *   FR_FN(x)  the name of function x for this ISA / type pair

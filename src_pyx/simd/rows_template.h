@@ -1,27 +1,47 @@
-/* Per-row part of the softmax epoch for one sub-block, for one ISA and weight type FR_T (set by
- * _epoch_simd_isa.h; FR_RN(x) names function x). It joins the partial logits of the threads,
- * then computes per row what _common.pxd's row_cross_entropy_grad computes, with the K
- * exponentials of all rows done as one vector loop (fr_vexp_*, accurate to about 1 ulp):
+/* Per-row part of one sub-block, for one ISA and weight type FR_T (set by isa_template.h;
+ * FR_RN(x) names function x).
  *
- *   z = scale (zpart_0 + ... + zpart_{nt-1}) + b,  i = argmax z (the first),  m = z_i,
+ * logits: THE logit of the linear model, written once for the epoch (softmax and sigmoid) and
+ * the forward pass, so that they agree bit for bit: it joins the partial logits of the nt
+ * threads (each summed over its own features), scales by input_scale and adds the intercept,
+ *
+ *   G[i, c] = scale (zpart_0[i, c] + ... + zpart_{nt-1}[i, c]) + b[c],
+ *
+ * in place when G == zpart and nt == 1 (the forward pass).
+ *
+ * softmax_rows: then per row what _common.pxd's row cross-entropy gradient computes, with the
+ * K exponentials of all rows done as one vector loop (fr_vexp_*, accurate to about 1 ulp):
+ *
+ *   i = argmax z (the first),  m = z_i,
  *   rest = sum_{c != i} e^{z_c - m},  loss = (m - z_y) + log1p(rest),
  *   g_c = e^{z_c - m} / (1 + rest) - [c = y], with g_y = -rest / (1 + rest) when y = i.
  *
  * G (nrows, K) receives g; gsum[c] += sum over the rows of g_c; *correct += rows with i = y.
  * tmp holds nrows*K + VL doubles. Returns the sum of the row losses (double).
  */
+static void FR_RN(logits)(const FR_T *zpart, ptrdiff_t zslot, int nt, int nrows, int K,
+                          FR_T scale, const FR_T *b, FR_T *G)
+{
+    int i, k, t;
+    for (i = 0; i < nrows; i++) {
+        const FR_T *zp = zpart + (ptrdiff_t) i * K;
+        FR_T *g = G + (ptrdiff_t) i * K;
+        for (k = 0; k < K; k++) {
+            FR_T z = zp[k];
+            for (t = 1; t < nt; t++)
+                z = z + zp[t * zslot + k];
+            g[k] = z * scale + b[k];
+        }
+    }
+}
+
 static double FR_RN(softmax_rows)(const FR_T *zpart, ptrdiff_t zslot, int nt, int nrows, int K,
                                   FR_T scale, const FR_T *b, const int *y, FR_T *G,
                                   double *gsum, ptrdiff_t *correct, double *tmp)
 {
-    int i, k, t, n = nrows * K;
+    int i, k, n = nrows * K;
     double loss = 0.0;
-    for (i = 0; i < n; i++) {
-        FR_T z = zpart[i];
-        for (t = 1; t < nt; t++)
-            z = z + zpart[t * zslot + i];
-        G[i] = z * scale + b[i % K];
-    }
+    FR_RN(logits)(zpart, zslot, nt, nrows, K, scale, b, G);
     for (i = 0; i < nrows; i++) {
         const FR_T *z = G + i * K;
         FR_T m = z[0];

@@ -14,6 +14,10 @@ loading never runs code from the file. It holds:
 ``t_``, ``backend_``   the fitted attributes (``classes_`` of strings as a unicode array;
                        ``classes_object`` records whether they were an object array)
 ``history/<key>``      the columns of ``history_``
+
+This module imports no estimator: ``load`` is given the estimator classes a file may name
+(``fastreg.load`` in :mod:`fastreg.linear_model` passes them), and ``save`` is called by the
+estimator's own ``save`` once it has checked that the model is fitted.
 """
 import json
 import numbers
@@ -24,17 +28,14 @@ import zipfile
 
 import numpy as np
 
+from ._training.trainer import HISTORY_KEYS
+from ._version import __version__
+
 MAGIC = "fastreg-model"
 FORMAT_VERSION = 1
 _HISTORY_PREFIX = "history/"
 _FITTED = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "best_epoch_", "t_",
            "backend_")
-
-
-def _estimator_classes():
-    from .estimators import LogisticRegression, SoftmaxRegression
-
-    return {cls.__name__: cls for cls in (LogisticRegression, SoftmaxRegression)}
 
 
 def _json_value(name, value):
@@ -74,14 +75,8 @@ def save(model, path):
     """Write the fitted ``model`` to ``path`` (".npz" appended if missing); return the path.
 
     The file is written to a temporary name in the same folder and then renamed, so a crash
-    never leaves a half-written model under ``path``.
+    never leaves a half-written model under ``path``. ``model`` must be fitted.
     """
-    from .estimators import NotFittedError
-
-    if not hasattr(model, "coef_"):
-        raise NotFittedError(
-            f"This {type(model).__name__} instance is not fitted yet; fit it before save()"
-        )
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
@@ -93,8 +88,6 @@ def save(model, path):
         else:
             unsaved.append(name)
     classes, classes_object = _classes_array(model.classes_)
-    from . import __version__
-
     arrays = {
         "__fastreg_model__": np.array(MAGIC),
         "format_version": np.array(FORMAT_VERSION),
@@ -136,8 +129,10 @@ def _reject(path, why):
                       "files written by model.save(path)")
 
 
-def load(path):
+def load(path, estimators):
     """Read a model written by ``model.save(path)``; return a fitted estimator.
+
+    ``estimators`` are the classes a file may name (matched by ``__name__``).
 
     Raises ValueError for files that are not fastreg models (other .npz archives, pickles,
     text), for a newer format version and for inconsistent contents; FileNotFoundError if
@@ -167,7 +162,7 @@ def load(path):
                if k not in data]
     if missing:
         raise _reject(path, f"missing entries {missing}")
-    classes = _estimator_classes()
+    classes = {cls.__name__: cls for cls in estimators}
     name = str(data["estimator"])
     if name not in classes:
         raise _reject(path, f"unknown estimator {name!r}")
@@ -221,6 +216,4 @@ def _restore(model, data, path):
             column = data[key].tolist()
             name = key[len(_HISTORY_PREFIX):]
             history[name] = [int(v) for v in column] if name in ("step", "epoch") else column
-    from .trainer import HISTORY_KEYS
-
     model.history_ = {key: history.get(key, []) for key in HISTORY_KEYS}

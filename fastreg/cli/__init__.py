@@ -1,0 +1,92 @@
+"""The command line: ``fastreg train`` runs an experiment, ``fastreg evaluate`` scores a model.
+
+::
+
+    fastreg train --task binary                 # the digits 2 (label 1) vs 3 (label 0)
+    fastreg train --task softmax --epochs 20    # all ten classes
+    fastreg evaluate runs/softmax-<timestamp>/model.npz
+
+Modules: ``parser`` (the options, typed by the parameter table of :mod:`fastreg._validation`),
+``train`` and ``evaluate`` (one subcommand each), ``report`` (the run folder's files, the
+printed summary), ``errors`` (exit statuses, and library exceptions turned into messages from
+their structured fields). Data set names, titles and class names come from the dataset
+registry (:mod:`fastreg.datasets._registry`).
+
+Errors never end in a traceback: a bad argument prints one line and exits with status 2, a
+runtime failure (data not found, output folder not writable, training diverged, not a model
+file) prints what went wrong and what to do, and exits with status 1. ``--debug`` re-raises
+the exception instead, for bug reports. Warnings are shown as one ``fastreg: warning:`` line.
+With :mod:`fastreg._progress` (the progress bar) this package is the only code that prints.
+"""
+import contextlib
+import logging
+import sys
+import warnings
+
+from . import evaluate, train
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, UsageError
+from .parser import build_parser
+
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CLIError",
+           "UsageError", "build_parser", "main"]
+
+
+def main(argv=None):
+    """Run ``fastreg`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    with warnings.catch_warnings(), _library_log():
+        warnings.showwarning = _show_warning
+        try:
+            args = build_parser().parse_args(argv)
+            # looked up at call time, so that a test can replace a command
+            command = {"train": train.run_train, "evaluate": evaluate.run_evaluate}[args.command]
+            return command(args, argv)
+        except SystemExit as exc:  # --help and --version
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        except KeyboardInterrupt:
+            _error("interrupted")
+            return EXIT_INTERRUPTED
+        except CLIError as exc:
+            if debug:
+                raise
+            _error(str(exc), exc.prog)
+            return exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - the CLI never ends in a traceback
+            if debug:
+                raise
+            _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug to see where; "
+                   "please report it)")
+            return EXIT_FAILURE
+
+
+class _LogFormatter(logging.Formatter):
+    def format(self, record):
+        return f"fastreg: {record.levelname.lower()}: {record.getMessage()}"
+
+
+@contextlib.contextmanager
+def _library_log():
+    """Show the library's log records (a failed download mirror, say) as ``fastreg:`` lines
+    on stderr while a command runs; the handler is removed afterwards."""
+    logger = logging.getLogger("fastreg")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter())
+    handler.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    old_level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def _error(message, prog="fastreg"):
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fastreg: warning: {message}", file=sys.stderr, flush=True)

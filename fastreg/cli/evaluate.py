@@ -1,0 +1,114 @@
+"""``fastreg evaluate``: the test accuracy and confusion matrix of a saved model.
+
+The data set and, for a binary model, its two classes are taken from the command line, else
+from the ``metrics.json`` that ``train`` wrote beside the model. The scores shared with
+``train`` live here too: :func:`scores` (mean cross-entropy and accuracy) and
+:func:`confusion`.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets._registry import DATASETS, DEFAULT_DATASET, get_spec
+from . import report
+from .errors import EXIT_OK, CLIError, UsageError, check_backend, load_data
+
+PROG = "fastreg evaluate"
+
+
+def run_evaluate(args, argv=()):
+    """The ``evaluate`` subcommand; returns the exit status."""
+    from ..linear_model import load
+
+    path = Path(args.model).expanduser()
+    if path.is_dir():
+        path = path / "model.npz"
+    try:
+        model = load(path)
+    except FileNotFoundError as exc:
+        raise CLIError(f"{exc}; pass the model.npz written by `fastreg train` (or its run "
+                       "folder)") from exc
+    except ValueError as exc:  # not a model file (InvalidParameterError, a ValueError)
+        raise CLIError(str(exc)) from exc
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if args.backend is not None:
+        model.set_params(backend=args.backend)
+    check_backend(model.backend)
+
+    record_path = path.parent / "metrics.json"
+    record = read_run_metrics(record_path)
+    read = []  # settings taken from the run's metrics.json, to say so
+    dataset = args.dataset
+    if dataset is None and record.get("dataset") in DATASETS:
+        dataset = record["dataset"]
+        read.append("data set")
+    spec = get_spec(dataset or DEFAULT_DATASET)
+    digits = _digits(args, model, record, read)
+
+    X_train, y_train, X_test, y_test = load_data(spec, args.data_dir, args.no_download)
+    del X_train, y_train
+    from ..datasets import binary_subset, flatten
+
+    if digits is not None:
+        X_test, y_test = binary_subset(X_test, y_test, *digits)
+    X_test = flatten(X_test)
+    if X_test.shape[1] != model.n_features_in_:
+        raise CLIError(f"{path} expects {model.n_features_in_} features but "
+                       f"{spec.title} images have {X_test.shape[1]} pixels")
+    unknown = np.setdiff1d(np.unique(y_test), model.classes_)
+    if unknown.size:
+        raise CLIError(f"{path} knows the classes {model.classes_.tolist()} but the test labels "
+                       f"include {unknown.tolist()}; is --dataset/--digits right?")
+    note = f" ({' and '.join(read)} from {record_path})" if read else ""
+    report.print_evaluation(path, model, spec.name, digits, scores(model, X_test, y_test),
+                            confusion(model, X_test, y_test),
+                            report.class_names(spec.name, digits), note=note)
+    return EXIT_OK
+
+
+def _digits(args, model, record, read):
+    """The (positive, negative) classes of a binary model (None for a multi-class one)."""
+    if model.coef_.shape[0] != 1:
+        if args.digits is not None:
+            raise UsageError(f"--digits applies to binary models only; this model has "
+                             f"{model.coef_.shape[0]} classes", prog=PROG)
+        return None
+    digits = tuple(args.digits) if args.digits is not None else report.digits_of(record)
+    if args.digits is None and digits is not None:
+        read.append("classes")
+    if digits is None:
+        raise UsageError(
+            "this is a binary model and no metrics.json beside it says which two classes "
+            "it separates; pass --digits POS NEG (POS is label 1)", prog=PROG)
+    if digits[0] == digits[1]:
+        raise UsageError(f"--digits needs two different classes, got {digits[0]} twice",
+                         prog=PROG)
+    return digits
+
+
+def read_run_metrics(path):
+    """The metrics.json of a run as a dict, or {} when absent or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def scores(model, X, y):
+    """Mean cross-entropy (no L2 term) and accuracy of ``model`` on ``(X, y)``."""
+    from ..metrics import mean_cross_entropy
+
+    columns = np.searchsorted(model.classes_, y)
+    loss = mean_cross_entropy(model.predict_log_proba(X), columns)
+    return {"loss": loss, "accuracy": model.score(X, y), "n_samples": int(len(y))}
+
+
+def confusion(model, X, y):
+    """The confusion matrix of ``model`` on ``(X, y)``, rows and columns in ``classes_`` order."""
+    from ..metrics import confusion_matrix
+
+    return confusion_matrix(y, model.predict(X), labels=model.classes_)

@@ -1,0 +1,276 @@
+"""What a run leaves behind: its output folder, history.csv, metrics.json, model.npz, the
+pictures, and the text printed at the end of ``train`` and by ``evaluate``.
+
+Names shown to the user (the data set's title, its class names) come from the dataset
+registry, :mod:`fastreg.datasets._registry`; nothing here spells a data set.
+"""
+import contextlib
+import csv
+import datetime
+import json
+import math
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets._registry import get_spec
+from .errors import CLIError
+from .parser import TASKS
+
+#: Everything ``train`` writes; an --out folder holding any of them is not overwritten silently.
+RUN_FILES = ("history.csv", "metrics.json", "model.npz", "loss.png", "accuracy.png",
+             "weights.png")
+PICTURES = ("loss.png", "accuracy.png", "weights.png")
+
+
+# --------------------------------------------------------------------------- names
+def task_label(dataset, digits):
+    """"<title> (10 classes)", or "<title> 2 (label 1) vs 3 (label 0)" for a binary task."""
+    spec = get_spec(dataset)
+    if digits is None:
+        return f"{spec.title} ({spec.n_classes} classes)"
+    return f"{spec.title} {pair_label(dataset, digits)}"
+
+
+def pair_label(dataset, digits):
+    names = get_spec(dataset).class_names
+    return f"{names[digits[0]]} (label 1) vs {names[digits[1]]} (label 0)"
+
+
+def class_names(dataset, digits):
+    """Names of the model's classes in ``classes_`` order (binary: label 0, then label 1)."""
+    names = get_spec(dataset).class_names
+    if digits is None:
+        return list(names)
+    return [names[digits[1]], names[digits[0]]]
+
+
+def weights_title(dataset, digits):
+    """The title of a binary model's weight image (None for a multi-class grid)."""
+    if digits is None:
+        return None
+    spec = get_spec(dataset)
+    pos, neg = spec.class_names[digits[0]], spec.class_names[digits[1]]
+    return (f"Weights of {spec.title} {pos} vs {neg}\n"
+            f"(red: evidence for {pos}, blue: for {neg})")
+
+
+def digits_of(metrics):
+    """The (positive, negative) classes recorded in a run's metrics, or None."""
+    d = metrics.get("digits")
+    return None if d is None else (d["positive"], d["negative"])
+
+
+# --------------------------------------------------------------------------- output folder
+def prepare_out_dir(out, task, *, overwrite=False, now=None):
+    """Create the output folder and prove it writable, before any work is done.
+
+    ``out`` None means ``runs/<task>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... appended when that
+    exists). A given folder may exist, but not hold the files of an earlier run unless
+    ``overwrite``. Returns ``(path, created)``; raises CLIError when the folder cannot be made
+    or written to.
+    """
+    if out is None:
+        stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+        base = Path("runs") / f"{task}-{stamp}"
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+    else:
+        path = Path(out).expanduser()
+        if path.exists() and not path.is_dir():
+            raise CLIError(f"cannot use --out {path}: it is a file, not a folder; choose another "
+                           "--out DIR")
+        if path.is_dir() and not overwrite:
+            earlier = [name for name in RUN_FILES if (path / name).exists()]
+            if earlier:
+                raise CLIError(f"--out {path} already holds a run ({', '.join(earlier)}); choose "
+                               "another --out DIR or pass --overwrite")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        if created:
+            remove_if_empty(path)
+        reason = exc.strerror or str(exc)
+        raise CLIError(f"cannot write to the output folder {path}: {reason}"
+                       f"{f' ({exc.filename})' if exc.filename else ''}; choose a writable "
+                       "folder with --out DIR") from exc
+    return path, created
+
+
+def remove_if_empty(path):
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+# --------------------------------------------------------------------------- run files
+def write_run(out_dir, model, metrics, *, plots=True, class_names=None, weights_title=None):
+    """Write history.csv, metrics.json, model.npz and the pictures; return the names written.
+
+    ``class_names`` label the weight images of a multi-class model (a binary model's single
+    image is described by ``weights_title``). Without matplotlib the pictures are skipped with
+    one warning saying how to get them.
+    """
+    out_dir = Path(out_dir)
+    written = []
+    try:
+        write_history_csv(model.history_, out_dir / "history.csv")
+        written.append("history.csv")
+        write_json(metrics, out_dir / "metrics.json")
+        written.append("metrics.json")
+        model.save(out_dir / "model.npz")
+        written.append("model.npz")
+        if plots:
+            written += _draw(out_dir, model, metrics, class_names, weights_title)
+    except OSError as exc:
+        raise CLIError(f"cannot write the results into {out_dir}: {exc.strerror or exc}; "
+                       f"written so far: {', '.join(written) or 'nothing'}") from exc
+    return written
+
+
+def _draw(out_dir, model, metrics, class_names, weights_title):
+    from ..plots import PlotsUnavailable, plot_accuracy, plot_loss, plot_weights
+
+    try:
+        label = f"{get_spec(metrics['dataset']).title}, {TASKS[metrics['task']]}"
+        best = kept_step(model.history_, metrics["params"].get("early_stopping", False))
+        plot_loss(model.history_, out_dir / "loss.png", title=f"Loss ({label})", best_step=best)
+        plot_accuracy(model.history_, out_dir / "accuracy.png", title=f"Accuracy ({label})",
+                      best_step=best)
+        coef = model.coef_
+        names = class_names if coef.shape[0] > 1 else None
+        plot_weights(coef, out_dir / "weights.png", class_names=names, title=weights_title)
+    except PlotsUnavailable as exc:
+        warnings.warn(str(exc), stacklevel=2)
+        return []
+    return list(PICTURES)
+
+
+def kept_step(history, early_stopping):
+    """The step whose weights the model holds: the lowest validation loss under early
+    stopping (the trainer keeps those), else the last check."""
+    steps = history.get("step") or []
+    if not steps:
+        return None
+    val = np.asarray(history.get("val_loss") or [], dtype=float)
+    if early_stopping and val.size == len(steps) and not np.all(np.isnan(val)):
+        return int(steps[int(np.nanargmin(val))])
+    return int(steps[-1])
+
+
+def write_history_csv(history, path):
+    """One row per validation check, columns in the history's order; NaN as an empty field."""
+    keys = list(history)
+    rows = len(history[keys[0]]) if keys else 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(keys)
+        for i in range(rows):
+            writer.writerow([_csv_value(history[k][i]) for k in keys])
+    return path
+
+
+def _csv_value(value):
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else repr(float(value))
+    return value
+
+
+def write_json(record, path):
+    """``record`` as indented JSON; NaN and infinities become null (JSON has no NaN)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        text = json.dumps(_json_safe(record), indent=2, allow_nan=False)
+        fh.write(_INNER_LIST.sub(_one_line, text) + "\n")
+    return path
+
+
+# a list of numbers only (a row of the confusion matrix): one line instead of one per number
+_INNER_LIST = re.compile(r"\[\s*((?:-?[\d.eE+-]+,\s*)*-?[\d.eE+-]+)\s*\]")
+
+
+def _one_line(match):
+    return "[" + ", ".join(v.strip() for v in match.group(1).split(",")) + "]"
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.dtype):
+        return value.name
+    return value
+
+
+# --------------------------------------------------------------------------- printed text
+def print_summary(metrics, out_dir, written):
+    """The short report of a training run, on stdout."""
+    m = metrics
+    stop = (f"early stopping, patience {m['params'].get('patience')}" if m["params"].get(
+        "early_stopping") else "no early stopping")
+    lines = [
+        "",
+        f"{TASKS[m['task']]} on {task_label(m['dataset'], digits_of(m))}",
+        f"  backend     {m['backend']}, {m['dtype']}",
+        f"  epochs      {m['epochs_run']} run, best epoch {m['best_epoch']} ({stop})",
+        f"  wall time   {m['wall_time_s']:.2f} s training ({m['seconds_per_epoch']:.3f} s per "
+        f"epoch), {m['total_time_s']:.2f} s in all",
+        f"  {'':<12}{'loss':>8}  {'accuracy':>9}",
+    ]
+    for part in ("train", "validation", "test"):
+        s = m[part]
+        lines.append(f"  {part:<12}{loss_text(s['loss']):>8}  {100 * s['accuracy']:>8.2f}%")
+    lines.append(f"  wrote       {out_dir}{os.sep}: {', '.join(written)}")
+    print("\n".join(lines), flush=True)
+
+
+def loss_text(loss):
+    return f"{loss:.4f}" if abs(loss) < 1000 else f"{loss:.3g}"
+
+
+def print_evaluation(path, model, dataset, digits, scores, cm, names, note=""):
+    """The report of ``evaluate``, on stdout."""
+    n = scores["n_samples"]
+    correct = int(np.trace(cm))
+    pair = "" if digits is None else ", " + pair_label(dataset, digits)
+    print(f"model      {path}: {type(model).__name__}, {len(model.classes_)} classes, "
+          f"{np.dtype(model.coef_.dtype).name}, {model.n_iter_} epochs")
+    print(f"data       {get_spec(dataset).title} test set{pair}: {n} images{note}")
+    print(f"accuracy   {100 * scores['accuracy']:.2f}% ({correct} of {n} correct)")
+    print(f"loss       {loss_text(scores['loss'])} (mean cross-entropy)")
+    print(format_confusion_matrix(cm, names))
+
+
+def format_confusion_matrix(cm, names):
+    """The matrix as text: rows true class, columns predicted class, labelled by ``names``.
+
+    Long names (of clothes, say) are replaced by their index in the grid and listed below it.
+    """
+    cm = np.asarray(cm)
+    short = all(len(str(name)) <= 3 for name in names)
+    labels = [str(name) for name in names] if short else [str(k) for k in range(len(names))]
+    width = max(max(len(str(v)) for v in cm.ravel()), max(len(s) for s in labels), 3) + 1
+    head = max(len(s) for s in labels) + 2
+    lines = ["confusion matrix (rows: true class, columns: predicted class)",
+             " " * (head + 2) + "".join(f"{s:>{width}}" for s in labels)]
+    for label, row in zip(labels, cm):
+        lines.append(f"  {label:>{head}}" + "".join(f"{v:>{width}}" for v in row))
+    if not short:
+        lines.append("  classes: " + ", ".join(f"{k} {name}" for k, name in enumerate(names)))
+    return "\n".join(lines)

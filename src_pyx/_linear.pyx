@@ -1,0 +1,552 @@
+# The linear model's compiled kernels: the forward pass `linear_forward` and the fused training
+# epoch `epoch`. Twins of fastreg/_kernels/_linear_numpy.py (the specification): same
+# signatures, same meaning. One weight layout: coef (K, d), intercept (K,); K = 1 is the
+# logistic model (sigmoid link, labels 0/1), K >= 2 the softmax model (labels 0..K-1).
+#
+# dtypes: coef/intercept float32 or float64; X of the same dtype, or uint8 pixels; the model
+#   sees X * input_scale, the scale applied inside (logit = (sum_j x_j w_kj) * scale + b_k, one
+#   formula for the forward pass and the epoch: simd/rows_template.h's logits). y np.intc;
+#   order np.intp; learning_rates float64, one per batch.
+# contiguity: X C-contiguous (N, d), never copied (the epoch reaches its rows through order);
+#   coef, intercept, out C-contiguous. Read-only and memory-mapped X, y, order and
+#   learning_rates work (const views).
+# written: `out` (linear_forward); coef and intercept in place (epoch: from a 64-byte aligned
+#   working copy, written back at the end of the epoch or at the stop before a non-finite batch).
+# trusted: these are raw kernels. fastreg/_kernels/_checks.py checks shapes, dtypes, label and
+#   order ranges and the number of learning rates for both backends before they run; here only
+#   what the C code itself needs (C-int sizes, memory) is checked.
+#
+# How the epoch runs (the C lives in simd/, declared for Cython in _simd_api.pxd: dispatch.h
+# picks the instruction set at import, kernels_template.h holds the micro-kernels,
+# rows_template.h the per-row part, pack.h the weights' panel layout, runtime.h allocation,
+# OpenMP and the barrier; _thread_policy.pxd says how many threads start):
+# * Per batch, a forward pass Z = X_b W^T, the per-row softmax / sigmoid, loss and accuracy,
+#   and a backward pass that forms G^T X_b and applies the update in the same sweep over W, so
+#   the gradient never goes to memory. Batches above a few hundred KiB of rows run as
+#   sub-blocks (forward, rows, backward into a gradient buffer), keeping their rows in L2.
+# * Forward and backward are blocked micro-kernels (rows x classes, or classes x feature
+#   chunks, of accumulators in vector registers) on a working copy of W laid out in 64-byte
+#   panels, compiled for AVX-512, AVX2+FMA and a portable baseline and picked at run time
+#   (the default build needs no -march flag). The rows of the next sub-block are prefetched
+#   during the forward pass; the exponentials of a sub-block are one vector loop.
+# * n_threads > 1 (OpenMP, when the build found it) splits the features: each thread owns its
+#   part of W and of every row; one barrier per sub-block joins the partial logits, and every
+#   thread then does the (cheap, identical) per-row work itself. How many threads start is a
+#   pure function of n_threads and the shape (_thread_policy.pxd): never of the machine's load,
+#   so a seed and n_threads give the same bits on a busy machine and an idle one.
+import os
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport parallel, threadid
+from libc.math cimport isfinite
+
+from _common cimport cross_entropy_grad_row
+from _thread_policy cimport epoch_threads, forward_threads
+from _simd_api cimport (
+    fr_simd, FR_STORE, FR_ADD, FR_UPDATE, FR_ADD_UPDATE, fr_simd_available, fr_fwd, fr_bwd_f32,
+    fr_bwd_f64, fr_logits_f32, fr_logits_f64, fr_softmax_rows_f32, fr_softmax_rows_f64,
+    fr_panel_size, fr_pack_f32, fr_unpack_f32, fr_pack_f64, fr_unpack_f64, fr_alloc, fr_free,
+    fr_barrier_t, fr_barrier_setup, fr_barrier_wait, fr_team_size, fr_have_openmp,
+    fr_max_threads, fr_claim,
+)
+
+
+# --------------------------------------------------------------------------- SIMD variant
+cdef const fr_simd* _variants[8]
+cdef int _n_variants = fr_simd_available(_variants)
+cdef const fr_simd* _simd = _variants[0]
+
+
+def _simd_levels():
+    """Names of the SIMD variants this CPU runs, widest first (the first one is the default)."""
+    return [(<bytes> _variants[i].name).decode() for i in range(_n_variants)]
+
+
+def _simd_level():
+    """Name of the SIMD variant the kernels use now."""
+    return (<bytes> _simd.name).decode()
+
+
+def _set_simd_level(name):
+    """Use the SIMD variant ``name`` (one of :func:`_simd_levels`); returns the previous name.
+
+    For tests and measurements: every variant computes the same results up to rounding.
+    """
+    global _simd
+    previous = _simd_level()
+    for i in range(_n_variants):
+        if (<bytes> _variants[i].name).decode() == name:
+            _simd = _variants[i]
+            return previous
+    raise ValueError(f"unknown or unsupported SIMD level {name!r}: choose one of "
+                     f"{_simd_levels()} (FASTREG_SIMD)")
+
+
+if os.environ.get("FASTREG_SIMD"):
+    _set_simd_level(os.environ["FASTREG_SIMD"])
+
+
+def _vexp(x):
+    """e^x of a float64 array by the current SIMD variant's vector exp (tests its accuracy)."""
+    cdef Py_ssize_t n = len(x)
+    cdef double[::1] buf = np.zeros(n + 8, dtype=np.float64)
+    buf[:n] = np.asarray(x, dtype=np.float64)
+    with nogil:
+        _simd.vexp(&buf[0], <int> n)
+    return np.asarray(buf[:n]).copy()
+
+
+def _openmp_enabled():
+    """True when the module was compiled with OpenMP (n_threads > 1 can use more cores)."""
+    return bool(fr_have_openmp())
+
+
+# --------------------------------------------------------------------------- process state
+# A process forked from one that ran OpenMP threads hangs in its first parallel region (GNU
+# libgomp's thread pool does not survive fork): in a forked child the epoch and the forward
+# pass run on one thread. A property of the process, not of the machine's load.
+cdef int _forked_child = 0
+
+
+def _after_fork_in_child():
+    global _forked_child
+    _forked_child = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef _check_int_range(Py_ssize_t d, Py_ssize_t K):
+    # the micro-kernels index features and classes with C ints
+    if d > 2**31 - 65 or K > 2**31 - 1:
+        raise ValueError(f"{d} features x {K} classes is beyond the compiled kernels (C int "
+                         "indices); use the NumPy backend (backend='numpy')")
+
+
+cdef inline int _x_kind(X, dtype):
+    """Index of the micro-kernels for (X, weights): 0 float/float, 1 uint8/float, 2 double/
+    double, 3 uint8/double."""
+    return (2 if dtype == np.float64 else 0) + (1 if X.dtype == np.uint8 else 0)
+
+
+# --------------------------------------------------------------------------- the epoch
+# Tuning, measured on a 2-core AVX-512 Xeon (benchmarks/bench_epoch.py):
+# rows of one sub-block are read twice (forward, backward): keep them within L2;
+cdef Py_ssize_t _subblock_bytes = 256 * 1024
+# the prefetch runs at least this many rows ahead of the forward pass (else one sub-block);
+cdef Py_ssize_t _prefetch_min_rows = 8
+# a second thread needs a sub-block of about this many nanoseconds to pay for its barrier
+# (measured break-even on an idle machine: 2-4 us), see _thread_policy.epoch_threads.
+cdef Py_ssize_t _min_ns_per_barrier = 4000
+cdef int _last_threads = 0
+
+
+def _last_thread_count():
+    """Threads the last epoch ran on (for tests: the threaded path really ran)."""
+    return _last_threads
+
+
+def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None):
+    """Read or set the epoch's tuning constants (for tests and measurements); returns the old
+    values. Tests set ``min_ns_per_barrier=0`` to run the threaded path at every batch size."""
+    global _subblock_bytes, _prefetch_min_rows, _min_ns_per_barrier
+    previous = dict(subblock_bytes=_subblock_bytes, prefetch_min_rows=_prefetch_min_rows,
+                    min_ns_per_barrier=_min_ns_per_barrier)
+    if subblock_bytes is not None:
+        _subblock_bytes = max(1, int(subblock_bytes))
+    if prefetch_min_rows is not None:
+        _prefetch_min_rows = max(0, int(prefetch_min_rows))
+    if min_ns_per_barrier is not None:
+        _min_ns_per_barrier = max(0, int(min_ns_per_barrier))
+    return previous
+
+
+cdef struct Ctx:
+    const fr_simd* simd
+    int kind                  # 0 float X, 1 uint8 X (float W), 2 double X, 3 uint8 X (double W)
+    const char* X
+    Py_ssize_t row_bytes
+    int d, K, nt
+    bint binary               # K == 1: the sigmoid link
+    Py_ssize_t n, B, S
+    Py_ssize_t prefetch_min_rows
+    const int* y
+    const Py_ssize_t* order
+    const double* lrs
+    double l2x2, scale
+    void* W                   # working weights in 64-byte panels (simd/pack.h)
+    void* gbuf                # gradient across sub-blocks (batches larger than S), same layout
+    void* zpart               # [2][nt] slots of zslot elements: partial logits per thread
+    Py_ssize_t zslot
+    void* tbuf                # per thread: rows, pf, Z/G, intercept, G sums, labels, exp buffer
+    Py_ssize_t tbuf_bytes
+    fr_barrier_t* barrier
+    # results, written by thread 0
+    double loss_sum
+    Py_ssize_t correct
+    int status
+
+
+cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noexcept nogil:
+    """Thread tid of nt: the epoch over its feature range; every thread runs every batch."""
+    cdef int K = c.K, d = c.d, sense = 0
+    cdef Py_ssize_t S = c.S, n = c.n, B = c.B
+    cdef char* mine = <char*> c.tbuf + tid * c.tbuf_bytes
+    cdef const void** rows = <const void**> mine
+    cdef const void** pf = rows + S
+    cdef floating* Z = <floating*> (pf + S)
+    cdef floating* b = Z + S * K
+    cdef double* gsum = <double*> (b + K)
+    cdef double* tmp = gsum + K          # S*K + 8 doubles: the exponentials of a sub-block
+    cdef int* ylab = <int*> (tmp + S * K + 8)
+    cdef floating* zpart = <floating*> c.zpart
+    cdef floating* zp
+    cdef floating* gbuf = <floating*> c.gbuf
+    cdef floating lr, zval
+    cdef double batch_loss, loss_sum = 0.0
+    cdef Py_ssize_t batch_correct, correct = 0
+    cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0
+    cdef int k, parity = 0, mode, yi, j0, j1, blocks = (d + 15) // 16
+    # feature range of this thread, cut at multiples of 16 (64-byte aligned W panels)
+    j0 = <int> (blocks * tid // nt) * 16
+    j1 = min(d, <int> (blocks * (tid + 1) // nt) * 16)
+    for k in range(K):
+        b[k] = intercept[k]
+    while start < n:
+        stop = min(start + B, n)
+        nb = stop - start
+        lr = <floating> c.lrs[t]
+        batch_loss = 0.0
+        batch_correct = 0
+        for k in range(K):
+            gsum[k] = 0.0
+        s0 = start
+        while s0 < stop:
+            s1 = min(s0 + S, stop)
+            ns = s1 - s0
+            pd = max(ns, c.prefetch_min_rows)
+            for i in range(ns):
+                rows[i] = c.X + c.order[s0 + i] * c.row_bytes
+                p = s0 + i + pd
+                pf[i] = c.X + c.order[p] * c.row_bytes if p < n else NULL
+            zp = zpart + (parity * nt + tid) * c.zslot
+            fr_fwd(c.simd, c.kind, rows, pf, <int> ns, j0, j1, W, K, zp, K)
+            if nt > 1:
+                fr_barrier_wait(c.barrier, &sense)  # every partial logit is written
+            zp = zpart + parity * nt * c.zslot
+            for i in range(ns):
+                ylab[i] = c.y[c.order[s0 + i]]
+            if not c.binary:
+                if floating is float:
+                    batch_loss += fr_softmax_rows_f32(c.simd, zp, c.zslot, nt, <int> ns, K,
+                                                      <float> c.scale, b, ylab, Z, gsum,
+                                                      &batch_correct, tmp)
+                else:
+                    batch_loss += fr_softmax_rows_f64(c.simd, zp, c.zslot, nt, <int> ns, K,
+                                                      c.scale, b, ylab, Z, gsum,
+                                                      &batch_correct, tmp)
+            else:
+                if floating is float:
+                    fr_logits_f32(c.simd, zp, c.zslot, nt, <int> ns, 1, <float> c.scale, b, Z)
+                else:
+                    fr_logits_f64(c.simd, zp, c.zslot, nt, <int> ns, 1, c.scale, b, Z)
+                for i in range(ns):
+                    zval = Z[i]
+                    yi = ylab[i]
+                    batch_correct += (zval >= 0) == (yi == 1)
+                    # z - z: NaN for an infinite logit, which stops the epoch even where the
+                    # loss's limit is 0 (its zero gradient times an infinite row would not be)
+                    batch_loss += cross_entropy_grad_row(&Z[i], &Z[i], 1, yi) + (zval - zval)
+                    gsum[0] += Z[i]
+            parity ^= 1  # the next sub-block writes the other slots: no second barrier
+            if s1 == stop and not isfinite(batch_loss):
+                c.status = 1  # every thread sees the same loss and stops here
+                break
+            if nb <= S:
+                mode = FR_UPDATE
+            elif s0 == start:
+                mode = FR_STORE
+            elif s1 < stop:
+                mode = FR_ADD
+            else:
+                mode = FR_ADD_UPDATE
+            if floating is float:
+                fr_bwd_f32(c.simd, c.kind, rows, <int> ns, j0, j1, Z, K, K, W, gbuf, mode,
+                           <float> (c.scale / nb), <float> c.l2x2, lr)
+            else:
+                fr_bwd_f64(c.simd, c.kind, rows, <int> ns, j0, j1, Z, K, K, W, gbuf, mode,
+                           c.scale / nb, c.l2x2, lr)
+            s0 = s1
+        if c.status:
+            break
+        for k in range(K):
+            b[k] = b[k] - lr * <floating> (gsum[k] / nb)
+        loss_sum += batch_loss
+        correct += batch_correct
+        start = stop
+        t += 1
+    if tid == 0:
+        for k in range(K):
+            intercept[k] = b[k]
+        c.loss_sum = loss_sum
+        c.correct = correct
+
+
+cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_threads):
+    """Set up the working copy and buffers, run the threads, write the weights back."""
+    cdef int K = coef.shape[0], d = coef.shape[1], tid, nt
+    cdef Py_ssize_t esize = sizeof(floating), S, wsize = fr_panel_size(K, d, sizeof(floating))
+    cdef floating* W
+    c.K = K
+    c.d = d
+    S = max(1, min(c.B, _subblock_bytes // max(1, c.row_bytes)))
+    c.S = S
+    nt = epoch_threads(S, c.row_bytes, d, K, sizeof(floating), n_threads, _min_ns_per_barrier)
+    c.nt = nt
+    c.zslot = (S * K + 15) // 16 * 16
+    c.tbuf_bytes = ((2 * S * sizeof(void*) + (S * K + K) * esize
+                     + (K + S * K + 8) * sizeof(double) + S * sizeof(int)) + 63) // 64 * 64
+    c.W = fr_alloc(wsize * esize)
+    c.gbuf = fr_alloc(wsize * esize) if c.B > S else NULL
+    c.zpart = fr_alloc(2 * nt * c.zslot * esize)
+    c.barrier = <fr_barrier_t*> fr_alloc(sizeof(fr_barrier_t))
+    c.tbuf = fr_alloc(nt * c.tbuf_bytes)
+    c.status = 0
+    c.loss_sum = 0.0
+    c.correct = 0
+    try:
+        if not c.W or not c.zpart or not c.tbuf or not c.barrier or (c.B > S and not c.gbuf):
+            raise MemoryError("epoch: could not allocate the working buffers")
+        W = <floating*> c.W
+        with nogil:
+            if floating is float:
+                fr_pack_f32(W, &coef[0, 0], K, d)
+            else:
+                fr_pack_f64(W, &coef[0, 0], K, d)
+            if nt == 1:
+                _worker(c, W, 0, 1, &intercept[0])
+            else:
+                tid = 0
+                with parallel(num_threads=nt):
+                    # the runtime may start fewer threads than asked: split by the real count
+                    tid = threadid()
+                    fr_barrier_setup(c.barrier)
+                    if tid == 0:
+                        c.nt = fr_team_size()
+                    _worker(c, W, tid, fr_team_size(), &intercept[0])
+            if floating is float:
+                fr_unpack_f32(&coef[0, 0], W, K, d)
+            else:
+                fr_unpack_f64(&coef[0, 0], W, K, d)
+    finally:
+        fr_free(c.W)
+        fr_free(c.gbuf)
+        fr_free(c.zpart)
+        fr_free(c.tbuf)
+        fr_free(c.barrier)
+    global _last_threads
+    _last_threads = c.nt
+    if c.status:
+        return float("nan"), float("nan")
+    return c.loss_sum / c.n, <double> c.correct / c.n
+
+
+def epoch(X, const int[::1] y, floating[:, ::1] coef, floating[::1] intercept,
+          const Py_ssize_t[::1] order, Py_ssize_t batch_size,
+          const double[::1] learning_rates, double l2, double input_scale=1.0,
+          int n_threads=1):
+    """Run mini-batch gradient descent over the rows ``X[order]`` in place, batch by batch.
+
+    Batch t (rows ``order[t*B:(t+1)*B]``, n_t of them) takes the step
+    W -= lr_t ((1/n_t) G_t^T X_t + 2 l2 W),  b -= lr_t mean_rows(G_t),
+    with Z_t = (input_scale X_t) W^T + b and G_t = dE/dZ_t the cross-entropy gradient:
+    s(z) - y for K = 1 (the sigmoid), softmax(z) - onehot(y) for K >= 2. ``X`` may be uint8,
+    scaled by ``input_scale`` inside. ``n_threads`` caps the threads (fewer start where a
+    batch's work would not pay for a barrier per sub-block: see _thread_policy.pxd).
+
+    Returns ``(mean_loss, accuracy)`` over the rows seen, each measured on its batch at the
+    weights before its step. If a batch loss is not finite the epoch stops before that step,
+    leaves the weights as they were, and returns (nan, nan).
+    """
+    cdef Ctx c
+    cdef Py_ssize_t n = order.shape[0]
+    _check_int_range(coef.shape[1], coef.shape[0])
+    if n == 0:
+        return float("nan"), float("nan")
+    cdef const unsigned char[:, ::1] xv = X.view(np.uint8)
+    c.simd = _simd
+    c.X = <const char*> &xv[0, 0]
+    c.row_bytes = xv.shape[1]
+    c.binary = coef.shape[0] == 1
+    c.n = n
+    c.B = batch_size
+    c.prefetch_min_rows = _prefetch_min_rows
+    c.y = &y[0]
+    c.order = &order[0]
+    c.lrs = &learning_rates[0]
+    c.l2x2 = 2.0 * l2
+    c.scale = input_scale
+    c.kind = _x_kind(X, np.float64 if floating is double else np.float32)
+    return _run(&c, coef, intercept, 1 if _forked_child else n_threads)
+
+
+# --------------------------------------------------------------------------- the forward pass
+# linear_forward runs the epoch's forward micro-kernel (fr_fwd) on the epoch's weight layout,
+# under the same SIMD dispatch, and finishes each logit with the same fr_logits: W is packed
+# once per call into 64-byte panels, then blocks of FWD_BLOCK rows go through fr_fwd by row
+# pointers (X is never copied). Compared with one dot product per (row, class), each W vector
+# loaded serves several rows and each row chunk several classes from registers; unlike BLAS on
+# these skinny products (K = 10 columns) it reaches the memory bandwidth.
+# Calls estimated at 200 us or more split their rows between OpenMP threads, as many as OpenMP
+# gives by default (OMP_NUM_THREADS, threadpoolctl's limit): NumPy's BLAS uses its threads the
+# same way, and a memory-bound product (K = 1) needs two cores to match it. Each row is
+# computed by one thread in one order: the results depend neither on the thread count nor on
+# how the rows are cut into calls.
+#
+# Tuning, measured on a 2-core AVX-512 Xeon (benchmarks/bench_kernels.py, 784 features):
+# rows per call of fr_fwd, and per task claimed by a thread (consecutive rows: the prefetch of
+# the next block mostly stays within a thread's own rows; 32..1024 measured alike);
+cdef enum:
+    FWD_BLOCK = 16
+    FWD_TASK = 128
+# prefetch of the rows FWD_BLOCK ahead: float32 weights with several classes only (1.2x from
+# cache, 1.4-2.3x from memory); it slowed float64 and K = 1 by 5-20%;
+cdef int _fwd_prefetch = 1
+# threads start when a call's estimated time on one core is at least this (_thread_policy);
+cdef Py_ssize_t _fwd_min_ns = 200000
+cdef int _fwd_last_threads = 0
+
+
+cdef struct Fwd:
+    const fr_simd* simd
+    int kind                  # as Ctx.kind
+    const char* X
+    Py_ssize_t row_bytes, N
+    int d, K
+    const void* Wp            # packed weights (simd/pack.h)
+    const void* b
+    double scale
+    Py_ssize_t next_task      # the threads' shared task counter
+
+
+cdef void _forward_rows(Fwd* f, Py_ssize_t start, Py_ssize_t stop,
+                        floating* Z) noexcept nogil:
+    """Z[n, :] = (X[n, :] W^T) * scale + b for start <= n < stop, FWD_BLOCK rows per call."""
+    cdef const void* rows[FWD_BLOCK]
+    cdef const void* pf[FWD_BLOCK]
+    cdef Py_ssize_t nb, i, p
+    cdef floating* z
+    cdef bint prefetch = _fwd_prefetch and floating is float and f.K > 1
+    while start < stop:
+        nb = min(FWD_BLOCK, stop - start)
+        for i in range(nb):
+            rows[i] = f.X + (start + i) * f.row_bytes
+            p = start + i + FWD_BLOCK
+            pf[i] = f.X + p * f.row_bytes if p < f.N else NULL
+        z = Z + start * f.K
+        fr_fwd(f.simd, f.kind, rows, pf if prefetch else NULL, <int> nb, 0, f.d, f.Wp, f.K,
+               z, f.K)
+        if floating is float:
+            fr_logits_f32(f.simd, z, 0, 1, <int> nb, f.K, <float> f.scale,
+                          <const float*> f.b, z)
+        else:
+            fr_logits_f64(f.simd, z, 0, 1, <int> nb, f.K, f.scale, <const double*> f.b, z)
+        start += nb
+
+
+cdef void _forward_tasks(Fwd* f, floating* Z) noexcept nogil:
+    """One thread's share: tasks of FWD_TASK rows claimed until none is left (a thread that
+    starts late, or runs slower, simply takes fewer)."""
+    cdef Py_ssize_t t, ntasks = (f.N + FWD_TASK - 1) // FWD_TASK
+    while True:
+        t = fr_claim(&f.next_task)
+        if t >= ntasks:
+            break
+        _forward_rows(f, t * FWD_TASK, min(f.N, (t + 1) * FWD_TASK), Z)
+
+
+cdef int _forward(Fwd* f, const floating* coef, floating* Z) noexcept nogil:
+    """Pack W, then Z (N, K) on the threads the policy gives; -1 when out of memory."""
+    cdef floating* Wp = <floating*> fr_alloc(
+        fr_panel_size(f.K, f.d, sizeof(floating)) * sizeof(floating))
+    cdef int nt
+    if Wp == NULL:
+        return -1
+    if floating is float:
+        fr_pack_f32(Wp, coef, f.K, f.d)
+    else:
+        fr_pack_f64(Wp, coef, f.K, f.d)
+    f.Wp = Wp
+    f.next_task = 0
+    nt = forward_threads(f.N, f.row_bytes, f.d, f.K, sizeof(floating),
+                         1 if _forked_child else fr_max_threads(), _fwd_min_ns, FWD_TASK)
+    if nt == 1:
+        _forward_rows(f, 0, f.N, Z)
+    else:
+        with parallel(num_threads=nt):
+            _forward_tasks(f, Z)
+    global _fwd_last_threads
+    _fwd_last_threads = nt
+    fr_free(Wp)
+    return 0
+
+
+def linear_forward(X, const floating[:, ::1] coef, const floating[::1] intercept,
+                   double input_scale=1.0, out=None):
+    """Logits of the linear model: ``out[n, k] = (sum_j X[n, j] coef[k, j]) * input_scale
+    + intercept[k]``.
+
+    X (N, d) of coef's dtype or uint8, coef (K, d), intercept (K,); out (N, K) of coef's dtype,
+    C-contiguous, is written and returned (allocated when None). K = 1 gives the logistic
+    model's logits as a column.
+    """
+    dtype = np.float64 if floating is double else np.float32
+    if out is None:
+        out = np.empty((X.shape[0], coef.shape[0]), dtype=dtype)
+    cdef floating[:, ::1] Z = out
+    cdef Fwd f
+    cdef int rc = 0
+    _check_int_range(coef.shape[1], coef.shape[0])
+    if X.shape[0] == 0:
+        return out
+    cdef const unsigned char[:, ::1] xv = X.view(np.uint8)
+    f.simd = _simd
+    f.kind = _x_kind(X, dtype)
+    f.X = <const char*> &xv[0, 0]
+    f.row_bytes = xv.shape[1]
+    f.N = X.shape[0]
+    f.d = <int> coef.shape[1]
+    f.K = <int> coef.shape[0]
+    f.b = &intercept[0]
+    f.scale = input_scale
+    with nogil:
+        rc = _forward(&f, &coef[0, 0], &Z[0, 0])
+    if rc:
+        raise MemoryError("linear_forward: could not allocate the packed weights")
+    return out
+
+
+def _forward_tuning(min_ns=None, prefetch=None):
+    """Read or set the forward pass's tuning (for tests and measurements); returns the old
+    values. ``min_ns=0`` starts the threads at every size above one task."""
+    global _fwd_min_ns, _fwd_prefetch
+    previous = dict(min_ns=_fwd_min_ns, prefetch=bool(_fwd_prefetch))
+    if min_ns is not None:
+        _fwd_min_ns = max(0, int(min_ns))
+    if prefetch is not None:
+        _fwd_prefetch = 1 if prefetch else 0
+    return previous
+
+
+def _forward_last_threads():
+    """Threads the last forward call ran on (for tests: the threaded path really ran)."""
+    return _fwd_last_threads
+
+
+def _forward_max_threads():
+    """Threads a large forward call may start here: OpenMP's default (OMP_NUM_THREADS, or a
+    threadpoolctl limit), 1 without OpenMP or in a forked child."""
+    return 1 if _forked_child else fr_max_threads()
