@@ -93,8 +93,14 @@ def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_s
             return float("nan"), float("nan")
         nb = Xb.shape[0]
         lr = dtype.type(learning_rates[t])
-        grad = np.matmul(G.T, Xb) / nb + (2 * l2) * coef
-        coef -= lr * grad
+        # the step in place on one (K, d) buffer: at batch 32 each temporary array of that
+        # size costs as much as the arithmetic on it
+        grad = np.matmul(G.T, Xb)
+        grad /= nb
+        if l2:
+            grad += dtype.type(2 * l2) * coef
+        grad *= lr
+        coef -= grad
         intercept -= lr * (G.sum(axis=0) / nb)
         loss_sum += batch_loss
         correct += batch_correct
