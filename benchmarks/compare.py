@@ -6,8 +6,9 @@
     python benchmarks/compare.py --rows 2000 --epochs 1 --contenders fastreg-numpy,sklearn-sgd
 
 Every contender runs in a process of its own (this script with ``--worker NAME``), on the same
-data: MNIST through ``fastreg.datasets`` (``FASTREG_DATA``, then the cache; ``--download``
-allows fetching it), flattened and scaled to [0, 1] in the chosen dtype; the binary task keeps
+data: MNIST through ``fastreg.datasets`` (``FASTREG_DATA``, then the cache, then the copy shipped
+with fastreg; ``--download`` allows fetching it; ``FASTREG_COMPARE_VERIFY=0`` accepts files that
+are not the published MNIST, e.g. a synthetic stand-in), flattened and scaled to [0, 1] in the chosen dtype; the binary task keeps
 digits 2 (label 1) and 3 (label 0). Contenders:
 
 ``fastreg-cython``, ``fastreg-numpy``
@@ -89,7 +90,8 @@ def load_task(task, dtype, rows=None, download=False):
     except ImportError as exc:
         raise DataMissing(f"fastreg.datasets is not importable: {exc}") from exc
     try:
-        data = load_mnist(download=download)
+        data = load_mnist(download=download,
+                          verify=os.environ.get("FASTREG_COMPARE_VERIFY", "1") != "0")
     except (FileNotFoundError, DatasetError) as exc:
         raise DataMissing(f"{exc}\n(compare.py reads MNIST through FASTREG_DATA; pass "
                           "--download to let it fetch the files into the cache)") from exc

@@ -12,7 +12,12 @@ import importlib
 
 from ._kernels import available_backends, get_backend
 from ._version import __version__  # noqa: F401  (written once, in _version.py)
-from .exceptions import InvalidParameterError, NotFittedError, TrainingDivergedError
+from .exceptions import (
+    InvalidParameterError,
+    ModelFileError,
+    NotFittedError,
+    TrainingDivergedError,
+)
 from .objective import loss_and_grad, numerical_gradient
 
 # The estimators import scikit-learn's base classes when it is installed (about a second):
@@ -26,6 +31,7 @@ _LAZY = {
 __all__ = [
     "InvalidParameterError",
     "LogisticRegression",
+    "ModelFileError",
     "NotFittedError",
     "SoftmaxRegression",
     "TrainingDivergedError",

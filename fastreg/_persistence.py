@@ -1,7 +1,7 @@
 """Save and load fitted models as .npz files, without pickle.
 
-A model file is an uncompressed NumPy ``.npz`` archive read with ``allow_pickle=False``, so
-loading never runs code from the file. It holds:
+A model file is an uncompressed NumPy ``.npz`` archive (a zip of .npy files, never a pickle,
+so loading runs no code from the file). It holds:
 
 ``__fastreg_model__``  the marker string ``"fastreg-model"`` (files without it are rejected)
 ``format_version``     1
@@ -14,6 +14,19 @@ loading never runs code from the file. It holds:
 ``t_``, ``backend_``   the fitted attributes (``classes_`` of strings as a unicode array;
                        ``classes_object`` records whether they were an object array)
 ``history/<key>``      the columns of ``history_``
+
+Loading trusts nothing in the file (``load`` is meant for files from strangers): the archive
+is read with :mod:`zipfile`, only the entries above are opened (unknown ones are never
+inflated), and each entry's .npy header is checked (dtype, shape, the member's declared
+size, compression, against the model and a total bound) before a byte of its data is
+inflated (:mod:`fastreg._npz_reader`). Every malformed file raises ValueError naming the
+path.
+
+``save`` writes to ``.<file name>.frw-<host>-<pid>-<random>.tmp`` beside the target and renames
+it. A killed process leaves that file behind; the next ``save`` into the same folder removes it
+by the package's one rule for such files (:mod:`fastreg._litter`): at once when its process no
+longer runs on this machine, after a day when it was written on another machine. Files named
+the way 0.1.0 named them (``.fastreg-<8 random characters>.npz.tmp``) go after a day.
 
 This module imports no estimator: ``load`` is given the estimator classes a file may name
 (``fastreg.load`` in :mod:`fastreg.linear_model` passes them), and ``save`` is called by the
@@ -28,7 +41,11 @@ import zipfile
 
 import numpy as np
 
+from . import _litter
+from ._npz_reader import Entries
 from ._training.trainer import HISTORY_KEYS
+from ._validation import check_params
+from .exceptions import ModelFileError
 from ._version import __version__
 
 MAGIC = "fastreg-model"
@@ -36,6 +53,13 @@ FORMAT_VERSION = 1
 _HISTORY_PREFIX = "history/"
 _FITTED = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "best_epoch_", "t_",
            "backend_")
+_REQUIRED = ("estimator", "params", "unsaved_params", "classes_object") + _FITTED + tuple(
+    _HISTORY_PREFIX + key for key in HISTORY_KEYS)
+_KNOWN = ("__fastreg_model__", "format_version", "fastreg_version") + _REQUIRED
+
+TEMP_SUFFIXES = (".tmp",)  # save's temporary files (named as fastreg._litter says)
+#: How 0.1.0's save named its temporary files (removed after a day).
+LEGACY_TEMPS = (_litter.mkstemp_glob(".fastreg-", ".npz.tmp"),)
 
 
 def _json_value(name, value):
@@ -75,7 +99,9 @@ def save(model, path):
     """Write the fitted ``model`` to ``path`` (".npz" appended if missing); return the path.
 
     The file is written to a temporary name in the same folder and then renamed, so a crash
-    never leaves a half-written model under ``path``. ``model`` must be fitted.
+    never leaves a half-written model under ``path``; temporary files that killed processes
+    left in that folder are removed first (see the module docstring). ``model`` must be
+    fitted.
     """
     path = os.fspath(path)
     if not path.endswith(".npz"):
@@ -108,7 +134,9 @@ def save(model, path):
     for key, column in model.history_.items():
         arrays[_HISTORY_PREFIX + key] = np.asarray(column, dtype=np.float64)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastreg-", suffix=".npz.tmp", dir=folder)
+    _litter.remove_stale(folder, TEMP_SUFFIXES, legacy=LEGACY_TEMPS)
+    fd, tmp = tempfile.mkstemp(prefix=_litter.temp_prefix(os.path.basename(path)),
+                               suffix=TEMP_SUFFIXES[0], dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
@@ -125,8 +153,8 @@ def save(model, path):
 
 
 def _reject(path, why):
-    return ValueError(f"{path} is not a fastreg model file ({why}); fastreg.load reads the .npz "
-                      "files written by model.save(path)")
+    return ModelFileError(f"{path} is not a fastreg model file ({why})", param="path",
+                          hint="fastreg.load reads the .npz files written by model.save(path)")
 
 
 def load(path, estimators):
@@ -134,86 +162,125 @@ def load(path, estimators):
 
     ``estimators`` are the classes a file may name (matched by ``__name__``).
 
-    Raises ValueError for files that are not fastreg models (other .npz archives, pickles,
-    text), for a newer format version and for inconsistent contents; FileNotFoundError if
-    ``path`` does not exist.
+    Safe for files from strangers (see the module docstring): raises
+    :class:`~fastreg.exceptions.ModelFileError` (a ValueError) naming
+    ``path`` for files that are not fastreg models (other archives, pickles, text), for a
+    newer format version and for any malformed or inconsistent contents, without inflating
+    more than the model's declared arrays; FileNotFoundError if ``path`` does not exist.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path}")
+    if not os.path.isfile(path):
+        raise _reject(path, "not a regular file")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise _reject(path, f"unreadable as .npz: {exc}") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise _reject(path, "a single .npy array, not an .npz archive")
-    with archive:
-        try:
-            data = {key: archive[key] for key in archive.files}
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise _reject(path, f"an array could not be read: {exc}") from exc
-    if "__fastreg_model__" not in data or str(data["__fastreg_model__"]) != MAGIC:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if head.startswith(b"\x93NUMPY"):
+                raise _reject(path, "a single .npy array, not an .npz archive")
+            if head[:1] == b"\x80":
+                raise _reject(path, "unreadable: a Python pickle, not an .npz archive; "
+                                    "fastreg never unpickles, as a pickle can run code")
+            fh.seek(0)
+            try:
+                archive = zipfile.ZipFile(fh)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+                raise _reject(path, f"unreadable: not a zip archive, as .npz files are ({exc})"
+                              ) from exc
+            with archive:
+                entries = Entries(archive, os.fstat(fh.fileno()).st_size, _KNOWN,
+                                  lambda why: _reject(path, why))
+                return _load(entries, path, estimators)
+    except OSError as exc:
+        raise _reject(path, f"unreadable: {exc}") from exc
+
+
+def _load(entries, path, estimators):
+    marker = entries.text("__fastreg_model__", missing="")
+    if marker != MAGIC:
         raise _reject(path, "no fastreg marker")
-    version = int(data.get("format_version", -1))
+    version = entries.integer("format_version", missing=-1)
     if version != FORMAT_VERSION:
-        raise ValueError(f"{path} has model format version {version}; this fastreg reads "
-                         f"version {FORMAT_VERSION} (upgrade fastreg to read it)")
-    missing = [k for k in ("estimator", "params", "unsaved_params", "classes_object") + _FITTED
-               if k not in data]
+        raise ModelFileError(f"{path} has model format version {version}; this fastreg reads "
+                             f"version {FORMAT_VERSION}", param="path",
+                             hint="upgrade fastreg (pip install -U fastreg-sgd) to read it")
+    missing = [k for k in _REQUIRED if k not in entries.members]
     if missing:
         raise _reject(path, f"missing entries {missing}")
     classes = {cls.__name__: cls for cls in estimators}
-    name = str(data["estimator"])
+    name = entries.text("estimator")
     if name not in classes:
         raise _reject(path, f"unknown estimator {name!r}")
     cls = classes[name]
     try:
-        params = json.loads(str(data["params"]))
-        unsaved = json.loads(str(data["unsaved_params"]))
-    except json.JSONDecodeError as exc:
+        params = json.loads(entries.text("params"))
+        unsaved = json.loads(entries.text("unsaved_params"))
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise _reject(path, f"parameters are not valid JSON: {exc}") from exc
+    if not isinstance(params, dict) or not isinstance(unsaved, list) \
+            or not all(isinstance(v, str) for v in unsaved):
+        raise _reject(path, "parameters are not a JSON object and a list of names")
+    try:
+        model = cls(**params)
+        check_params(model.get_params(deep=False))
+    except (TypeError, ValueError) as exc:
+        raise _reject(path, f"invalid parameters for {name}: {exc}") from exc
+    _restore(model, entries, path)
     if unsaved:
         warnings.warn(
             f"{path}: the parameters {unsaved} could not be stored in the file (callables or "
             "random generators) and are set to their defaults; set them again with "
             "set_params() before training further",
-            UserWarning, stacklevel=2,
+            UserWarning, stacklevel=4,
         )
-    try:
-        model = cls(**params)
-    except TypeError as exc:
-        raise _reject(path, f"parameters do not match {name}: {exc}") from exc
-    _restore(model, data, path)
     return model
 
 
-def _restore(model, data, path):
-    coef, intercept = data["coef_"], data["intercept_"]
-    classes = data["classes_"]
-    if bool(data["classes_object"]):
+def _restore(model, entries, path):
+    classes_object = bool(entries.read("classes_object", "b", ())[()])
+    d = entries.integer("n_features_in_", low=1)
+    n_iter = entries.integer("n_iter_")
+    best_epoch = entries.integer("best_epoch_")
+    t = entries.integer("t_")
+    backend = entries.text("backend_")
+    if backend not in ("cython", "numpy") or best_epoch > n_iter:
+        raise _reject(path, f"inconsistent attributes: backend_ {backend!r}, best_epoch_ "
+                            f"{best_epoch} of n_iter_ {n_iter}")
+    classes = entries.read("classes_", "biufUS", (2,) if model._binary else (None,))
+    if len(classes) < 2 or not bool(np.all(classes[1:] > classes[:-1])):
+        raise _reject(path, f"classes_ {classes.tolist()[:10]} are not at least two unique "
+                            "labels in sorted order")
+    if classes_object:
         classes = np.array(classes.tolist(), dtype=object)
-    d = int(data["n_features_in_"])
     rows = 1 if model._binary else len(classes)
-    if coef.dtype not in (np.float32, np.float64) or coef.shape != (rows, d) \
-            or intercept.dtype != coef.dtype or intercept.shape != (rows,) \
-            or classes.ndim != 1 or len(classes) < 2 or (model._binary and len(classes) != 2):
-        raise _reject(path, f"inconsistent weights: coef_ {coef.dtype}{coef.shape}, intercept_ "
-                            f"{intercept.dtype}{intercept.shape}, {len(classes)} classes, {d} "
-                            "features")
+    coef = entries.read("coef_", "f", (rows, d))
+    intercept = entries.read("intercept_", "f", (rows,))
+    if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
+        raise _reject(path, f"inconsistent weights: coef_ {coef.dtype}, intercept_ "
+                            f"{intercept.dtype}")
     if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
         raise _reject(path, "non-finite weights")
-    model.coef_ = np.ascontiguousarray(coef)
-    model.intercept_ = np.ascontiguousarray(intercept)
-    model.classes_ = classes
-    model.n_features_in_ = d
-    model.n_iter_ = int(data["n_iter_"])
-    model.best_epoch_ = int(data["best_epoch_"])
-    model.t_ = int(data["t_"])
-    model.backend_ = str(data["backend_"])
-    history = {}
-    for key in data:
-        if key.startswith(_HISTORY_PREFIX):
-            column = data[key].tolist()
-            name = key[len(_HISTORY_PREFIX):]
-            history[name] = [int(v) for v in column] if name in ("step", "epoch") else column
-    model.history_ = {key: history.get(key, []) for key in HISTORY_KEYS}
+    history, length = {}, None
+    for key in HISTORY_KEYS:
+        column = entries.read(_HISTORY_PREFIX + key, "fiu", (length,))
+        length = column.shape[0]
+        history[key] = _history_column(key, column.astype(np.float64), path)
+    vars(model).update(coef_=np.ascontiguousarray(coef), intercept_=np.ascontiguousarray(
+        intercept), classes_=classes, n_features_in_=d, n_iter_=n_iter, best_epoch_=best_epoch,
+        t_=t, backend_=backend, history_=history)
+
+
+def _history_column(key, column, path):
+    """The history column ``key`` as the trainer records it, or ValueError: step and epoch
+    are whole numbers >= 0, learning rates finite, losses NaN or >= 0, accuracies NaN or in
+    [0, 1]."""
+    if key in ("step", "epoch", "learning_rate"):
+        bad = ~np.isfinite(column)
+        if key != "learning_rate":
+            bad |= (column < 0) | (column > 2**53) | (column != np.round(column))
+    else:
+        high = 1.0 if key.endswith("accuracy") else np.inf
+        bad = ~(np.isnan(column) | ((column >= 0) & (column <= high)))
+    if bad.any():
+        raise _reject(path, f"history/{key} holds {float(column[bad][0])!r}")
+    return [int(v) for v in column] if key in ("step", "epoch") else column.tolist()

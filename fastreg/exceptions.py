@@ -44,16 +44,24 @@ class NotFittedError(FastregError, ValueError, AttributeError):
 
 
 class TrainingDivergedError(FastregError, FloatingPointError):
-    """Training produced a non-finite loss or non-finite weights.
+    """Training diverged: a non-finite loss or weights, or a loss that blew up (see
+    :mod:`fastreg._training.trainer`). The estimator is left as it was before the call.
 
-    ``result`` holds the state the estimator kept (the last finite weights and the history up
-    to the last good check); ``learning_rate`` the largest learning rate of the failed steps.
+    ``result`` holds the failed run for inspection (a ``TrainResult``: ``coef``,
+    ``intercept``, ``history`` up to the last good check, ``step``, ``epochs_run``): the best
+    validation weights under early stopping, else the weights of the last good check;
+    ``learning_rate`` is the largest learning rate of the failed steps.
     """
 
     def __init__(self, message, result=None, *, learning_rate=None, hint=None):
         super().__init__(message, param="learning_rate", hint=hint)
         self.result = result
         self.learning_rate = learning_rate
+
+
+class ModelFileError(FastregError, ValueError):
+    """A file given to ``fastreg.load`` is not a readable fastreg model file (malformed,
+    hostile, another kind of file, or a newer format); ``param`` is ``"path"``."""
 
 
 class BackendUnavailableError(FastregError, ImportError):
@@ -87,6 +95,7 @@ __all__ = [
     "FastregError",
     "InvalidParameterError",
     "InvalidParameterTypeError",
+    "ModelFileError",
     "NotFittedError",
     "TrainingDivergedError",
 ]

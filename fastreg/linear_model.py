@@ -165,8 +165,9 @@ class _LinearClassifier(*_Bases):
 
         X (n_samples, n_features): C-contiguous float32, float64 or uint8 are used without a
         copy. y: labels of any type. X_val, y_val: an explicit validation set (else
-        ``validation_fraction`` is held out). Raises :class:`fastreg.TrainingDivergedError`
-        on divergence; the model then holds the last finite weights.
+        ``validation_fraction`` is held out). Transactional: it completes, or raises and
+        leaves every attribute as it was (:class:`fastreg.TrainingDivergedError` on divergence,
+        its ``.result`` holding the failed run's weights and history; KeyboardInterrupt ...).
         """
         p = check_params(self.get_params(deep=False))
         kernels = get_backend(p["backend"])
@@ -187,10 +188,10 @@ class _LinearClassifier(*_Bases):
         if X_val is not None or y_val is not None:
             validation = _fit.explicit_validation(X_val, y_val, d, classes, dtype)
         coef, intercept = self._initial_weights(len(classes), d, dtype, warm)
-        self._rng = rng = _fit.make_rng(p["random_state"])
+        rng, keep_rng = _fit.draw_rng(p["random_state"])
         _fit.fit(kernels, p, X, codes, len(classes), coef, intercept, rng,
                  validation=validation, desc=type(self).__name__,
-                 commit=lambda res: self._commit(res, classes, d, kernels, 0))
+                 commit=lambda res: self._commit(res, classes, d, kernels, 0, keep_rng))
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -199,7 +200,8 @@ class _LinearClassifier(*_Bases):
         ``classes`` (every label the model will see) is required on the first call. No
         validation, no early stopping; ``n_iter_`` grows by one. Memory-mapped or read-only
         chunks are trained on where they are; every check runs before the weights are
-        touched, so a bad chunk leaves the model as it was.
+        touched, and a call that fails for any reason (divergence, KeyboardInterrupt ...)
+        leaves the model exactly as it was.
         """
         p = check_params(self.get_params(deep=False))
         kernels = get_backend(p["backend"])
@@ -225,26 +227,22 @@ class _LinearClassifier(*_Bases):
         _, codes = check_targets(y, n, all_classes)
         dtype = _fit.weights_dtype(p["dtype"], X) if first else self.coef_.dtype
         coef, intercept = self._initial_weights(len(all_classes), d, dtype, not first)
-        if getattr(self, "_rng", None) is None:
-            self._rng = _fit.make_rng(p["random_state"])
+        rng, keep_rng = _fit.draw_rng(p["random_state"], getattr(self, "_rng", None))
         history = new_history() if first else {k: list(v) for k, v in self.history_.items()}
         done = 0 if first else self.n_iter_
-        _fit.partial_fit(kernels, p, X, codes, coef, intercept, self._rng,
+        _fit.partial_fit(kernels, p, X, codes, coef, intercept, rng,
                          step=0 if first else self.t_, history=history, epoch_offset=done,
-                         desc=type(self).__name__,
-                         commit=lambda res: self._commit(res, all_classes, d, kernels, done))
+                         desc=type(self).__name__, commit=lambda res: self._commit(
+                             res, all_classes, d, kernels, done, keep_rng))
         return self
 
-    def _commit(self, result, classes, n_features, kernels, epochs_before):
-        self.classes_ = classes
-        self.coef_ = result.coef
-        self.intercept_ = result.intercept
-        self.n_features_in_ = n_features
-        self.n_iter_ = epochs_before + result.epochs_run
-        self.best_epoch_ = result.best_epoch
-        self.t_ = result.step
-        self.history_ = result.history
-        self.backend_ = kernels.name
+    def _commit(self, result, classes, n_features, kernels, epochs_before, keep_rng):
+        """Adopt a completed run: every attribute in one dict update (no half commit)."""
+        vars(self).update(
+            classes_=classes, coef_=result.coef, intercept_=result.intercept,
+            n_features_in_=n_features, n_iter_=epochs_before + result.epochs_run,
+            best_epoch_=result.best_epoch, t_=result.step, history_=result.history,
+            backend_=kernels.name, _rng=keep_rng())
 
     def _initial_weights(self, n_classes, d, dtype, warm):
         k = 1 if self._binary else n_classes
@@ -321,13 +319,15 @@ class _LinearClassifier(*_Bases):
         return kernels.softmax(Z, out=Z)
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`, computed from the logits without log(0)."""
+        """Log of :meth:`predict_proba` from the logits, without log(0): log p_k =
+        (z_k - m) - log sum_c e^{z_c - m}, m = max_c z_c (z_k - m is exact, even at |z| ~ 1e17)."""
         Z = self._logits(X)
         if self._binary:
             z = Z.reshape(-1)
             return np.column_stack([-np.logaddexp(0, z), -np.logaddexp(0, -z)])
-        m = Z.max(axis=1, keepdims=True)
-        return Z - (m + np.log(np.exp(Z - m).sum(axis=1, keepdims=True)))
+        Z -= Z.max(axis=1, keepdims=True)
+        Z -= np.log(np.exp(Z).sum(axis=1, keepdims=True))
+        return Z
 
     def predict(self, X):
         """The most probable class of each row (labels from ``classes_``)."""

@@ -25,7 +25,7 @@ CURVE_SIZE = (6.4, 4.0)
 
 INSTALL_HINT = (
     "matplotlib is not installed, so no pictures were drawn; install the plot extra with "
-    "`pip install 'fastreg[plot]'` (or `pip install matplotlib`) to get them"
+    "`pip install 'fastreg-sgd[plot]'` (or `pip install matplotlib`) to get them"
 )
 
 

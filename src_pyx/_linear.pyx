@@ -11,7 +11,7 @@
 #   coef, intercept, out C-contiguous. Read-only and memory-mapped X, y, order and
 #   learning_rates work (const views).
 # written: `out` (linear_forward); coef and intercept in place (epoch: from a 64-byte aligned
-#   working copy, written back at the end of the epoch or at the stop before a non-finite batch).
+#   working copy, written back at the end of the epoch, or where it stops: a batch boundary).
 # trusted: these are raw kernels. fastreg/_kernels/_checks.py checks shapes, dtypes, label and
 #   order ranges and the number of learning rates for both backends before they run; here only
 #   what the C code itself needs (C-int sizes, memory) is checked.
@@ -34,13 +34,19 @@
 #   thread then does the (cheap, identical) per-row work itself. How many threads start is a
 #   pure function of n_threads and the shape (_thread_policy.pxd): never of the machine's load,
 #   so a seed and n_threads give the same bits on a busy machine and an idle one.
+# * Signals: between sub-blocks, every ~10 ms (runtime.h's fr_poll), thread 0 of an epoch called
+#   from the main thread takes the GIL and runs Python's signal handlers. If one raises (Ctrl-C:
+#   KeyboardInterrupt), all threads stop at that sub-block, before its step, and it propagates.
 import os
+import threading
 
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
 from libc.math cimport isfinite
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 
 from _common cimport cross_entropy_grad_row
 from _thread_policy cimport epoch_threads, forward_threads
@@ -49,7 +55,8 @@ from _simd_api cimport (
     fr_bwd_f64, fr_logits_f32, fr_logits_f64, fr_softmax_rows_f32, fr_softmax_rows_f64,
     fr_panel_size, fr_pack_f32, fr_unpack_f32, fr_pack_f64, fr_unpack_f64, fr_alloc, fr_free,
     fr_barrier_t, fr_barrier_setup, fr_barrier_wait, fr_team_size, fr_have_openmp,
-    fr_max_threads, fr_claim,
+    fr_max_threads, fr_claim, fr_poll_t, fr_poll_init, fr_poll_due, fr_poll_done,
+    fr_store_ssize, fr_load_ssize,
 )
 
 
@@ -141,12 +148,17 @@ cdef Py_ssize_t _prefetch_min_rows = 8
 # a second thread needs a sub-block of about this many nanoseconds to pay for its barrier
 # (measured break-even on an idle machine: 2-4 us), see _thread_policy.epoch_threads.
 cdef Py_ssize_t _min_ns_per_barrier = 4000
-cdef int _last_threads = 0
+cdef Py_ssize_t _last_threads = 0, _last_batches = 0
 
 
 def _last_thread_count():
     """Threads the last epoch ran on (for tests: the threaded path really ran)."""
     return _last_threads
+
+
+def _last_batches_done():
+    """Batches whose step the last epoch took: all of them, or those before its stop."""
+    return _last_batches
 
 
 def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None):
@@ -184,10 +196,25 @@ cdef struct Ctx:
     void* tbuf                # per thread: rows, pf, Z/G, intercept, G sums, labels, exp buffer
     Py_ssize_t tbuf_bytes
     fr_barrier_t* barrier
+    bint check_signals        # run Python's signal handlers (called from the main thread)
+    Py_ssize_t stop_at        # the sub-block every thread stops at (set once, by thread 0)
+    PyObject* error           # what a signal handler raised (_run re-raises it)
     # results, written by thread 0
     double loss_sum
-    Py_ssize_t correct
-    int status
+    Py_ssize_t correct, batches_done
+    int status                # 1: a non-finite batch, 2: a signal handler raised
+
+
+cdef void _check_signals(Ctx* c, Py_ssize_t u) noexcept nogil:
+    """Thread 0 before sub-block u: run Python's signal handlers; when one raises, keep its
+    exception in c.error (for _run to re-raise) and make every thread stop at sub-block u."""
+    with gil:
+        try:
+            PyErr_CheckSignals()
+        except BaseException as exc:
+            Py_INCREF(exc)
+            c.error = <PyObject*> exc
+            fr_store_ssize(&c.stop_at, u)
 
 
 cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noexcept nogil:
@@ -208,13 +235,15 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
     cdef floating lr, zval
     cdef double batch_loss, loss_sum = 0.0
     cdef Py_ssize_t batch_correct, correct = 0
-    cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0
+    cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0, u = 0
+    cdef fr_poll_t poll
     cdef int k, parity = 0, mode, yi, j0, j1, blocks = (d + 15) // 16
     # feature range of this thread, cut at multiples of 16 (64-byte aligned W panels)
     j0 = <int> (blocks * tid // nt) * 16
     j1 = min(d, <int> (blocks * (tid + 1) // nt) * 16)
     for k in range(K):
         b[k] = intercept[k]
+    fr_poll_init(&poll)
     while start < n:
         stop = min(start + B, n)
         nb = stop - start
@@ -232,10 +261,17 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
                 rows[i] = c.X + c.order[s0 + i] * c.row_bytes
                 p = s0 + i + pd
                 pf[i] = c.X + c.order[p] * c.row_bytes if p < n else NULL
+            if tid == 0 and c.check_signals and fr_poll_due(&poll, ns * d * K):
+                _check_signals(c, u)
+                fr_poll_done(&poll)
             zp = zpart + (parity * nt + tid) * c.zslot
             fr_fwd(c.simd, c.kind, rows, pf, <int> ns, j0, j1, W, K, zp, K)
             if nt > 1:
                 fr_barrier_wait(c.barrier, &sense)  # every partial logit is written
+            if fr_load_ssize(&c.stop_at) == u:  # every thread stops at the same sub-block,
+                c.status = 2                    # before its step: W still at batch t's start
+                break
+            u += 1
             zp = zpart + parity * nt * c.zslot
             for i in range(ns):
                 ylab[i] = c.y[c.order[s0 + i]]
@@ -293,6 +329,7 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
             intercept[k] = b[k]
         c.loss_sum = loss_sum
         c.correct = correct
+        c.batches_done = t
 
 
 cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_threads):
@@ -316,7 +353,9 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
     c.tbuf = fr_alloc(nt * c.tbuf_bytes)
     c.status = 0
     c.loss_sum = 0.0
-    c.correct = 0
+    c.correct = c.batches_done = 0
+    c.stop_at = -1
+    c.error = NULL
     try:
         if not c.W or not c.zpart or not c.tbuf or not c.barrier or (c.B > S and not c.gbuf):
             raise MemoryError("epoch: could not allocate the working buffers")
@@ -347,8 +386,13 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
         fr_free(c.zpart)
         fr_free(c.tbuf)
         fr_free(c.barrier)
-    global _last_threads
+    global _last_threads, _last_batches
     _last_threads = c.nt
+    _last_batches = c.batches_done
+    if c.error:  # the buffers are freed, W and b written back at the batch boundary
+        exc = <object> c.error
+        Py_DECREF(exc)
+        raise exc
     if c.status:
         return float("nan"), float("nan")
     return c.loss_sum / c.n, <double> c.correct / c.n
@@ -369,7 +413,10 @@ def epoch(X, const int[::1] y, floating[:, ::1] coef, floating[::1] intercept,
 
     Returns ``(mean_loss, accuracy)`` over the rows seen, each measured on its batch at the
     weights before its step. If a batch loss is not finite the epoch stops before that step,
-    leaves the weights as they were, and returns (nan, nan).
+    leaves the weights as they were, and returns (nan, nan). Called from the main thread, it
+    runs Python's signal handlers about every 10 ms; if one raises (KeyboardInterrupt on
+    Ctrl-C), the epoch stops before its next sub-block, leaves the weights as the batches
+    before it left them (``_last_batches_done()`` of them) and re-raises that exception.
     """
     cdef Ctx c
     cdef Py_ssize_t n = order.shape[0]
@@ -390,6 +437,7 @@ def epoch(X, const int[::1] y, floating[:, ::1] coef, floating[::1] intercept,
     c.l2x2 = 2.0 * l2
     c.scale = input_scale
     c.kind = _x_kind(X, np.float64 if floating is double else np.float32)
+    c.check_signals = threading.get_ident() == threading.main_thread().ident
     return _run(&c, coef, intercept, 1 if _forked_child else n_threads)
 
 

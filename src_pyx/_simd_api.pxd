@@ -1,6 +1,7 @@
 # The C of src_pyx/simd/ as Cython sees it (cimported by _linear.pyx). Each block declares
 # what one header provides: dispatch.h the instruction-set tables and the typed calls through
-# them, pack.h the weights' panel layout, runtime.h allocation, OpenMP and the barrier.
+# them, pack.h the weights' panel layout, runtime.h allocation, OpenMP, the barrier and the
+# pacing of the signal checks.
 # Raw pointers, C ints, no checks: the callers pass valid memory (see each header).
 
 cdef extern from "simd/dispatch.h" nogil:
@@ -51,3 +52,10 @@ cdef extern from "simd/runtime.h" nogil:
     int fr_have_openmp()
     int fr_max_threads()
     Py_ssize_t fr_claim(Py_ssize_t* next)
+    ctypedef struct fr_poll_t:
+        Py_ssize_t work
+    void fr_poll_init(fr_poll_t* p)
+    int fr_poll_due(fr_poll_t* p, Py_ssize_t work)
+    void fr_poll_done(fr_poll_t* p)
+    void fr_store_ssize(Py_ssize_t* p, Py_ssize_t v)
+    Py_ssize_t fr_load_ssize(const Py_ssize_t* p)

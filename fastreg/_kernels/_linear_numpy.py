@@ -16,6 +16,13 @@ from . import _loss_numpy
 
 #: rows converted from uint8 (or scaled) at a time by linear_forward: bounds the temporary copy
 _FORWARD_CHUNK = 4096
+#: batches whose step the last epoch took (``_last_batches_done``)
+_batches_done = 0
+
+
+def _last_batches_done():
+    """Batches whose step the last epoch took: all of them, or those before its stop."""
+    return _batches_done
 
 
 def _scaled(Xb, dtype, input_scale):
@@ -66,14 +73,19 @@ def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_sc
     weights before that batch's step (the running train metrics deep-learning users log); the
     loss is summed in float64. If a batch loss is not finite (for K == 1 also: a logit is not
     finite) the epoch stops before that step, leaves the weights as that batch found them, and
-    returns (nan, nan).
+    returns (nan, nan). If a signal handler raises (KeyboardInterrupt on Ctrl-C: Python runs
+    the handlers between bytecodes, here at the latest after the batch's NumPy calls), the
+    weights are as the batches before it left them (``_last_batches_done()`` of them).
     """
+    global _batches_done
+    _batches_done = 0
     # overflow is reported by the (nan, nan) result, as the compiled epoch does, not by warnings
     with np.errstate(over="ignore", invalid="ignore"):
         return _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale)
 
 
 def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale):
+    global _batches_done
     dtype = coef.dtype
     n = order.shape[0]
     loss_sum, correct = 0.0, 0
@@ -100,8 +112,13 @@ def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_s
         if l2:
             grad += dtype.type(2 * l2) * coef
         grad *= lr
+        step_b = lr * (G.sum(axis=0) / nb)
+        # no call between these three lines: CPython runs signal handlers only at calls and
+        # loop jumps, so a KeyboardInterrupt finds the weights at a batch boundary, never
+        # with coef stepped and intercept not (as in the compiled epoch)
         coef -= grad
-        intercept -= lr * (G.sum(axis=0) / nb)
+        intercept -= step_b
+        _batches_done = t + 1
         loss_sum += batch_loss
         correct += batch_correct
     return loss_sum / n, correct / n

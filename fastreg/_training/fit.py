@@ -3,19 +3,25 @@
 The estimators (:mod:`fastreg.linear_model`) check parameters, encode labels and own the
 fitted attributes; this module owns everything between them and the epoch loop:
 
-* the random generator (:func:`make_rng`: one ``np.random.Generator`` seeds the hold-out and
-  every shuffle, so both backends see identical inputs);
+* the random generator (:func:`draw_rng`: one ``np.random.Generator`` seeds the hold-out and
+  every shuffle, so both backends see identical inputs; training draws from a private copy);
 * the validation set: an explicit one (checked here), or THE stratified hold-out of
   :mod:`.split`;
 * the learning-rate schedule (the decay period P defaults to one epoch of training rows,
   the cosine horizon T to ``max_epochs`` epochs);
 * progress: an :class:`fastreg._progress.EpochProgress` when ``verbose``, handed to the
   trainer as a callback (the trainer itself prints nothing);
-* rollback: ``commit(result)`` is called with the trained state, also when training diverges
-  (the state then holds the last finite weights) before the error propagates.
+* the transaction: training works on copies (the weights the estimator passes, the history,
+  the generator of :func:`draw_rng`) and ``commit(result)`` is called only when training
+  completed. Any exception (:class:`~fastreg.exceptions.TrainingDivergedError`, a
+  KeyboardInterrupt from the epoch kernel or the callback, MemoryError ...) propagates with
+  nothing committed, so the estimator keeps every attribute it had; a divergence's
+  ``err.result`` holds the failed run's weights and history for inspection.
 
 ``params`` is the dict of checked hyper-parameters of :func:`fastreg._validation.check_params`.
 """
+import copy
+
 import numpy as np
 
 from .._progress import EpochProgress
@@ -25,7 +31,7 @@ from .schedules import make_schedule
 from .split import stratified_holdout
 from .trainer import Trainer, new_history
 
-__all__ = ["explicit_validation", "fit", "make_rng", "model_input", "partial_fit",
+__all__ = ["draw_rng", "explicit_validation", "fit", "make_rng", "model_input", "partial_fit",
            "weights_dtype"]
 
 
@@ -35,6 +41,35 @@ def make_rng(random_state):
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     return np.random.default_rng(random_state)
+
+
+def draw_rng(random_state, current=None):
+    """``(rng, keep)``: a private Generator to train with, and ``keep()`` for the commit.
+
+    ``current`` is the generator an estimator kept from its last training call (None: start
+    from ``random_state``). Training draws from ``rng``, a copy, so a failed call advances
+    nothing. ``keep()`` makes the draws count and returns the generator to keep: the
+    caller's own Generator or RandomState passed as ``random_state`` is moved to where it
+    would be had training drawn from it directly (scikit-learn's convention), and is kept
+    when it was ``current``; otherwise the copy itself is kept.
+    """
+    legacy = None
+    if current is None and isinstance(random_state, np.random.RandomState):
+        legacy = copy.deepcopy(random_state)
+        current = np.random.default_rng(legacy.randint(0, 2**31 - 1))
+    elif current is None:
+        current = make_rng(random_state)
+    rng = copy.deepcopy(current)
+
+    def keep():
+        if legacy is not None:
+            random_state.set_state(legacy.get_state())
+        if current is random_state:
+            current.bit_generator.state = rng.bit_generator.state
+            return current
+        return rng
+
+    return rng, keep
 
 
 def weights_dtype(dtype, X):
@@ -115,8 +150,12 @@ def _run(kernels, p, X, codes, coef, intercept, rows, rng, *, max_epochs, step, 
                              epoch_offset=epoch_offset)
     except TrainingDivergedError as err:
         if progress is not None:
-            progress.close(f"diverged in epoch {epoch_offset + err.result.epochs_run}")
-        commit(err.result)
+            progress.close(f"diverged in epoch {epoch_offset + err.result.epochs_run}; "
+                           "the model is unchanged")
+        raise
+    except BaseException:
+        if progress is not None:
+            progress.close("stopped; the model is unchanged")
         raise
     if progress is not None:
         progress.close(f"early stop after epoch {epoch_offset + result.epochs_run}, best epoch "

@@ -23,11 +23,25 @@ Early stopping
     history.
 
 Divergence
-    Weights are copied before each kernel call. If the kernel reports a non-finite loss, or the
-    weights or the validation loss are not finite afterwards, the weights are restored (to the
-    best validation weights under early stopping, else to the copy) and
-    :class:`fastreg.exceptions.TrainingDivergedError` is raised, carrying the state up to the
-    last good check.
+    Weights are copied before each kernel call. A check diverges when the kernel reports a
+    non-finite loss, the weights or the validation loss are not finite afterwards, or the loss
+    blows up while still finite. The blow-up rule compares the check's train loss L with the
+    run's starting level L0 = max(log max(K, 2), the first train loss of ``history``): log K is
+    the loss of zero weights (uniform predictions), the first recorded loss that of a
+    ``partial_fit`` chain's start. It diverges when L > 1e6 L0 (blow-up), or when the train
+    loss rose at each of the last 5 checks, by a factor of 10 or more in all, to above 10 L0
+    (sustained growth). The factors are wide on purpose. With a learning rate far too large
+    for the features' scale, SGD on the cross-entropy behaves like the perceptron: finite
+    weights of size ~ learning rate, and a loss ~ learning_rate |x|^2 that no longer falls
+    (scaled MNIST at learning_rate 1e9: L ~ 4e8 L0 from the first check; scikit-learn's
+    estimator checks, features ~ 100 at learning_rate 0.1: L up to ~1e4 L0, a run that must
+    pass). Sane runs (MNIST at learning rates up to 0.5, any schedule) stay below L0 after
+    their first checks, and noisy SGD's rises are small (at most 1.8x over 5 rising checks in
+    those checks' runs), so neither rule trips on them.
+    The weights are then restored (to the best validation weights under early stopping, else
+    to the copy) and :class:`fastreg.exceptions.TrainingDivergedError` is raised, carrying
+    those weights and the history up to the last good check (the failing check is not
+    recorded). The fit driver never commits them: the estimator keeps what it had.
 
 Progress
     The trainer prints nothing: after each epoch it calls ``callback(epoch, train_loss,
@@ -39,6 +53,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import TrainingDivergedError
+
+#: the blow-up rule (see "Divergence" above): L > BLOWUP L0, or RISING rises in a row that
+#: multiply the loss by RISING_GROWTH or more and end above RISING_LEVEL L0
+BLOWUP, RISING, RISING_GROWTH, RISING_LEVEL = 1e6, 5, 10.0, 10.0
 
 HISTORY_KEYS = ("step", "epoch", "learning_rate", "train_loss", "val_loss", "train_accuracy",
                 "val_accuracy")
@@ -123,6 +141,8 @@ class Trainer:
         bounds = [round(i * n_batches / n_checks) for i in range(n_checks + 1)]
         watch = self.early_stopping and validation is not None
         evaluator = _Evaluator(self.kernels, validation, coef, self.input_scale)
+        start = [v for v in history["train_loss"][:1] if math.isfinite(v)]
+        level = max([math.log(max(coef.shape[0], 2))] + start)
 
         best = {"loss": math.inf, "coef": None, "intercept": None, "epoch": epoch_offset}
         since_improvement = 0
@@ -144,12 +164,13 @@ class Trainer:
                     loss, acc = self.kernels.epoch(X, y, coef, intercept, part, B, lrs[b0:b1],
                                                    self.l2, self.input_scale, self.n_threads)
                     loss, acc = float(loss), float(acc)
-                    problem = _non_finite(loss, coef, intercept)
+                    problem = (_non_finite(loss, coef, intercept)
+                               or _blown_up(loss, level, history["train_loss"]))
                     val_loss, val_acc = (math.nan, math.nan)
                     if problem is None and validation is not None:
                         val_loss, val_acc = evaluator(coef, intercept)
                         if not math.isfinite(val_loss):
-                            problem = "the validation loss"
+                            problem = "the validation loss became NaN or infinite"
                 if problem is not None:
                     self._diverged(problem, epoch, step, lrs[b0:b1], coef, intercept, saved,
                                    best if watch else None, history, epochs_run)
@@ -194,7 +215,7 @@ class Trainer:
         else:
             coef[...] = saved[0]
             intercept[...] = saved[1]
-            kept, best_epoch = f"the last finite weights, those of step {step}", epoch - 1
+            kept, best_epoch = f"the weights of step {step}, the last good check", epoch - 1
         lr_max = float(np.max(lrs)) if len(lrs) else math.nan
         result = TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
                              best_epoch=max(best_epoch, 0),
@@ -202,17 +223,33 @@ class Trainer:
                              stopped_early=True, history=history)
         raise TrainingDivergedError(
             f"Training diverged in epoch {epoch}, within steps {step + 1}-{step + len(lrs)}: "
-            f"{problem} became NaN or infinite with learning rates up to {lr_max:.3g}",
+            f"{problem} with learning rates up to {lr_max:.3g}",
             result, learning_rate=lr_max,
             hint=f"lower learning_rate (e.g. learning_rate={lr_max / 10:.3g}) or scale the "
-                 f"features (e.g. input_scale=1/255 for raw pixels); the model keeps {kept}")
+                 f"features (e.g. input_scale=1/255 for raw pixels); the estimator is left as "
+                 f"it was, and the error's .result holds this run's history and {kept}")
 
 
 def _non_finite(loss, coef, intercept):
     if not math.isfinite(loss):
-        return "the training loss"
+        return "the training loss became NaN or infinite"
     if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-        return "the weights"
+        return "the weights became NaN or infinite"
+    return None
+
+
+def _blown_up(loss, level, losses):
+    """Why the finite train ``loss`` of a check counts as divergence, or None (the rule of
+    the module docstring; ``losses`` are the train losses recorded before this check)."""
+    if loss > BLOWUP * level:
+        return (f"the training loss grew to {loss:.3g}, over {BLOWUP:g} times its starting "
+                f"level {level:.3g}")
+    last = losses[-RISING:]
+    if loss > RISING_LEVEL * level and len(last) == RISING and \
+            loss >= RISING_GROWTH * last[0] and \
+            all(a < b for a, b in zip(last, last[1:] + [loss])):
+        return (f"the training loss rose at {RISING} checks in a row, from {last[0]:.3g} to "
+                f"{loss:.3g}")
     return None
 
 

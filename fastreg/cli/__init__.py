@@ -8,7 +8,8 @@
 
 Modules: ``parser`` (the options, typed by the parameter table of :mod:`fastreg._validation`),
 ``train`` and ``evaluate`` (one subcommand each), ``report`` (the run folder's files, the
-printed summary), ``errors`` (exit statuses, and library exceptions turned into messages from
+printed summary), ``run_folder`` (the output folder, written as a temporary sibling and
+renamed when complete), ``errors`` (exit statuses, and library exceptions turned into messages from
 their structured fields). Data set names, titles and class names come from the dataset
 registry (:mod:`fastreg.datasets._registry`).
 
@@ -16,6 +17,7 @@ Errors never end in a traceback: a bad argument prints one line and exits with s
 runtime failure (data not found, output folder not writable, training diverged, not a model
 file) prints what went wrong and what to do, and exits with status 1. ``--debug`` re-raises
 the exception instead, for bug reports. Warnings are shown as one ``fastreg: warning:`` line.
+A closed stdout (``fastreg evaluate RUN | head -1``) ends the command quietly, with status 1.
 With :mod:`fastreg._progress` (the progress bar) this package is the only code that prints.
 """
 import contextlib
@@ -25,7 +27,7 @@ import warnings
 
 from . import evaluate, train
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, UsageError
-from .parser import build_parser
+from .parser import build_parser, parse_args
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CLIError",
            "UsageError", "build_parser", "main"]
@@ -38,12 +40,28 @@ def main(argv=None):
     with warnings.catch_warnings(), _library_log():
         warnings.showwarning = _show_warning
         try:
-            args = build_parser().parse_args(argv)
+            args = parse_args(argv)
             # looked up at call time, so that a test can replace a command
             command = {"train": train.run_train, "evaluate": evaluate.run_evaluate}[args.command]
-            return command(args, argv)
+            status = command(args, argv)
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+            return status
         except SystemExit as exc:  # --help and --version
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _silence_stdout()
+                return EXIT_FAILURE
             return exc.code if isinstance(exc.code, int) else EXIT_OK
+        except BrokenPipeError as exc:  # `fastreg evaluate RUN | head -1`: the reader is gone
+            if not _stdout_is_pipe():  # some other pipe: an error like any other
+                if debug:
+                    raise
+                _error(f"unexpected BrokenPipeError: {exc} (rerun with --debug to see where; "
+                       "please report it)")
+                return EXIT_FAILURE
+            _silence_stdout()
+            return EXIT_FAILURE
         except KeyboardInterrupt:
             _error("interrupted")
             return EXIT_INTERRUPTED
@@ -82,6 +100,32 @@ def _library_log():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+def _stdout_is_pipe():
+    import os
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode) or \
+            stat.S_ISSOCK(os.fstat(sys.stdout.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):  # a replaced stdout (a test's capture)
+        return True
+
+
+def _silence_stdout():
+    """Python's recipe for a closed pipe (the ``signal`` module's documentation, "Note on
+    SIGPIPE"): point stdout at devnull, so that the interpreter's final flush of what is still
+    buffered does not raise again at exit; then exit quietly."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stdout (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _error(message, prog="fastreg"):

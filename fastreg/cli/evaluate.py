@@ -6,6 +6,7 @@ from the ``metrics.json`` that ``train`` wrote beside the model. The scores shar
 :func:`confusion`.
 """
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +42,14 @@ def run_evaluate(args, argv=()):
     record = read_run_metrics(record_path)
     read = []  # settings taken from the run's metrics.json, to say so
     dataset = args.dataset
-    if dataset is None and record.get("dataset") in DATASETS:
+    if dataset is None and "dataset" in record:
         dataset = record["dataset"]
         read.append("data set")
     spec = get_spec(dataset or DEFAULT_DATASET)
     digits = _digits(args, model, record, read)
 
-    X_train, y_train, X_test, y_test = load_data(spec, args.data_dir, args.no_download)
+    X_train, y_train, X_test, y_test = load_data(
+        spec, args.data_dir, args.no_download, no_verify=args.no_verify)
     del X_train, y_train
     from ..datasets import binary_subset, flatten
 
@@ -88,14 +90,75 @@ def _digits(args, model, record, read):
     return digits
 
 
+#: A run's metrics.json is a few kB; a larger one is not read (a stranger's file, say).
+MAX_METRICS_BYTES = 1 << 20
+
+
 def read_run_metrics(path):
-    """The metrics.json of a run as a dict, or {} when absent or unreadable."""
+    """What ``evaluate`` uses of a run's metrics.json: ``{"dataset": name}`` and
+    ``{"digits": {"positive": int, "negative": int}}`` when present and valid.
+
+    The file comes from wherever the model came from, so nothing in it is trusted: an absent
+    file gives {}; an unreadable, oversized or malformed one, or a field of the wrong type or
+    out of range, is ignored with one warning naming the file and the field (the command
+    line's --dataset / --digits then apply, or are asked for).
+    """
+    path = Path(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            record = json.load(fh)
-    except (OSError, ValueError):
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_METRICS_BYTES + 1)
+    except FileNotFoundError:
         return {}
-    return record if isinstance(record, dict) else {}
+    except OSError as exc:
+        return _ignored(path, f"cannot read it ({exc.strerror or exc})")
+    if len(data) > MAX_METRICS_BYTES:
+        return _ignored(path, f"larger than {MAX_METRICS_BYTES >> 20} MiB")
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        return _ignored(path, f"not valid JSON ({type(exc).__name__})")
+    if not isinstance(record, dict):
+        return _ignored(path, "not a JSON object")
+    valid = {}
+    dataset = record.get("dataset")
+    if dataset is not None:
+        if isinstance(dataset, str) and dataset in DATASETS:
+            valid["dataset"] = dataset
+        else:
+            return _ignored(path, f'"dataset" is {_shown(dataset)}, not one of '
+                                  f"{', '.join(sorted(DATASETS))}")
+    digits = record.get("digits")
+    if digits is not None:
+        n_classes = get_spec(valid.get("dataset", DEFAULT_DATASET)).n_classes
+        problem = _digits_problem(digits, n_classes)
+        if problem:
+            _ignored(path, f'"digits" {problem}', what="the field")
+            return valid
+        valid["digits"] = {"positive": digits["positive"], "negative": digits["negative"]}
+    return valid
+
+
+def _digits_problem(digits, n_classes):
+    if not isinstance(digits, dict):
+        return f"is {_shown(digits)}, not an object"
+    for key in ("positive", "negative"):
+        value = digits.get(key)
+        if type(value) is not int or not 0 <= value < n_classes:
+            return f'"{key}" is {_shown(value)}, not a class 0..{n_classes - 1}'
+    if digits["positive"] == digits["negative"]:
+        return "names one class twice"
+    return None
+
+
+def _shown(value):
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _ignored(path, why, what="it"):
+    warnings.warn(f"{path} ignored: {why}" if what == "it" else
+                  f"{path}: {why}; the field is ignored", stacklevel=3)
+    return {}
 
 
 def scores(model, X, y):

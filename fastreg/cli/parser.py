@@ -67,6 +67,13 @@ def _class_index(text):
     return value
 
 
+def _folder_name(text):
+    """A folder name for --out: not empty or blank (that would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must name a folder, got {text!r}")
+    return text
+
+
 def _param(group, name, *, metavar=None, help, **kwargs):
     """Add the option of estimator parameter ``name``, typed by the parameter table."""
     spec = PARAMETERS[name]
@@ -89,10 +96,15 @@ def _add_data_options(parser, dataset_help):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", choices=sorted(DATASETS), default=None, help=dataset_help)
     group.add_argument("--data-dir", metavar="DIR", default=None,
-                       help="folder holding the four IDX files (.gz or not); default: search "
-                            "$FASTREG_DATA, then ~/.cache/fastreg/<dataset>")
+                       help="folder holding the four IDX files (.gz or not): the only place "
+                            "looked at, and where missing files are downloaded; default: "
+                            "$FASTREG_DATA, then ~/.cache/fastreg/<dataset>, then the data "
+                            "shipped with fastreg, if any")
     group.add_argument("--no-download", action="store_true",
                        help="fail instead of downloading when the files are not found")
+    group.add_argument("--no-verify", action="store_true",
+                       help="use local files that do not match the data set's published "
+                            "digests (a deliberate subset, say) instead of refusing them")
     return group
 
 
@@ -142,10 +154,11 @@ def _add_train(sub, common):
            help="seeds the validation split and the shuffles (random_state)")
 
     out = train.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", default=None,
-                     help="output folder (default: runs/<task>-<timestamp>/)")
+    out.add_argument("--out", metavar="DIR", default=None, type=_folder_name,
+                     help="output folder, written as a temporary sibling (.<name>.frw-*.run) "
+                          "and renamed when complete (default: runs/<task>-<timestamp>/)")
     out.add_argument("--overwrite", action="store_true",
-                     help="allow --out to be a folder that already holds a run")
+                     help="replace the run in --out, once the new one is complete")
     out.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     return train
@@ -189,6 +202,22 @@ def build_parser():
     _add_train(sub, common)
     _add_evaluate(sub, common)
     return parser
+
+
+def parse_args(argv, parser=None):
+    """Parse ``argv``; an unknown option is reported by the subcommand it was given to
+    (``fastreg train: error: unrecognized arguments: ...``), as argparse itself reports it at
+    the top level only."""
+    parser = parser or build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        argv = list(argv)
+        before = argv[:argv.index(args.command)] if args.command in argv else []
+        if any(extra in before for extra in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 def estimator_params(args):

@@ -1,17 +1,14 @@
-"""What a run leaves behind: its output folder, history.csv, metrics.json, model.npz, the
+"""What a run leaves behind: history.csv, metrics.json, model.npz, the
 pictures, and the text printed at the end of ``train`` and by ``evaluate``.
 
 Names shown to the user (the data set's title, its class names) come from the dataset
 registry, :mod:`fastreg.datasets._registry`; nothing here spells a data set.
 """
-import contextlib
 import csv
-import datetime
 import json
 import math
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,10 +17,8 @@ import numpy as np
 from ..datasets._registry import get_spec
 from .errors import CLIError
 from .parser import TASKS
+from .run_folder import RUN_FILES  # noqa: F401 - the names a run folder holds
 
-#: Everything ``train`` writes; an --out folder holding any of them is not overwritten silently.
-RUN_FILES = ("history.csv", "metrics.json", "model.npz", "loss.png", "accuracy.png",
-             "weights.png")
 PICTURES = ("loss.png", "accuracy.png", "weights.png")
 
 
@@ -65,55 +60,13 @@ def digits_of(metrics):
     return None if d is None else (d["positive"], d["negative"])
 
 
-# --------------------------------------------------------------------------- output folder
-def prepare_out_dir(out, task, *, overwrite=False, now=None):
-    """Create the output folder and prove it writable, before any work is done.
-
-    ``out`` None means ``runs/<task>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... appended when that
-    exists). A given folder may exist, but not hold the files of an earlier run unless
-    ``overwrite``. Returns ``(path, created)``; raises CLIError when the folder cannot be made
-    or written to.
-    """
-    if out is None:
-        stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
-        base = Path("runs") / f"{task}-{stamp}"
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-    else:
-        path = Path(out).expanduser()
-        if path.exists() and not path.is_dir():
-            raise CLIError(f"cannot use --out {path}: it is a file, not a folder; choose another "
-                           "--out DIR")
-        if path.is_dir() and not overwrite:
-            earlier = [name for name in RUN_FILES if (path / name).exists()]
-            if earlier:
-                raise CLIError(f"--out {path} already holds a run ({', '.join(earlier)}); choose "
-                               "another --out DIR or pass --overwrite")
-    created = not path.exists()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        if created:
-            remove_if_empty(path)
-        reason = exc.strerror or str(exc)
-        raise CLIError(f"cannot write to the output folder {path}: {reason}"
-                       f"{f' ({exc.filename})' if exc.filename else ''}; choose a writable "
-                       "folder with --out DIR") from exc
-    return path, created
-
-
-def remove_if_empty(path):
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
 # --------------------------------------------------------------------------- run files
-def write_run(out_dir, model, metrics, *, plots=True, class_names=None, weights_title=None):
+def write_run(out_dir, model, metrics, *, plots=True, class_names=None, weights_title=None,
+              shown_as=None):
     """Write history.csv, metrics.json, model.npz and the pictures; return the names written.
+
+    ``out_dir`` is the temporary folder of :meth:`.run_folder.RunFolder.writing`; errors name
+    ``shown_as`` (the final ``--out``) instead, and say that nothing was kept.
 
     ``class_names`` label the weight images of a multi-class model (a binary model's single
     image is described by ``weights_title``). Without matplotlib the pictures are skipped with
@@ -131,8 +84,11 @@ def write_run(out_dir, model, metrics, *, plots=True, class_names=None, weights_
         if plots:
             written += _draw(out_dir, model, metrics, class_names, weights_title)
     except OSError as exc:
-        raise CLIError(f"cannot write the results into {out_dir}: {exc.strerror or exc}; "
-                       f"written so far: {', '.join(written) or 'nothing'}") from exc
+        where = f" ({exc.filename})" if exc.filename and shown_as is None else ""
+        raise CLIError(f"cannot write the results into {shown_as or out_dir}: "
+                       f"{exc.strerror or exc}{where}; nothing was kept (failed after "
+                       f"{', '.join(written) or 'no file'}); free some space or choose "
+                       "another --out DIR") from exc
     return written
 
 

@@ -3,7 +3,8 @@
 The order is what makes a failed run cheap and a finished run honest: cross-argument checks,
 the backend and the output folder come first (before any data is read); the validation split
 is carved off the training set by :func:`fastreg.datasets.train_val_split` (the estimator's
-stratified hold-out, seeded by ``--seed``); the test set is scored once, by the final model.
+stratified hold-out, seeded by ``--seed``); the test set is scored once, by the final model;
+the run folder appears complete or not at all (:mod:`fastreg.cli.run_folder`).
 scikit-learn and the estimators are imported here, when the command runs, not when the
 command line is parsed.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from .._version import __version__
 from ..datasets._registry import DEFAULT_DATASET, get_spec
-from . import report
+from . import report, run_folder
 from .errors import EXIT_OK, CLIError, UsageError, check_backend, load_data, option
 from .evaluate import confusion, scores
 from .parser import DEFAULT_DIGITS, TASKS, estimator_params
@@ -33,9 +34,10 @@ def run_train(args, argv=()):
     model = make_model(args)
     _check_schedule(model)
     check_backend(model.backend)
-    out_dir, created = report.prepare_out_dir(args.out, args.task, overwrite=args.overwrite)
+    folder = run_folder.prepare_out_dir(args.out, args.task, overwrite=args.overwrite)
     try:
-        X_train, y_train, X_test, y_test = load_data(spec, args.data_dir, args.no_download)
+        X_train, y_train, X_test, y_test = load_data(
+            spec, args.data_dir, args.no_download, no_verify=args.no_verify)
         from ..datasets import binary_subset, flatten, train_val_split
 
         if digits is not None:
@@ -65,14 +67,15 @@ def run_train(args, argv=()):
                                  sizes=(len(y_fit), len(y_val), len(y_test)),
                                  fit_seconds=fit_seconds,
                                  total_seconds=time.perf_counter() - started)
-        written = report.write_run(out_dir, model, metrics, plots=not args.no_plots,
-                                   class_names=report.class_names(spec.name, digits),
-                                   weights_title=report.weights_title(spec.name, digits))
+        with folder.writing() as temp:  # renamed to --out when complete, else removed
+            written = report.write_run(temp, model, metrics, plots=not args.no_plots,
+                                       class_names=report.class_names(spec.name, digits),
+                                       weights_title=report.weights_title(spec.name, digits),
+                                       shown_as=folder.path)
     except BaseException:
-        if created:
-            report.remove_if_empty(out_dir)
+        folder.abandon()
         raise
-    report.print_summary(metrics, out_dir, written)
+    report.print_summary(metrics, folder.path, written)
     return EXIT_OK
 
 

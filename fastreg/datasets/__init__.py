@@ -6,22 +6,34 @@ Load::
     ready = prepare(data, digits=(2, 3))     # 2 -> 1, 3 -> 0; flat float64 in [0, 1]
     data = load_mnist(mmap=True)             # file-backed: .gz decompressed once into the cache
 
-Files are looked for in ``data_dir``, then ``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``),
-then ``~/.cache/fastreg/mnist``; only when they are nowhere is anything downloaded, and then
-only into the cache, verified against published sizes and checksums. Errors are the
+A folder named by ``data_dir`` is the only place looked at (missing files are downloaded into
+it, or are an error with ``download=False``). Otherwise files are looked for in
+``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``), then ``~/.cache/fastreg/mnist``, then, for MNIST,
+the copy shipped with the package (so it loads with no network); only when they are nowhere is
+anything downloaded, into the cache, verified against published sizes and checksums, within
+``download_deadline`` seconds per file (``$FASTREG_DOWNLOAD_DEADLINE``; 300 by default). Files
+found on disk are verified against the published digests once per file (``verify=False``
+skips that, for deliberate subsets). Errors are the
 structured exceptions of :mod:`fastreg.exceptions` (``DatasetError``, ``DownloadError``,
 ``DataNotFoundError``), re-exported here. Modules:
 
 ``_registry`` the data sets known: titles, class names, files, sizes, digests, mirrors
 ``_idx``      the IDX format: parse (with every header check), memory-map, write
-``_fetch``    where files are looked for, the verified download
+``_cache``    the per-user cache folder
+``_fetch``    where files are looked for (named folder, FASTREG_DATA, cache, shipped copy)
+``_verify``   are local files what they are named? published digests, verdicts remembered
+``_download`` the verified download: mirrors, per-file deadline, progress bar, one wording
 ``_load``     ``load_mnist`` / ``load_fashion_mnist``: four arrays, checked as a set
 ``_unpack``   ``mmap=True``: verified uncompressed copies of .gz files in the cache, to map
+``data/mnist`` MNIST's four .gz files, shipped as package data
 ``_dataset_file``    ``open_dataset``: one uncompressed, memory-mappable file per data set, read
               in chunks of rows, each its own mapping (training larger than RAM); the format
 ``_dataset_writer``  ``write_dataset`` / ``DatasetWriter``: convert once, chunk by chunk
 ``_prepare``  ``binary_subset``, ``train_val_split``, ``flatten``, ``scale_pixels``,
               ``Standardizer`` and ``prepare``, which chains them (its defaults documented there)
+
+Temporary files (downloads, uncompressed copies, records, dataset files being written) are
+named, and those of killed processes removed, by the package's one rule: :mod:`fastreg._litter`.
 """
 from ..exceptions import DataNotFoundError, DatasetError, DownloadError
 from ._dataset_file import DatasetFile, open_dataset

@@ -39,6 +39,7 @@ and y, reading the file once.
 import functools
 import hashlib
 import json
+import math
 import mmap
 import numbers
 import os
@@ -147,7 +148,7 @@ class DatasetFile:
             x_dtype, y_dtype = np.dtype(x["dtype"]), np.dtype(y["dtype"])
             consistent = (
                 n >= 1 and d >= 1 and 1 <= k <= n and min(shape, default=0) >= 1
-                and int(np.prod(shape)) == d
+                and math.prod(shape) == d  # Python integers: no wrap-around
                 and x_dtype.newbyteorder("=") in X_DTYPES and y_dtype.kind in "biu"
                 and np.dtype(c["dtype"]) == y_dtype
                 and x["offset"] == DATA_OFFSET and x["nbytes"] == n * d * x_dtype.itemsize

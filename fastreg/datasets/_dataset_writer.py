@@ -3,16 +3,20 @@
 :class:`DatasetWriter` streams rows chunk by chunk into a temporary file beside the destination
 (labels into a second one), checks each chunk before any of it counts, and on ``close`` puts the
 labels after X, writes the header, syncs and renames the file into place; :func:`write_dataset`
-does that for whole arrays, memory-mapped ones included, 16 MB at a time.
+does that for whole arrays, memory-mapped ones included, 16 MB at a time. Temporary files of a
+killed writer are removed by the next writer in the folder (the package's one rule for them:
+:mod:`fastreg._litter`).
 """
 import hashlib
 import json
+import math
 import os
 import tempfile
 import weakref
 
 import numpy as np
 
+from .. import _litter
 from ..exceptions import InvalidParameterError
 from ._dataset_file import (
     _IO_BLOCK,
@@ -24,6 +28,11 @@ from ._dataset_file import (
     X_DTYPES,
     header_digest,
 )
+
+
+TEMP_SUFFIXES = (".partial", ".labels")  # the rows' and the labels' temporary files
+#: How 0.1.0 named them (``.<name>.<8 random characters>.partial``): removed after a day.
+LEGACY_TEMPS = tuple(_litter.mkstemp_glob(".*.", suffix) for suffix in TEMP_SUFFIXES)
 
 
 def _umask():
@@ -131,7 +140,9 @@ class DatasetWriter:
     written, an existing one kept) when the block raises. Rows are streamed to a temporary file
     beside ``path``; memory use is one appended chunk. A writer dropped without ``close`` (or
     left by an interrupted program) deletes its temporary files when it is garbage-collected or
-    at interpreter exit.
+    at interpreter exit; those of a killed process (named ``.<name>.frw-<host>-<pid>-...``) are
+    removed by the next writer in that folder once that process is gone (see
+    :mod:`fastreg._litter` for the exact rule).
     """
 
     def __init__(self, path, n_features, dtype=np.uint8, *, label_dtype=None,
@@ -144,17 +155,18 @@ class DatasetWriter:
         self.dtype = _x_dtype(dtype)
         self.label_dtype = None if label_dtype is None else _check_label_dtype(label_dtype)
         self.sample_shape = tuple(int(s) for s in (sample_shape or (self.n_features,)))
-        if (int(np.prod(self.sample_shape)) != self.n_features
+        if (math.prod(self.sample_shape) != self.n_features
                 or min(self.sample_shape) < 1):
             raise InvalidParameterError(f"sample_shape {self.sample_shape} does not hold "
                                         f"{self.n_features} features", param="sample_shape")
         if os.path.exists(self.path) and not overwrite:
             raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
         folder = os.path.dirname(os.path.abspath(self.path))
-        base = os.path.basename(self.path)
-        self._x_file = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{base}.",
+        prefix = _litter.temp_prefix(os.path.basename(self.path))
+        _litter.remove_stale(folder, TEMP_SUFFIXES, legacy=LEGACY_TEMPS)
+        self._x_file = tempfile.NamedTemporaryFile(dir=folder, prefix=prefix,
                                                    suffix=".partial", delete=False)
-        self._y_file = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{base}.",
+        self._y_file = tempfile.NamedTemporaryFile(dir=folder, prefix=prefix,
                                                    suffix=".labels", delete=False)
         self._discard = weakref.finalize(self, _discard, (self._x_file, self._y_file))
         self._x_file.write(b"\0" * DATA_OFFSET)

@@ -27,14 +27,26 @@ class DatasetArrays(NamedTuple):
     y_test: np.ndarray
 
 
-def load_mnist(data_dir=None, *, download=True, mmap=False):
-    """The MNIST digits as :class:`DatasetArrays`, from disk or downloaded once into the cache.
+def load_mnist(data_dir=None, *, download=True, mmap=False, verify=True,
+               download_deadline=None):
+    """The MNIST digits as :class:`DatasetArrays`: from the folder you name, else from
+    ``$FASTREG_DATA``, the cache, or the copy shipped with fastreg (no network needed).
 
-    Looks in ``data_dir``, then ``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``), then
-    ``~/.cache/fastreg/mnist``; see :mod:`fastreg.datasets._fetch` for the rules. With
-    ``download=False`` a missing data set raises :class:`~fastreg.exceptions.DataNotFoundError`
-    (a ``FileNotFoundError``); corrupt files raise :class:`DatasetError`, a failed download
-    :class:`DownloadError` (all with ``param="data_dir"`` or None, and a ``hint``).
+    ``data_dir`` given: that folder (or ``<data_dir>/mnist``) is the only place looked at; a
+    file missing there is downloaded into it, or, with ``download=False``, raises
+    :class:`~fastreg.exceptions.DataNotFoundError` (a ``FileNotFoundError``) naming the folder
+    and the file. No ``data_dir``: ``$FASTREG_DATA`` (or ``$FASTREG_DATA/mnist``), then
+    ``~/.cache/fastreg/mnist``, then the four files shipped inside the package; see
+    :mod:`fastreg.datasets._fetch` for the rules.
+
+    ``verify=True`` checks every file found on disk against MNIST's published digests (of the
+    .gz, or of its uncompressed contents for recompressed copies), once per file (the verdict is
+    remembered in the cache); a foreign or damaged file raises :class:`DatasetError` naming it.
+    ``verify=False`` skips that check, for deliberate subsets or your own files under MNIST's
+    names. ``download_deadline`` (seconds per file; default ``$FASTREG_DOWNLOAD_DEADLINE`` or
+    300) bounds a download, besides a 30 s timeout per read. Corrupt files raise
+    :class:`DatasetError`, a failed download :class:`DownloadError` (all with
+    ``param="data_dir"`` or None, and a ``hint``).
 
     ``mmap=False`` reads ``.gz`` files into memory (uncompressed files are mapped anyway).
     ``mmap=True`` returns every array memory-mapped read-only from a file, so the data set
@@ -46,32 +58,40 @@ def load_mnist(data_dir=None, *, download=True, mmap=False):
     Files of another size under MNIST's names (a subset, hand-made data) are checked by header
     and size only. An unwritable cache raises ``OSError`` saying what to do.
     """
-    return load_dataset("mnist", data_dir, download=download, mmap=mmap)
+    return load_dataset("mnist", data_dir, download=download, mmap=mmap, verify=verify,
+                        download_deadline=download_deadline)
 
 
-def load_fashion_mnist(data_dir=None, *, download=True, mmap=False):
-    """Zalando's Fashion-MNIST, same format and rules as :func:`load_mnist`.
+def load_fashion_mnist(data_dir=None, *, download=True, mmap=False, verify=True,
+                       download_deadline=None):
+    """Zalando's Fashion-MNIST, same format and rules as :func:`load_mnist`, but it does not
+    ship with fastreg: it is downloaded (MD5-checked, as its authors publish) into the cache.
 
-    Looks in ``data_dir``, then ``$FASTREG_DATA/fashion-mnist``, then
-    ``~/.cache/fastreg/fashion-mnist``. With ``mmap=True`` the uncompressed copies are checked
-    by IDX header and size only: no SHA-256 of Fashion-MNIST's uncompressed files is published
-    (its .gz files are MD5-checked when downloaded).
+    Looks only in ``data_dir`` (or ``<data_dir>/fashion-mnist``) when given, else in
+    ``$FASTREG_DATA/fashion-mnist``, then ``~/.cache/fastreg/fashion-mnist``. Files found on
+    disk are verified by the MD5 of the published .gz or the SHA-256 of the uncompressed
+    contents (so MNIST's files under the same names are refused).
     """
-    return load_dataset("fashion-mnist", data_dir, download=download, mmap=mmap)
+    return load_dataset("fashion-mnist", data_dir, download=download, mmap=mmap, verify=verify,
+                        download_deadline=download_deadline)
 
 
-def load_dataset(name, data_dir=None, *, download=True, mmap=False):
-    """Load the data set registered as ``name`` in ``_registry.DATASETS`` (see
+def load_dataset(name, data_dir=None, *, download=True, mmap=False, verify=True,
+                 download_deadline=None):
+    """Load the data set registered as ``name`` in ``_registry.DATASETS`` (arguments as in
     :func:`load_mnist`); an unknown name raises InvalidParameterError (``param="dataset"``).
 
     Errors name the files as found (the .gz), not their uncompressed copies.
     """
     spec = _registry.get_spec(name)
-    paths = _fetch.locate(spec, data_dir, download=download)
-    readable = paths
+    paths = _fetch.locate(spec, data_dir, download=download, verify=verify,
+                          download_deadline=download_deadline)
     if mmap:
         readable = [mappable(path, remote, spec.subdir) for path, remote in zip(paths, spec.files)]
-    arrays = [read_idx(path) for path in readable]
+        arrays = [read_idx(path) for path in readable]
+    else:  # .gz into memory: never more than the published size is inflated
+        arrays = [read_idx(path, max_bytes=remote.raw_size or None)
+                  for path, remote in zip(paths, spec.files)]
     for (images, labels), (image_path, label_path) in zip(
         (arrays[0:2], arrays[2:4]), (paths[0:2], paths[2:4])
     ):

@@ -6,12 +6,14 @@ sizes and digests (what a download is verified against). ``_fetch`` finds and do
 ``_load`` checks the arrays against it, the command line takes its choices, titles and class
 names from it; nothing else spells a data set's name.
 
-Digests: MNIST is verified by SHA-256 of the canonical .gz files. Fashion-MNIST is verified by
-MD5, the digest its authors publish (and torchvision checks): third-party SHA-256 lists for it
-disagree with each other, so no SHA-256 value is trusted here. Size is checked for both.
-MNIST also lists the size and SHA-256 of each uncompressed file (``raw_size``, ``raw_sha256``),
-which hold whatever the compression; they verify the uncompressed copies ``mmap=True`` makes
-(``_unpack``). Fashion-MNIST has no such published values.
+Digests: a download of MNIST is verified by size and SHA-256 of the canonical .gz files, one of
+Fashion-MNIST by size and MD5, the digest its authors publish (and torchvision checks). Both list
+the size and SHA-256 of each uncompressed file (``raw_size``, ``raw_sha256``), which hold whatever
+the compression: files found on disk pass when they are the published .gz or when their contents
+are (a copy recompressed by someone else, or gunzipped; ``_verify``), and the uncompressed copies
+``mmap=True`` makes are checked by them (``_unpack``). ``raw_size`` also caps how much a file under
+that name may ever inflate to. MNIST ships with the package (``shipped``: a folder of package
+data, the four .gz files, recompressed, so they pass by their uncompressed digests).
 
 ``DATASETS`` is looked up at call time, so a test can swap in its own mirrors and checksums
 (``monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(MNIST, mirrors=...))``).
@@ -42,6 +44,15 @@ class RemoteFile:
         """``(algorithm, hex digest)``: SHA-256 where published, else MD5."""
         return ("sha256", self.sha256) if self.sha256 else ("md5", self.md5)
 
+    def describe(self):
+        """The file as advice for placing it by hand: its size and digests."""
+        kind, digest = self.digest_kind()
+        text = f"{self.name} ({self.size} bytes, {kind} {digest}"
+        if self.raw_sha256:
+            text += (f"; or any .gz of, or the uncompressed, {self.local_name}: "
+                     f"{self.raw_size} bytes, sha256 {self.raw_sha256}")
+        return text + ")"
+
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
@@ -59,6 +70,7 @@ class DatasetSpec:
     files: tuple
     flat_env_folder: bool  # may FASTREG_DATA itself (not only <FASTREG_DATA>/<name>) hold it?
     image_shape: tuple = (28, 28)
+    shipped: str = ""  # folder of package data under fastreg/datasets/ holding it, if any
 
     @property
     def subdir(self):
@@ -104,6 +116,7 @@ MNIST = DatasetSpec(
                    raw_sha256="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     ),
     flat_env_folder=True,
+    shipped="data/mnist",
 )
 
 FASHION_MNIST = DatasetSpec(
@@ -118,10 +131,17 @@ FASHION_MNIST = DatasetSpec(
     ),
     files=(
         RemoteFile("train-images-idx3-ubyte.gz", 26421880,
-                   md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-        RemoteFile("train-labels-idx1-ubyte.gz", 29515, md5="25c81989df183df01b3e8a0aad5dffbe"),
-        RemoteFile("t10k-images-idx3-ubyte.gz", 4422102, md5="bef4ecab320f06d8554ea6380940ec79"),
-        RemoteFile("t10k-labels-idx1-ubyte.gz", 5148, md5="bb300cfdad3c16e7a12a480ee83cd310"),
+                   md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d", raw_size=47040016,
+                   raw_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        RemoteFile("train-labels-idx1-ubyte.gz", 29515,
+                   md5="25c81989df183df01b3e8a0aad5dffbe", raw_size=60008,
+                   raw_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        RemoteFile("t10k-images-idx3-ubyte.gz", 4422102,
+                   md5="bef4ecab320f06d8554ea6380940ec79", raw_size=7840016,
+                   raw_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        RemoteFile("t10k-labels-idx1-ubyte.gz", 5148,
+                   md5="bb300cfdad3c16e7a12a480ee83cd310", raw_size=10008,
+                   raw_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     ),
     flat_env_folder=False,
 )

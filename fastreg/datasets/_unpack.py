@@ -15,13 +15,15 @@ path, size and modification time (ns), and the copy's size and SHA-256. A copy i
 record matches the source as it is now, and the copy's IDX header matches its size and the
 recorded size. Otherwise (first use; the source replaced, rewritten or touched; the copy
 truncated, damaged in its header, or missing its record) the copy is made again from the .gz by
-:func:`decompress_idx`: streamed in chunks, checked (header against size; for MNIST also the
-published SHA-256 of the uncompressed bytes), written under a temporary name unique to the call
+:func:`decompress_idx`: streamed in chunks, never beyond the size the header declares nor the
+published uncompressed size, checked (header against size; also the published SHA-256 of the
+uncompressed bytes), written under a temporary name unique to the call
 and renamed into place. The copy is renamed before its record is written, so an interrupted run
 leaves a record that does not match, never a stale copy that looks current. Processes that
 decompress the same file at once each rename a complete, identical file; the loser's rename
 simply replaces the winner's. Temporary files abandoned by a killed process are removed by a
-later decompression once they are an hour old.
+later decompression, by the package's one rule for them (:mod:`fastreg._litter`); those named
+the way 0.1.0 named them (``.<name>.<8 random characters>.part``) after a day.
 
 Reuse never reads the copy's body (not reading it is the point of mapping it): damage that keeps
 the header and the size intact goes unnoticed until the source changes. Delete the
@@ -31,15 +33,15 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
-import time
 from pathlib import Path
 
-from ._fetch import default_cache_dir
+from .. import _litter
+from ._cache import default_cache_dir
 from ._idx import HEAD_BYTES, decompress_idx, parse_header
 
 COPIES = "uncompressed"
-ABANDONED_SECONDS = 3600  # a decompression takes about a second; an hour-old .part is litter
+#: How 0.1.0 named the temporary files of copies and records (removed after a day).
+LEGACY_TEMPS = (_litter.mkstemp_glob(".*.", ".part"),)
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,10 @@ def mappable(path, remote, subdir):
     log.info("decompressing %s into %s (%s)", source, copy, problem)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(folder, copy.name)
-        size, digest = decompress_idx(source, copy, published=published)
-        _write_json(_record_path(copy), dict(record, size=size, sha256=digest))
+        _litter.remove_stale(folder, (".part",), legacy=LEGACY_TEMPS)
+        size, digest = decompress_idx(source, copy, published=published,
+                                      max_bytes=remote.raw_size or None)
+        _litter.write_json(_record_path(copy), dict(record, size=size, sha256=digest))
     except OSError as exc:
         if exc.filename == str(source):  # the source itself went missing or unreadable
             raise
@@ -102,27 +105,6 @@ def _stale(copy, record):
     if saved.get("size") != size:
         return f"the copy has {size} bytes, its record says {saved.get('size')}"
     return None
-
-
-def _remove_abandoned(folder, name):
-    cutoff = time.time() - ABANDONED_SECONDS
-    for leftover in folder.glob(f".{name}.*.part"):
-        try:
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()
-        except OSError:
-            pass  # another process removed or renamed it first
-
-
-def _write_json(path, value):
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(value, out, indent=1)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
 
 
 def _unwritable(exc, source, folder):

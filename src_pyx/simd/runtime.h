@@ -1,10 +1,11 @@
 /* The runtime of _linear.pyx's drivers: 64-byte aligned allocation, what OpenMP offers (was
  * the module built with it, how many threads a region has or may have), the atomic row-task
- * counter of the threaded forward pass, and the barrier of the threaded epoch.
+ * counter of the threaded forward pass, the barrier of the threaded epoch, and the pacing of
+ * the epoch's checks for pending signals (Ctrl-C).
  *
- * Nothing here looks at the clock or at the machine's load: the thread counts are chosen
- * beforehand from the shape alone (_thread_policy.pxd), so results never depend on how busy
- * the machine is.
+ * Nothing here looks at the machine's load: the thread counts are chosen beforehand from the
+ * shape alone (_thread_policy.pxd), so results never depend on how busy the machine is. The
+ * clock paces the signal checks only, never what the epoch computes.
  */
 #ifndef FR_SIMD_RUNTIME_H
 #define FR_SIMD_RUNTIME_H
@@ -158,6 +159,80 @@ static inline void fr_barrier_wait(fr_barrier_t *b, int *local_sense)
         FR_YIELD();
 #endif
     }
+}
+
+/* Monotonic time in nanoseconds. */
+#if defined(_WIN32)
+#include <windows.h>
+static inline long long fr_now_ns(void)
+{
+    return (long long) GetTickCount64() * 1000000;
+}
+#else
+#include <time.h>
+static inline long long fr_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+#endif
+
+/* When thread 0 of an epoch runs Python's signal handlers (taking the GIL): every FR_POLL_NS
+ * (10 ms: Ctrl-C lands well within 0.1 s), the clock read only after FR_POLL_WORK
+ * multiply-adds (a clock read costs ~20 ns, a one-row MNIST batch ~1 us), so the checks cost
+ * nothing measurable at any batch size. */
+#define FR_POLL_WORK ((ptrdiff_t) 1 << 18)
+#define FR_POLL_NS 10000000LL
+
+typedef struct {
+    ptrdiff_t work;    /* multiply-adds since the last clock read */
+    long long t0;      /* the last clock read */
+    long long next;    /* when the handlers are next due */
+} fr_poll_t;
+
+static inline void fr_poll_init(fr_poll_t *p)
+{
+    p->work = 0;
+    p->t0 = fr_now_ns();
+    p->next = p->t0 + FR_POLL_NS;  /* the caller has just come from Python */
+}
+
+/* 1 when the handlers are due, after `work` more multiply-adds (then call fr_poll_done). */
+static inline int fr_poll_due(fr_poll_t *p, ptrdiff_t work)
+{
+    p->work += work;
+    if (p->work < FR_POLL_WORK)
+        return 0;
+    p->work = 0;
+    p->t0 = fr_now_ns();
+    return p->t0 >= p->next;
+}
+
+/* After the handlers ran: due again in FR_POLL_NS; later if that took long (another Python
+ * thread held the GIL, up to its 5 ms switch interval): 8 times as long, at most 5 FR_POLL_NS,
+ * so a busy Python thread costs the epoch at most about a ninth of its time, and Ctrl-C still
+ * lands within 0.1 s. */
+static inline void fr_poll_done(fr_poll_t *p)
+{
+    long long t1 = fr_now_ns(), wait = 8 * (t1 - p->t0);
+    if (wait < FR_POLL_NS)
+        wait = FR_POLL_NS;
+    if (wait > 5 * FR_POLL_NS)
+        wait = 5 * FR_POLL_NS;
+    p->next = t1 + wait;
+}
+
+/* The sub-block every thread of an epoch stops at: written once by thread 0 before the barrier
+ * that joins that sub-block's logits, read by every thread after it. */
+static inline void fr_store_ssize(ptrdiff_t *p, ptrdiff_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline ptrdiff_t fr_load_ssize(const ptrdiff_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
 #endif /* FR_SIMD_RUNTIME_H */

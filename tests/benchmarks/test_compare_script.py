@@ -46,8 +46,10 @@ def fake_mnist(tmp_path_factory):
     return folder
 
 
-def _run(args, data_dir, tmp_path):
-    env = dict(os.environ, FASTREG_DATA=str(data_dir), XDG_CACHE_HOME=str(tmp_path / "cache"))
+def _run(args, data_dir, tmp_path, verify="0"):
+    # verify "0": the synthetic stand-in under MNIST's names is accepted
+    env = dict(os.environ, FASTREG_DATA=str(data_dir), XDG_CACHE_HOME=str(tmp_path / "cache"),
+               FASTREG_COMPARE_VERIFY=verify)
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
                           env=env, timeout=600)
 
@@ -154,9 +156,14 @@ def test_unknown_contender_is_rejected(fake_mnist, tmp_path):
 
 
 def test_missing_data_fails_fast_with_a_clear_message(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    proc = _run(["--contenders", "fastreg-numpy", "--no-probe"], empty, tmp_path)
+    """Ported: MNIST now ships with fastreg, so data are "missing" only when the files found
+    are not MNIST (here garbage in FASTREG_DATA, refused by verification)."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (bad / f"{name}.gz").write_bytes(b"not gzip")
+    proc = _run(["--contenders", "fastreg-numpy", "--no-probe"], bad, tmp_path, verify="1")
     assert proc.returncode == 1
     assert "MNIST is not available" in proc.stderr and "--download" in proc.stderr
     assert not (tmp_path / "cache" / "fastreg").exists()  # nothing was downloaded

@@ -64,7 +64,7 @@ def test_console_script():
     text = (REPO / "pyproject.toml").read_text()
     assert re.search(r'^fastreg\s*=\s*"fastreg\.cli:main"\s*$', text, re.MULTILINE)
     try:
-        importlib.metadata.distribution("fastreg")
+        importlib.metadata.distribution("fastreg-sgd")
     except importlib.metadata.PackageNotFoundError:
         return  # running from a source tree: the declaration above is what there is to check
     (entry,) = [e for e in importlib.metadata.entry_points(group="console_scripts")
@@ -75,12 +75,30 @@ def test_console_script():
     assert proc.returncode == 0 and proc.stdout.strip() == f"fastreg {fastreg.__version__}"
 
 
+def test_distribution_name_is_our_own():
+    """On the package index "fastreg" is another project: ours is fastreg-sgd, which installs
+    the module fastreg and the command fastreg. Every install hint says so."""
+    text = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'^name\s*=\s*"fastreg-sgd"\s*$', text, re.MULTILINE)
+    sources = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "pyproject.toml",
+               *(REPO / "fastreg").rglob("*.py"), *(REPO / "docs").rglob("*.md")]
+    bare = re.compile(r"""fastreg\[|pip install ['"]?fastreg(?![\w-])""")
+    found = [f"{path.relative_to(REPO)}: {m.group(0)}" for path in sources if path.is_file()
+             for m in bare.finditer(path.read_text(encoding="utf-8"))]
+    assert not found, found
+    try:
+        dist = importlib.metadata.distribution("fastreg-sgd")
+    except importlib.metadata.PackageNotFoundError:
+        return  # a source tree, or an environment installed before the rename
+    assert dist.version == fastreg.__version__
+
+
 def test_help_lists_every_option():
     proc = run_cli("train", "--help")
     assert proc.returncode == 0, proc.stderr
     for option in ("--task", "--digits", "--epochs", "--batch-size", "--lr", "--lr-schedule",
                    "--l2", "--patience", "--backend", "--dtype", "--seed", "--data-dir",
-                   "--dataset", "--out", "--no-download"):
+                   "--dataset", "--out", "--no-download", "--no-verify", "--overwrite"):
         assert option in proc.stdout, option
     assert "fashion-mnist" in proc.stdout
     assert cli.main(["evaluate", "--help"]) == 0
@@ -116,6 +134,8 @@ BAD_ARGS = [
     (["train", "--lr-schedule", "step", "--lr-decay", "1.5"], "argument --lr-decay: "),
     (["train", "--lr-schedule", "inverse", "--lr-decay=-1"], "argument --lr-decay: "),
     (["train", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["train", "--out", "", "--no-download"], "argument --out: must name a folder, got ''"),
+    (["train", "--out", "  ", "--no-download"], "argument --out: must name a folder"),
     (["evaluate"], "required: MODEL.npz"),
 ]
 
@@ -180,37 +200,8 @@ def test_cython_backend_missing(monkeypatch, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- output folder
-def test_default_out_dir_is_task_and_timestamp(tmp_path, monkeypatch):
-    import datetime
-
-    monkeypatch.chdir(tmp_path)
-    now = datetime.datetime(2026, 11, 26, 14, 5, 9)
-    first, created = report.prepare_out_dir(None, "softmax", now=now)
-    assert created and first == Path("runs/softmax-20261126-140509") and first.is_dir()
-    second, _ = report.prepare_out_dir(None, "softmax", now=now)  # same second: a new folder
-    assert second == Path("runs/softmax-20261126-140509-2") and second.is_dir()
-    assert os.listdir(first) == []  # the write probe left nothing behind
-
-
-def test_out_dir_existing_run_needs_overwrite(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    assert report.prepare_out_dir(run, "binary") == (run, False)  # an empty folder is fine
-    (run / "metrics.json").write_text("{}")
-    with pytest.raises(cli.CLIError, match=r"already holds a run \(metrics.json\).*--overwrite"):
-        report.prepare_out_dir(run, "binary")
-    assert report.prepare_out_dir(run, "binary", overwrite=True) == (run, False)
-
-
-@pytest.mark.parametrize("where", ["file", "under-file"])
-def test_out_dir_unwritable(tmp_path, where):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    out = blocker if where == "file" else blocker / "sub" / "run"
-    with pytest.raises(cli.CLIError, match="--out") as info:
-        report.prepare_out_dir(out, "binary")
-    assert str(blocker) in str(info.value)
-    assert blocker.read_text() == "not a folder"
+# test_default_out_dir_..., test_out_dir_existing_run_..., test_out_dir_unwritable: moved to
+# test_cli_faults.py with the atomic run folder (fastreg.cli.run_folder).
 
 
 def test_unwritable_out_is_reported_before_loading_data(tmp_path):
@@ -229,24 +220,32 @@ def test_unwritable_out_is_reported_before_loading_data(tmp_path):
 
 # --------------------------------------------------------------------------- missing data
 def test_missing_data_says_where_it_looked_and_what_to_do(tmp_path):
+    """Fashion-MNIST is a download (MNIST ships with the package, so it is never missing when
+    no folder is named): every place searched, every way to provide it, each file's digest."""
     env = no_data_env(tmp_path)
     out = tmp_path / "run"
-    proc = run_cli("train", "--no-download", "--out", str(out), env=env)
+    proc = run_cli("train", "--no-download", "--dataset", "fashion-mnist", "--out", str(out),
+                   env=env)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("fastreg: error: MNIST was not found")
+    assert proc.stderr.startswith("fastreg: error: Fashion-MNIST was not found")
     assert f"FASTREG_DATA: {env['FASTREG_DATA']}" in proc.stderr  # the places searched
-    assert str(Path(env["XDG_CACHE_HOME"]) / "fastreg" / "mnist") in proc.stderr
-    for hint in ("--data-dir DIR", "FASTREG_DATA=DIR", "drop --no-download"):
-        assert hint in proc.stderr
+    cache = Path(env["XDG_CACHE_HOME"]) / "fastreg" / "fashion-mnist"
+    assert str(cache) in proc.stderr
+    for hint in ("--data-dir DIR", "FASTREG_DATA=DIR", "drop --no-download",
+                 f"put them (gzip'd or not) in {cache}:", "train-images-idx3-ubyte.gz (26421880 "
+                 "bytes, md5 8d4fb7e6c68d591d4c3dfef9ec88bf0d"):
+        assert hint in proc.stderr, hint
     assert "data_dir=" not in proc.stderr  # the Python spelling is replaced by the CLI one
-    assert not out.exists()  # the folder made for the run is removed again
+    assert not out.exists() and os.listdir(tmp_path) == ["no-data"]  # nothing left behind
 
-    proc = run_cli("train", "--no-download", "--dataset", "fashion-mnist", "--data-dir",
-                   str(tmp_path), "--out", str(out), env=env)
+    # a named folder is the only place looked at, for MNIST too
+    given = tmp_path / "given"
+    proc = run_cli("train", "--no-download", "--data-dir", str(given), "--out", str(out),
+                   env=env)
     assert proc.returncode == 1
-    assert "Fashion-MNIST was not found" in proc.stderr
-    assert f"data_dir: {tmp_path}" in proc.stderr
+    assert proc.stderr.startswith(f"fastreg: error: MNIST was not found in {given}")
+    assert "FASTREG_DATA=DIR" not in proc.stderr and f"into {given}" in proc.stderr
 
 
 def test_evaluate_missing_or_foreign_model(tmp_path, capsys):
@@ -501,7 +500,7 @@ def test_without_matplotlib_the_rest_is_written(mnist, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     warning = [line for line in error_lines(proc.stderr) if line.startswith("fastreg: warning:")]
-    assert len(warning) == 1 and "pip install 'fastreg[plot]'" in warning[0]
+    assert len(warning) == 1 and "pip install 'fastreg-sgd[plot]'" in warning[0]
     assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz"]
     assert "wrote" in proc.stdout and ".png" not in proc.stdout
     fastreg.load(out / "model.npz")

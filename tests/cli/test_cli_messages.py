@@ -37,7 +37,7 @@ def one_error_line(capsys):
 def failing_loader(monkeypatch):
     """Make ``fastreg.datasets.load_dataset`` raise the exception a test hands it."""
     def install(exc):
-        def load_dataset(name, data_dir=None, *, download=True, mmap=False):
+        def load_dataset(name, data_dir=None, *, download=True, mmap=False, **kwargs):
             raise exc
         monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     return install
@@ -81,7 +81,22 @@ def test_download_error_says_where_to_put_the_files(failing_loader, tmp_path, ca
     text = "\n".join(lines)
     assert lines[0] == "fastreg: error: Could not download x.gz from any mirror"
     assert "--data-dir DIR" in text and "data_dir=" not in text
-    assert str(tmp_path / "xdg" / "fastreg" / "mnist") in text and "sha256sum" in text
+    assert f"in {tmp_path / 'xdg' / 'fastreg' / 'mnist'}:" in text
+    for remote in _registry.MNIST.files:  # size and digest of each file still missing
+        assert f"  {remote.name} ({remote.size} bytes, sha256 {remote.sha256}" in text
+    assert "FASTREG_DOWNLOAD_DEADLINE=SECONDS" in text
+
+
+def test_foreign_file_suggests_no_verify(failing_loader, tmp_path, capsys):
+    """A file on disk that is not the data set (param data_dir): the CLI's advice, not
+    verify=False."""
+    failing_loader(DatasetError("/d/train-images-idx3-ubyte.gz: this is not MNIST's "
+                                "train-images-idx3-ubyte: sha256 differs", param="data_dir",
+                                hint="replace it, or pass verify=False"))
+    assert cli.main(train_argv(tmp_path)) == cli.EXIT_FAILURE
+    _, lines = one_error_line(capsys)
+    assert len(lines) == 1 and lines[0].startswith("fastreg: error: /d/train-images")
+    assert "pass --no-verify" in lines[0] and "verify=" not in lines[0]
 
 
 def test_corrupt_data_keeps_the_library_advice(failing_loader, tmp_path, capsys):
@@ -98,19 +113,17 @@ def test_real_loader_missing_data_through_the_cli(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     with pytest.raises(DataNotFoundError) as info:
-        datasets.load_mnist(download=False)
+        datasets.load_fashion_mnist(download=False)  # MNIST ships: never missing here
     assert info.value.param == "data_dir" and isinstance(info.value, FileNotFoundError)
     assert "data_dir=" in info.value.hint
-    assert cli.main(train_argv(tmp_path, "--data-dir", str(tmp_path / "given"))) == 1
+    given = tmp_path / "given"
+    assert cli.main(train_argv(tmp_path, "--data-dir", str(given))) == 1
     _, lines = one_error_line(capsys)
     text = "\n".join(lines)
-    assert lines[0] == "fastreg: error: MNIST was not found. Looked for " \
-                       "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, " \
-                       "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (each .gz or " \
-                       "uncompressed) in:"
-    assert f"data_dir: {tmp_path / 'given'} (no such folder)" in text
+    assert lines[0].startswith(f"fastreg: error: MNIST was not found in {given}")
+    assert "train-images-idx3-ubyte.gz" in lines[0]
     assert "To provide it: pass --data-dir DIR" in text and "data_dir=" not in text
-    assert "(about 12 MB)" in text  # the registry's file sizes
+    assert f"drop --no-download to download MNIST into {given} (about 12 MB)" in text
 
 
 def test_schedule_rule_names_the_option(capsys):
@@ -182,7 +195,8 @@ def test_titles_and_class_names_come_from_the_registry(monkeypatch, capsys):
 
 
 def test_a_new_registry_entry_is_offered_and_named(monkeypatch, tmp_path, capsys):
-    kmnist = dataclasses.replace(_registry.MNIST, name="kmnist", title="Kuzushiji-MNIST")
+    kmnist = dataclasses.replace(_registry.FASHION_MNIST, name="kmnist",
+                                 title="Kuzushiji-MNIST")  # a download, as a new entry is
     monkeypatch.setitem(_registry.DATASETS, "kmnist", kmnist)
     monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

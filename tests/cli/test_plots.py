@@ -145,7 +145,7 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    with pytest.raises(plots.PlotsUnavailable, match=r"pip install 'fastreg\[plot\]'"):
+    with pytest.raises(plots.PlotsUnavailable, match=r"pip install 'fastreg-sgd\[plot\]'"):
         plots.plot_loss(history(), tmp_path / "l.png")
     with pytest.raises(ImportError):  # PlotsUnavailable is an ImportError
         plots.require_matplotlib()

@@ -405,3 +405,62 @@ def test_path_is_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = open_dataset("a.frd")
     assert data.path == str(tmp_path / "a.frd")
+
+
+# ------------------------------------------------------------------------------ killed writers
+def _killed_writer(folder, name="killed.frd"):
+    """Run a DatasetWriter in a child and SIGKILL it mid-write; return its leftover files."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal, numpy as np\n"
+            "from fastreg.datasets import DatasetWriter\n"
+            f"out = DatasetWriter({str(folder / name)!r}, 12)\n"
+            "out.append(np.zeros((5, 12), np.uint8), np.arange(5))\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    left = sorted(p for p in folder.iterdir() if p.name.startswith(f".{name}."))
+    assert sorted(p.suffix for p in left) == [".labels", ".partial"]
+    return left
+
+
+def test_a_killed_writers_temporaries_are_removed_by_the_next_writer(tmp_path):
+    left = _killed_writer(tmp_path)
+    foreign = tmp_path / ".notes.abcdefgh.txt"  # not a writer's suffix
+    foreign.write_text("keep")
+    user = tmp_path / "data.partial"  # not the writer's name pattern
+    user.write_text("keep")
+    write_dataset(tmp_path / "next.frd", *_data(n=3))
+    assert not any(p.exists() for p in left)
+    assert foreign.exists() and user.exists()
+    assert sorted(os.listdir(tmp_path)) == sorted([foreign.name, user.name, "next.frd"])
+
+
+def test_a_live_writers_temporaries_are_kept_however_old(tmp_path):
+    from fastreg import _litter
+
+    live = DatasetWriter(tmp_path / "live.frd", 12)
+    live.append(*_data(n=2))
+    old = os.path.getmtime(live._x_file.name) - 10 * _litter.STALE_SECONDS
+    for f in (live._x_file.name, live._y_file.name):
+        os.utime(f, (old, old))
+    write_dataset(tmp_path / "other.frd", *_data(n=3))
+    assert os.path.exists(live._x_file.name) and os.path.exists(live._y_file.name)
+    assert live.close() == str(tmp_path / "live.frd")
+
+
+def test_unknown_owners_temporaries_go_only_after_a_day(tmp_path):
+    from fastreg import _litter
+
+    names = [".a.frd.frw-otherhost-1-abcdefgh.partial",  # another machine's writer
+             ".b.frd.k3j5h2l1.labels"]                   # named as 0.1.0 did (no pid)
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    write_dataset(tmp_path / "first.frd", *_data(n=3))
+    assert all((tmp_path / name).exists() for name in names)  # could still be writing
+    day_ago = os.path.getmtime(tmp_path / names[0]) - _litter.STALE_SECONDS - 60
+    for name in names:
+        os.utime(tmp_path / name, (day_ago, day_ago))
+    write_dataset(tmp_path / "second.frd", *_data(n=3))
+    assert not any((tmp_path / name).exists() for name in names)

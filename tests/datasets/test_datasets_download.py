@@ -7,7 +7,6 @@ import dataclasses
 import gzip
 import hashlib
 import threading
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -21,7 +20,7 @@ from fastreg.datasets import (
     load_fashion_mnist,
     load_mnist,
 )
-from fastreg.datasets import _registry
+from fastreg.datasets import _download, _registry
 from fastreg.datasets._idx import idx_bytes
 
 NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -88,7 +87,8 @@ def use_mirrors(monkeypatch, server, published, mirrors=("a", "b"), key="mnist",
         for name, body in published.packed.items()
     )
     urls = tuple(m if "://" in m else f"{server.url}/{m}/" for m in mirrors)
-    spec = dataclasses.replace(_registry.DATASETS[key], mirrors=urls, files=files)
+    # shipped="": the package's own MNIST would be found before any download
+    spec = dataclasses.replace(_registry.DATASETS[key], mirrors=urls, files=files, shipped="")
     monkeypatch.setitem(_registry.DATASETS, key, spec)
     return spec
 
@@ -124,7 +124,7 @@ def test_good_files_land_in_the_cache_and_are_reused_offline(server, published, 
     def no_network(*args, **kwargs):
         raise AssertionError("network touched although the cache holds the data")
 
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(_download, "_urlopen", no_network)
     assert_loaded(load_mnist(), published)
     assert_loaded(load_mnist(download=False), published)
 
@@ -238,3 +238,137 @@ def test_published_values_are_well_formed(spec):
         int(digest, 16)
         assert remote.size > 0
     assert len(spec.mirrors) >= 2 and all(m.endswith("/") for m in spec.mirrors)
+
+
+# ----------------------------------------------------------------------------- bounded time
+
+@pytest.fixture
+def drip_server():
+    """A server on 127.0.0.1 that sends 2 bytes a second, in its headers or its body."""
+    import time
+
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            try:
+                if "headers" in self.path:
+                    self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                while not stop.is_set():
+                    self.wfile.write(b"ab")
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass  # the client gave up: that is the point
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    stop.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+@pytest.mark.parametrize("setting", ["argument", "environment"])
+def test_a_dripping_server_fails_within_the_deadline(drip_server, published, monkeypatch,
+                                                     where, setting):
+    import time
+
+    use_mirrors(monkeypatch, SimpleNamespace(url=drip_server), published, mirrors=(where,))
+    kwargs = {"download_deadline": 2} if setting == "argument" else {}
+    if setting == "environment":
+        monkeypatch.setenv(_download.ENV_DEADLINE, "2")
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_mnist(**kwargs)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2 + 2.5, f"took {elapsed:.1f} s with a deadline of 2 s"
+    assert "deadline" in info.value.reason and NAMES[0] in info.value.reason
+    assert "FASTREG_DOWNLOAD_DEADLINE" in info.value.hint
+    for remote in _registry.DATASETS["mnist"].files:  # every missing file, size and digest
+        assert remote.name in info.value.hint and str(remote.size) in info.value.hint
+        assert remote.sha256 in info.value.hint
+    assert cache_files() == []  # no temporary file left
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "soon", "inf"])
+def test_a_bad_deadline_setting_is_refused(monkeypatch, bad):
+    monkeypatch.setenv(_download.ENV_DEADLINE, bad)
+    with pytest.raises(ValueError, match="FASTREG_DOWNLOAD_DEADLINE must be a positive"):
+        _download.resolve_deadline()
+    with pytest.raises(ValueError, match="download_deadline must be a positive"):
+        _download.resolve_deadline(float(bad) if bad != "soon" else bad)
+
+
+def test_missing_files_of_a_named_folder_are_downloaded_into_it(server, published, monkeypatch,
+                                                               tmp_path):
+    use_mirrors(monkeypatch, server, published)
+    serve(server, "a", published)
+    named = tmp_path / "named"
+    named.mkdir()
+    (named / NAMES[0]).write_bytes(published.packed[NAMES[0]])  # one file there already
+    assert_loaded(load_mnist(named), published)
+    assert sorted(p.name for p in named.iterdir()) == sorted(NAMES)
+    assert server.hits == [f"/a/{name}" for name in NAMES[1:]]
+    assert cache_files() == []  # the cache is not used when a folder is named
+
+
+def test_a_foreign_file_in_a_named_folder_is_refused_before_any_download(server, published,
+                                                                         monkeypatch, tmp_path):
+    use_mirrors(monkeypatch, server, published)
+    serve(server, "a", published)
+    named = tmp_path / "named"
+    named.mkdir()
+    (named / NAMES[1]).write_bytes(gzip.compress(idx_bytes(np.zeros(20, np.uint8))))
+    with pytest.raises(DatasetError, match=NAMES[1]) as info:
+        load_mnist(named)
+    assert not isinstance(info.value, DownloadError)
+    assert server.hits == []
+
+
+def test_a_killed_downloads_leftover_is_removed_by_the_next_download(server, published,
+                                                                     monkeypatch):
+    use_mirrors(monkeypatch, server, published)
+    serve(server, "a", published)
+    cache = default_cache_dir("mnist")
+    cache.mkdir(parents=True)
+    dead = cache / f".{NAMES[0]}.frw-{_download._litter.HOST}-999999999-abcdefgh.part"
+    dead.write_bytes(b"half")
+    assert_loaded(load_mnist(), published)
+    assert not dead.exists()
+
+
+def test_a_progress_bar_on_stderr_follows_the_bytes(server, published, monkeypatch):
+    import sys
+
+    bars = []
+
+    class Bar:
+        def __init__(self, **kwargs):
+            self.kwargs, self.done, self.closed = kwargs, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(_download, "_tqdm", lambda: Bar)
+    use_mirrors(monkeypatch, server, published, mirrors=("a",))
+    serve(server, "a", published)
+    assert_loaded(load_mnist(), published)
+    assert [bar.kwargs["desc"] for bar in bars] == list(NAMES)
+    for bar, body in zip(bars, published.packed.values()):
+        assert bar.done == bar.kwargs["total"] == len(body) and bar.closed
+        assert bar.kwargs["file"] is sys.stderr and bar.kwargs["disable"] is None  # tty only

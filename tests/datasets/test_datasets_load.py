@@ -4,17 +4,27 @@ import mmap
 import numpy as np
 import pytest
 
+from fastreg import datasets
 from fastreg.datasets import (
     DataNotFoundError,
     DatasetError,
     default_cache_dir,
-    load_fashion_mnist,
-    load_mnist,
     write_idx,
 )
-from fastreg.datasets._load import load_dataset
 from fastreg.exceptions import InvalidParameterError
-from helpers.idx_sets import NAMES, offline_private_cache, synthetic, write_set
+from helpers.idx_sets import (
+    NAMES,
+    offline_private_cache,
+    synthetic,
+    unverified,
+    without_shipped_mnist,
+    write_set,
+)
+
+# synthetic sets under the published names: the finder and the reader without the digests
+load_mnist = unverified(datasets.load_mnist)
+load_fashion_mnist = unverified(datasets.load_fashion_mnist)
+load_dataset = unverified(datasets.load_dataset)
 
 
 def assert_same(loaded, arrays):
@@ -55,10 +65,24 @@ def test_search_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
     assert_same(load_mnist(download=False), in_cache)
 
 
-def test_data_dir_without_the_files_falls_through(tmp_path):
+def test_a_named_folder_is_the_only_place_looked_at(tmp_path, monkeypatch):
+    """Ported: a data_dir without the files used to fall through to FASTREG_DATA and the
+    cache (issue 12: it trained on other data than the folder named)."""
     (tmp_path / "empty").mkdir()
-    in_cache = write_set(default_cache_dir("mnist"), synthetic(3))
-    assert_same(load_mnist(tmp_path / "empty", download=False), in_cache)
+    write_set(default_cache_dir("mnist"), synthetic(3))
+    write_set(tmp_path / "env", synthetic(2))
+    monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "env"))
+    with pytest.raises(DataNotFoundError) as info:
+        load_mnist(tmp_path / "empty", download=False)
+    assert info.value.searched == [tmp_path / "empty"]
+    message = str(info.value)
+    assert str(tmp_path / "empty") in message and NAMES[0] + ".gz" in message
+    assert str(tmp_path / "env") not in message
+
+
+def test_a_named_folder_may_hold_the_files_in_a_subfolder(tmp_path):
+    arrays = write_set(tmp_path / "root" / "mnist", synthetic(4))
+    assert_same(load_mnist(tmp_path / "root", download=False), arrays)
 
 
 def test_env_may_name_the_parent_of_mnist(tmp_path, monkeypatch):
@@ -101,16 +125,17 @@ def test_uncompressed_wins_over_gz_and_forms_may_mix(tmp_path):
 
 
 def test_nothing_found_lists_every_place_and_what_to_do(tmp_path, monkeypatch):
-    partial = tmp_path / "partial"
+    without_shipped_mnist(monkeypatch)
+    partial = default_cache_dir("mnist")
     write_set(partial, synthetic(11))
     (partial / (NAMES[2] + ".gz")).unlink()
     monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError) as info:
-        load_mnist(partial, download=False)
+        load_mnist(download=False)
     # structured: a DataNotFoundError naming the argument, the folders and the advice apart
     assert isinstance(info.value, DataNotFoundError) and info.value.param == "data_dir"
-    assert info.value.searched[:2] == [partial, partial / "mnist"]
-    assert info.value.searched[-1] == default_cache_dir("mnist")
+    assert info.value.searched == [tmp_path / "nowhere", tmp_path / "nowhere" / "mnist",
+                                   partial]
     assert "data_dir=" in info.value.hint and "data_dir=" not in info.value.reason
     message = str(info.value)
     for expected in (str(partial), "missing t10k-images-idx3-ubyte.gz",
@@ -118,6 +143,20 @@ def test_nothing_found_lists_every_place_and_what_to_do(tmp_path, monkeypatch):
                      str(default_cache_dir("mnist")), "data_dir=", "FASTREG_DATA=",
                      "download=True"):
         assert expected in message
+
+
+def test_a_file_missing_from_a_named_folder_is_named_with_its_size_and_digest(tmp_path):
+    partial = tmp_path / "partial"
+    write_set(partial, synthetic(11))
+    (partial / (NAMES[2] + ".gz")).unlink()
+    with pytest.raises(DataNotFoundError) as info:
+        load_mnist(partial, download=False)
+    remote = datasets._registry.MNIST.files[2]
+    assert info.value.searched == [partial] and info.value.param == "data_dir"
+    assert f"{partial} (the folder given by data_dir): missing {NAMES[2]}.gz" in info.value.reason
+    for expected in (str(remote.size), remote.sha256, remote.raw_sha256, "download=True"):
+        assert expected in info.value.hint
+    assert NAMES[0] not in info.value.hint  # only the missing file
 
 
 def test_network_untouched_when_found_even_with_download_true(tmp_path, monkeypatch):
@@ -161,7 +200,7 @@ def test_corrupt_local_file_is_an_error_not_a_fall_through(tmp_path):
 
 def test_unknown_data_set_name():
     with pytest.raises(ValueError, match="unknown data set 'kmnist'.*mnist") as info:
-        load_dataset("kmnist")
+        datasets.load_dataset("kmnist")
     assert isinstance(info.value, InvalidParameterError) and info.value.param == "dataset"
 
 

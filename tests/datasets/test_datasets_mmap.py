@@ -18,20 +18,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.data import missing_data as _missing_data
-from helpers.idx_sets import NAMES, offline_private_cache, synthetic
+from helpers.idx_sets import NAMES, offline_private_cache, synthetic, unverified
+from helpers.idx_sets import without_shipped_mnist
 from helpers.idx_sets import write_set as _write_set
 
-from fastreg import LogisticRegression, SoftmaxRegression
-from fastreg.datasets import (
-    DatasetError,
-    default_cache_dir,
-    load_fashion_mnist,
-    load_mnist,
-    write_idx,
-)
+from fastreg import LogisticRegression, SoftmaxRegression, datasets
+from fastreg.datasets import DatasetError, default_cache_dir, write_idx
 from fastreg.datasets import _registry, _unpack
 from fastreg.datasets._idx import decompress_idx, idx_bytes
-from fastreg.datasets._load import load_dataset
+
+# synthetic sets under the published names (verification: test_datasets_verify.py)
+load_mnist = unverified(datasets.load_mnist)
+load_fashion_mnist = unverified(datasets.load_fashion_mnist)
+load_dataset = unverified(datasets.load_dataset)
 
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 
@@ -135,8 +134,9 @@ def test_mixed_folder_copies_only_the_gz_files(tmp_path):
     assert not (copy_folder(source) / NAMES[1]).exists()
 
 
-def test_copies_stay_out_of_the_folder_searched_for_the_data_set(tmp_path):
+def test_copies_stay_out_of_the_folder_searched_for_the_data_set(tmp_path, monkeypatch):
     """A subset under MNIST's names, loaded with mmap=True, must not become "MNIST" later."""
+    without_shipped_mnist(monkeypatch)
     write_set(tmp_path / "subset", synthetic(3))
     load_mnist(tmp_path / "subset", download=False, mmap=True)
     with pytest.raises(FileNotFoundError):
@@ -241,20 +241,33 @@ def test_changed_source_is_decompressed_again(tmp_path, count_decompressions, ch
         np.testing.assert_array_equal(old.X_test, synthetic(9)[2])
 
 
-def test_abandoned_temporary_files_are_removed_fresh_ones_kept(tmp_path):
+def test_abandoned_temporary_files_are_removed_live_ones_kept(tmp_path):
+    """The package's one rule (fastreg._litter): a dead writer's file at once, a live one's
+    never, 0.1.0's names (``.<name>.<8 random characters>.part``) after a day."""
+    import subprocess
+    import sys
+
+    from fastreg import _litter
+
+    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_pid.wait()
     write_set(tmp_path / "src", synthetic(11))
     load_mnist(tmp_path / "src", download=False, mmap=True)
     folder = copy_folder(tmp_path / "src")
-    old = folder / f".{NAMES[0]}.dead.part"
-    fresh = folder / f".{NAMES[0]}.busy.part"
-    old.write_bytes(b"x")
-    fresh.write_bytes(b"x")
-    hour_ago = time.time() - _unpack.ABANDONED_SECONDS - 60
-    os.utime(old, (hour_ago, hour_ago))
+    dead = folder / f".{NAMES[0]}.frw-{_litter.HOST}-{dead_pid.pid}-abcdefgh.part"
+    live = folder / f".{NAMES[0]}.frw-{_litter.HOST}-{os.getpid()}-abcdefgh.part"
+    old = folder / f".{NAMES[0]}.k3j5h2l1.part"
+    fresh = folder / f".{NAMES[0]}.q9w8e7r6.part"
+    for path in (dead, live, old, fresh):
+        path.write_bytes(b"x")
+    day_ago = time.time() - _litter.STALE_SECONDS - 60
+    for path in (live, old):
+        os.utime(path, (day_ago, day_ago))
     (folder / NAMES[0]).unlink()
     load_mnist(tmp_path / "src", download=False, mmap=True)
-    assert not old.exists()
-    assert fresh.exists()  # may belong to a process decompressing right now
+    assert not dead.exists() and not old.exists()
+    assert live.exists()  # its process runs, however old the file
+    assert fresh.exists()  # may belong to a 0.1.0 process decompressing right now
 
 
 def test_concurrent_loads_agree_and_leave_no_temporary_files(tmp_path):
@@ -330,8 +343,8 @@ def test_trailing_garbage_stops_the_stream_early(tmp_path, monkeypatch):
             written.append(len(chunk))
             return self.out.write(chunk)
 
-    monkeypatch.setattr(_idx, "_inflate", lambda stream, out, src, chunk_bytes: inflate(
-        stream, CountingFile(out), src, chunk_bytes))
+    monkeypatch.setattr(_idx, "_inflate", lambda stream, out, src, chunk_bytes, *rest: inflate(
+        stream, CountingFile(out), src, chunk_bytes, *rest))
     with pytest.raises(DatasetError, match="trailing"):
         decompress_idx(tmp_path / "big.gz", tmp_path / "big", chunk_bytes=1 << 14)
     assert len(body) // 2 < sum(written) <= len(body)
@@ -493,7 +506,7 @@ def mapped_mnist(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg")))
         try:
-            data = load_mnist(download=False, mmap=True)
+            data = datasets.load_mnist(download=False, mmap=True)  # verified: the real files
         except FileNotFoundError as exc:
             _missing_data(f"MNIST not found through FASTREG_DATA: {exc}")
         return data, default_cache_dir("mnist")

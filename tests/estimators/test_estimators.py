@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastreg import LogisticRegression, SoftmaxRegression
-from fastreg.exceptions import InvalidParameterError, TrainingDivergedError
+from fastreg.exceptions import InvalidParameterError, NotFittedError, TrainingDivergedError
 
 ESTIMATORS = [LogisticRegression, SoftmaxRegression]
 
@@ -308,17 +308,21 @@ def test_validation_split_is_stratified(backend):
 # ----------------------------------------------------------------------------- divergence
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_diverging_fit_raises_and_stays_usable(backend, cls, dtype):
+def test_diverging_fit_raises_and_leaves_the_model_unfitted(backend, cls, dtype):
+    """A diverging first fit commits nothing (fastreg at bd4b8e0 kept the last finite
+    weights); the error carries the failed run for inspection."""
     X, y = data_for(cls, dtype=dtype)
     model = cls(backend=backend.name, learning_rate=1e7, l2=1.0, random_state=0)
     advice = r"lower learning_rate \(e\.g\. learning_rate=1e\+06"
-    with pytest.raises(FloatingPointError, match=advice):
+    with pytest.raises(FloatingPointError, match=advice) as info:
         model.fit(X * 100, y)
-    assert np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all()
-    assert model.coef_.dtype == dtype
-    assert all(math.isfinite(v) for v in model.history_["train_loss"])
-    model.predict(X)  # still a usable model
-    assert np.isfinite(model.predict_proba(X)).all()
+    assert not hasattr(model, "coef_") and not hasattr(model, "history_")
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+    res = info.value.result
+    assert np.isfinite(res.coef).all() and np.isfinite(res.intercept).all()
+    assert res.coef.dtype == dtype and res.coef.shape[1] == X.shape[1]
+    assert all(math.isfinite(v) for v in res.history["train_loss"])
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -551,3 +555,24 @@ def test_fit_does_not_copy_X(backend, cls):
     assert peak <= 0.5 * X.nbytes + 4e6, \
         f"fit allocated {peak / 1e6:.1f} MB for X of {X.nbytes / 1e6:.0f} MB"
     assert peak >= 0.1 * X.nbytes  # the validation copy is seen: the measurement works
+
+
+# ------------------------------------------------- predict_log_proba at extreme logits
+@pytest.mark.parametrize("dtype, z", [(np.float32, 1e7), (np.float64, 1e17)])
+def test_predict_log_proba_at_tied_extreme_logits(backend, dtype, z):
+    """log p_k = (z_k - m) - log sum e^{z - m}: tied logits of 1e7 (float32) or 1e17 (float64)
+    give -log K for each class, consistent with predict_proba's 1/K (fastreg at bd4b8e0
+    computed z_k - (m + log sum), which rounds to 0: log-probabilities [0, 0, 0])."""
+    X, y = blobs(k=3, dtype=dtype)
+    model = SoftmaxRegression(backend=backend.name, max_epochs=1, random_state=0).fit(X, y)
+    model.coef_ = np.zeros_like(model.coef_)
+    for sign in (1, -1):
+        model.intercept_ = np.full(3, sign * z, dtype=dtype)
+        logp = model.predict_log_proba(X[:5])
+        np.testing.assert_allclose(logp, -np.log(3), rtol=1e-6)
+        np.testing.assert_allclose(model.predict_proba(X[:5]), 1 / 3, rtol=1e-6)
+        np.testing.assert_allclose(np.exp(logp), model.predict_proba(X[:5]), rtol=1e-6)
+    # one class far ahead: the others' log-probability is minus the gap, exactly
+    model.intercept_ = np.array([z, 0, 0], dtype=dtype)
+    logp = model.predict_log_proba(X[:2])
+    assert np.all(logp[:, 0] == 0) and np.all(logp[:, 1:] == -dtype(z))

@@ -101,3 +101,22 @@ def test_ten_digits(mnist, backend, kind, record_property):
     assert model.coef_.shape == (10, 784) and model.coef_.dtype == np.float32
     assert list(model.classes_) == list(range(10))
     assert accuracy >= 0.92, f"ten-digit test accuracy {accuracy:.4f} < 0.92"
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_large_learning_rates_do_not_trip_the_divergence_rules(mnist, backend, schedule):
+    """learning_rate 0.5 with 20 checks an epoch (batches of 32: noisy running losses) and
+    learning_rate 1e3 (perceptron-like: losses ~ 300, 130x log 10) train on, as the rules of
+    fastreg._training.trainer promise; learning_rate 1e9 (losses ~ 1e9) is a divergence."""
+    from fastreg.exceptions import TrainingDivergedError
+
+    X = np.ascontiguousarray(mnist.X_train.reshape(len(mnist.X_train), -1)[:30000])
+    y = mnist.y_train[:30000]
+    for lr in (0.5, 1e3):
+        model = SoftmaxRegression(backend=backend.name, learning_rate=lr, lr_schedule=schedule,
+                                  input_scale=1 / 255, max_epochs=4, validation_interval=20,
+                                  early_stopping=False, random_state=0).fit(X, y)
+        assert model.n_iter_ == 4 and model.score(X[:5000], y[:5000]) > 0.8
+    with pytest.raises(TrainingDivergedError, match="grew to"):
+        SoftmaxRegression(backend=backend.name, learning_rate=1e9, lr_schedule=schedule,
+                          input_scale=1 / 255, max_epochs=4, random_state=0).fit(X, y)

@@ -136,7 +136,8 @@ def test_load_rejects_files_that_are_not_models(tmp_path):
 
     cases = [(text, "unreadable"), (pick, "unreadable"), (npy, "single .npy"),
              (other, "no fastreg marker"), (forged, "no fastreg marker"),
-             (partial, r"missing entries \['coef_'\]"), (badshape, "inconsistent weights"),
+             (partial, r"missing entries \['coef_'\]"),
+             (badshape, r"entry 'coef_': shape \(2, 6\), expected \(1, 6\)"),
              (nonfinite, "non-finite"), (badjson, "not valid JSON"),
              (unknown, "unknown estimator 'SVC'"), (truncated, "not a fastreg model"),
              (obj, "not a fastreg model")]

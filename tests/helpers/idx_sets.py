@@ -4,7 +4,7 @@ import urllib.request
 
 import numpy as np
 
-from fastreg.datasets import write_idx
+from fastreg.datasets import _download, write_idx
 from fastreg.datasets._idx import idx_bytes
 
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -46,3 +46,22 @@ def offline_private_cache(tmp_path, monkeypatch):
         raise AssertionError("the network was touched although no download was needed")
 
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(_download, "_urlopen", no_network)  # the downloader's one door
+
+
+def without_shipped_mnist(monkeypatch):
+    """Make MNIST ship nothing (as Fashion-MNIST), for tests of "found nowhere"."""
+    import dataclasses
+
+    from fastreg.datasets import _registry
+
+    monkeypatch.setitem(_registry.DATASETS, "mnist",
+                        dataclasses.replace(_registry.DATASETS["mnist"], shipped=""))
+
+
+def unverified(loader):
+    """``loader`` with ``verify=False``: synthetic sets under the published names are
+    deliberate stand-ins (verification itself is tested in test_datasets_verify.py)."""
+    import functools
+
+    return functools.partial(loader, verify=False)

@@ -118,3 +118,27 @@ def test_logistic_coef_is_one_row(backend):
     z = X @ m.coef_[0] + m.intercept_[0]
     assert loss == pytest.approx(np.mean(np.logaddexp(0, z) - y * z), rel=1e-12)
     assert g_coef.shape == (1, X.shape[1]) and g_int.shape == (1,)
+
+
+# ------------------------------------------------- extreme logits: the stable log-softmax
+@pytest.mark.parametrize("dtype, z", [(np.float32, 1e7), (np.float64, 1e17)])
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_cross_entropy_at_tied_extreme_logits_is_log_k(backend, dtype, z, k):
+    """E = (m - z_y) + log sum_c e^{z_c - m} on both backends: at K tied logits of 1e7
+    (float32) or 1e17 (float64) every row costs log K, and the gradient is 1/K - onehot.
+    (m + log sum) - z_y, the NumPy twin's formula before bd4b8e0, gave 1.0 instead of log 3 in
+    float32: m + log 3 rounds to m, and the difference to z_y is one ulp of 1e7.)"""
+    y = np.arange(2 * k, dtype=np.intc) % k
+    Z = np.full((2 * k, k), z, dtype=dtype)
+    for sign in (1, -1):
+        loss = backend.cross_entropy(sign * Z, y)
+        np.testing.assert_allclose(loss, np.log(k), rtol=1e-6)
+        loss2, grad = backend.cross_entropy_grad(sign * Z, y)
+        np.testing.assert_allclose(loss2, np.log(k), rtol=1e-6)
+        want = np.full((2 * k, k), 1 / k) - np.eye(k)[y]
+        np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-7)
+    # one logit far ahead: the others' loss is the gap, exactly, and the leader's is ~0
+    Z = np.zeros((k, k), dtype=dtype)
+    Z[:, 0] = z
+    loss = backend.cross_entropy(Z, np.arange(k, dtype=np.intc))
+    assert loss[0] == 0 and np.all(loss[1:] == dtype(z))

@@ -205,7 +205,8 @@ def test_divergence_keeps_the_best_validation_weights(backend):
                     np.random.default_rng(0), max_epochs=30, validation=(X[:40], y[:40]))
     res = info.value.result
     h = res.history
-    assert h["step"][0] == 10 and len(h["step"]) >= 2
+    # the blow-up rule stops the absurd epoch at its first check, before anything overflows
+    assert h["step"] == [10] and "over 1e+06 times its starting level" in str(info.value)
     assert all(math.isfinite(v) for v in h["val_loss"])
     assert int(np.argmin(h["val_loss"])) == 0  # the sane epoch was the best one
     assert np.isfinite(coef).all()
@@ -261,3 +262,64 @@ def test_progress_falls_back_to_lines_without_tqdm(monkeypatch, capsys):
     progress.close()
     assert capsys.readouterr().err == (
         "fit epoch 1/2: train loss 0.3000, val loss -, val accuracy -, lr 0.5\n")
+
+
+class _ScriptedLosses:
+    """A backend whose epoch kernel reports the given train losses (and leaves the weights)."""
+
+    def __init__(self, losses):
+        self.losses = iter(losses)
+        self.name = "scripted"
+
+    def epoch(self, *args):
+        return next(self.losses), 0.5
+
+
+def _run_scripted(losses, k=3, history=None):
+    from fastreg._training.trainer import new_history
+
+    X = np.zeros((len(losses) * 4, 2))
+    y = np.zeros(len(X), dtype=np.intc)
+    trainer = _trainer(_ScriptedLosses(losses), False, batch_size=4,
+                       validation_interval=len(losses))
+    return trainer.run(X, y, np.zeros((k, 2)), np.zeros(k), np.arange(len(X), dtype=np.intp),
+                       np.random.default_rng(0), max_epochs=1,
+                       history=history if history is not None else new_history())
+
+
+def test_sustained_growth_is_a_divergence():
+    """Six checks rising by 10x or more in all, ending above 10 log K: diverged at the sixth
+    check, before the loss gets anywhere near the blow-up level (1e6 log K) or overflow."""
+    with pytest.raises(TrainingDivergedError, match=r"rose at 5 checks in a row, from 1 to 32"
+                       ) as info:
+        _run_scripted([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+    assert info.value.result.history["train_loss"] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert info.value.result.step == 5
+
+
+@pytest.mark.parametrize("losses", [
+    [0.3 + 0.01 * i for i in range(40)],            # slow steady rise: far from 10x
+    [20.0 + i for i in range(40)],                  # linear rise above 10 log K, under 10x
+    [5.0, 8.0, 12.0, 20.0, 30.0, 45.0, 9.0] * 5,    # 9x in five rises, then a fall
+    list(np.random.default_rng(0).lognormal(0, 1, 400)),  # wild noise around 1
+    [1e5 * 1.0986] * 10,                            # perceptron-like, steady: 1e5 log K
+])
+def test_noisy_or_slow_losses_are_not_divergences(losses):
+    res = _run_scripted(losses)
+    assert res.history["train_loss"] == [float(v) for v in losses]
+
+
+def test_blow_up_at_the_first_check_and_the_partial_fit_reference():
+    """1e6 x log K at the first check diverges; a partial_fit chain that began at a high loss
+    measures against its first recorded loss instead."""
+    with pytest.raises(TrainingDivergedError, match=r"grew to 1.1e\+06, over 1e\+06 times "
+                                                    r"its starting level 1.1"):
+        _run_scripted([1.1e6])
+    from fastreg._training.trainer import new_history
+
+    history = new_history()
+    history["train_loss"].append(50.0)
+    res = _run_scripted([1.1e6], history=history)  # 2.2e4 x the chain's start: not yet
+    assert res.history["train_loss"] == [50.0, 1.1e6]
+    with pytest.raises(TrainingDivergedError, match="over 1e\\+06 times its starting level 50"):
+        _run_scripted([5.1e7], history=history)
