@@ -44,7 +44,7 @@ import numpy as np
 from . import _litter
 from ._npz_reader import Entries
 from ._training.trainer import HISTORY_KEYS
-from ._validation import check_params
+from ._validation import BACKEND_NAMES, check_params
 from .exceptions import ModelFileError
 from ._version import __version__
 
@@ -243,7 +243,7 @@ def _restore(model, entries, path):
     best_epoch = entries.integer("best_epoch_")
     t = entries.integer("t_")
     backend = entries.text("backend_")
-    if backend not in ("cython", "numpy") or best_epoch > n_iter:
+    if backend not in BACKEND_NAMES[1:] or best_epoch > n_iter:  # a concrete backend
         raise _reject(path, f"inconsistent attributes: backend_ {backend!r}, best_epoch_ "
                             f"{best_epoch} of n_iter_ {n_iter}")
     classes = entries.read("classes_", "biufUS", (2,) if model._binary else (None,))
