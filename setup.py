@@ -2,8 +2,9 @@
 fastreg/_version.py).
 
 Extensions, each the compiled twin of a NumPy module in fastreg/_kernels/ (see EXTENSIONS):
-``fastreg._kernels._linear`` (the forward pass and the fused training epoch) and
-``fastreg._kernels._loss`` (sigmoid, softmax, cross-entropy and its gradient). Their Cython
+``fastreg._kernels._linear`` (the forward pass and the fused training epoch),
+``fastreg._kernels._loss`` (sigmoid, softmax, cross-entropy and its gradient) and
+``fastreg._kernels._sparse`` (the forward pass and the epoch on sparse CSR X). Their Cython
 sources live in ``src_pyx/``; the generated C goes to ``build/``, never next to the sources.
 A missing source is an error, not a quietly smaller build.
 
@@ -40,6 +41,11 @@ EXTENSIONS = {
          *SIMD_HEADERS],
     ),
     "fastreg._kernels._loss": (f"{SRC}/_loss.pyx", [f"{SRC}/_common.pxd"]),
+    "fastreg._kernels._sparse": (
+        f"{SRC}/_sparse.pyx",
+        [f"{SRC}/_common.pxd", f"{SRC}/_sparse_runtime.pxd", f"{SRC}/simd/runtime.h",
+         f"{SRC}/simd/sparse_rows.h"],
+    ),
 }
 
 

@@ -4,6 +4,7 @@
     python benchmarks/compare.py --dtype float32 float64 --batch-size 32 128
     python benchmarks/compare.py --task binary                    # digits 2 vs 3, logistic
     python benchmarks/compare.py --rows 2000 --epochs 1 --contenders fastreg-numpy,sklearn-sgd
+    python benchmarks/compare.py --sparse [--rows 20000 ...]       # text-like CSR data instead
 
 Every contender runs in a process of its own (this script with ``--worker NAME``), on the same
 data: MNIST through ``fastreg.datasets`` (``FASTREG_DATA``, then the cache, then the copy shipped
@@ -700,6 +701,9 @@ def build_parser():
     p.add_argument("--download", action="store_true",
                    help="allow downloading MNIST into the cache when it is not found")
     p.add_argument("--out", help="also write the markdown to this file")
+    p.add_argument("--sparse", action="store_true",
+                   help="time one epoch on text-like sparse data instead of MNIST: the other "
+                        "options are benchmarks/sparse_text.py's (see its --help)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     return p
 
@@ -763,6 +767,12 @@ def check_data(result):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--sparse" in argv:  # a CSR data set: sparse_text.py runs it, with its own options
+        sys.path.insert(0, HERE)
+        import sparse_text
+
+        return sparse_text.main([a for a in argv if a != "--sparse"])
     args = build_parser().parse_args(argv)
     if args.worker:
         # a worker runs one configuration: the parent passes exactly one of each

@@ -17,7 +17,7 @@ import zipfile
 
 import numpy as np
 
-MAX_ENTRIES = 10_000       # members of the zip (a model file has 24)
+MAX_ENTRIES = 10_000       # members of the zip (a model file has 25 or 26)
 MAX_TEXT = 1 << 20         # characters of a text entry (the parameters' JSON is < 1 kB)
 MAX_RATIO = 1100           # deflate inflates at most ~1032:1; stored members 1:1
 TOTAL_RATIO = 16           # all entries read: at most 16 x the file's size + TOTAL_SLACK

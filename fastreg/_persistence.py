@@ -4,15 +4,23 @@ A model file is an uncompressed NumPy ``.npz`` archive (a zip of .npy files, nev
 so loading runs no code from the file). It holds:
 
 ``__fastreg_model__``  the marker string ``"fastreg-model"`` (files without it are rejected)
-``format_version``     1
+``format_version``     2 (version 1 files, of fastreg before issue 13, load too)
 ``estimator``          "LogisticRegression" or "SoftmaxRegression"
 ``fastreg_version``    the version that wrote the file
-``params``             the constructor parameters as JSON; values JSON cannot hold (a callable
-                       ``lr_schedule``, a Generator ``random_state``) are listed in
-                       ``unsaved_params`` and come back as their defaults, with a warning
+``params``             the constructor parameters as JSON; a ``class_weight`` dict as a list
+                       of [label, weight] pairs (JSON keys would turn labels into strings);
+                       values JSON cannot hold (a callable ``lr_schedule``, a Generator
+                       ``random_state``) are listed in ``unsaved_params`` and come back as
+                       their defaults, with a warning
 ``coef_``, ``intercept_``, ``classes_``, ``n_features_in_``, ``n_iter_``, ``best_epoch_``,
 ``t_``, ``backend_``   the fitted attributes (``classes_`` of strings as a unicode array;
-                       ``classes_object`` records whether they were an object array)
+                       ``classes_object`` records whether they were an object array);
+                       ``coef_`` has one row for a LogisticRegression of two classes, one per
+                       class otherwise
+``learning_rate_``     the base step used (float; version 1 files: the ``learning_rate``
+                       parameter), ``step_scale_`` the per-feature step scales, an empty array
+                       for None (absent from version 1 files: None)
+``feature_names_in_``  a unicode array, present only when the model has feature names
 ``history/<key>``      the columns of ``history_``
 
 Loading trusts nothing in the file (``load`` is meant for files from strangers): the archive
@@ -33,6 +41,7 @@ This module imports no estimator: ``load`` is given the estimator classes a file
 estimator's own ``save`` once it has checked that the model is fitted.
 """
 import json
+import math
 import numbers
 import os
 import tempfile
@@ -49,26 +58,25 @@ from .exceptions import ModelFileError
 from ._version import __version__
 
 MAGIC = "fastreg-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _HISTORY_PREFIX = "history/"
 _FITTED = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "best_epoch_", "t_",
            "backend_")
 _REQUIRED = ("estimator", "params", "unsaved_params", "classes_object") + _FITTED + tuple(
     _HISTORY_PREFIX + key for key in HISTORY_KEYS)
-_KNOWN = ("__fastreg_model__", "format_version", "fastreg_version") + _REQUIRED
+#: entries that version 2 writes (feature_names_in_ only when there are names)
+_OPTIONAL = ("learning_rate_", "step_scale_", "feature_names_in_")
+_KNOWN = ("__fastreg_model__", "format_version", "fastreg_version") + _REQUIRED + _OPTIONAL
 
 TEMP_SUFFIXES = (".tmp",)  # save's temporary files (named as fastreg._litter says)
 #: How 0.1.0's save named its temporary files (removed after a day).
 LEGACY_TEMPS = (_litter.mkstemp_glob(".fastreg-", ".npz.tmp"),)
 
 
-def _json_value(name, value):
-    """``(True, value)`` if JSON can hold ``value`` as it is, else ``(False, None)``."""
-    if name == "dtype" and value is not None:
-        try:
-            return True, np.dtype(value).name
-        except TypeError:
-            return False, None
+def _json_scalar(value):
+    """``(True, value)`` for None, bool, str, int and float (NumPy's too), else ``(False,
+    None)``."""
     if value is None or isinstance(value, (bool, str)):
         return True, value
     if isinstance(value, np.bool_):
@@ -77,7 +85,25 @@ def _json_value(name, value):
         return True, int(value)
     if isinstance(value, numbers.Real):
         return True, float(value)
+    if isinstance(value, np.str_):
+        return True, str(value)
     return False, None
+
+
+def _json_value(name, value):
+    """``(True, value)`` if JSON can hold ``value`` (a class_weight dict as [label, weight]
+    pairs), else ``(False, None)``."""
+    if name == "class_weight" and isinstance(value, dict):
+        pairs = [(_json_scalar(k), _json_scalar(v)) for k, v in value.items()]
+        if all(k[0] and v[0] for k, v in pairs):
+            return True, [[k[1], v[1]] for k, v in pairs]
+        return False, None
+    if name == "dtype" and value is not None:
+        try:
+            return True, np.dtype(value).name
+        except TypeError:
+            return False, None
+    return _json_scalar(value)
 
 
 def _classes_array(classes):
@@ -93,6 +119,17 @@ def _classes_array(classes):
             "pickle; use labels of one type (all strings or all numbers)"
         )
     return plain, True
+
+
+def _steps_entries(model):
+    """learning_rate_ and step_scale_ (an empty array for None) as entries; a model unpickled
+    from a fastreg without them is stored as a version 1 file loads (the parameter, None)."""
+    rate, scale = getattr(model, "learning_rate_", None), getattr(model, "step_scale_", None)
+    if rate is None:
+        rate = model.learning_rate if isinstance(model.learning_rate, numbers.Real) else math.nan
+    empty = np.asarray(model.coef_)[:0, 0]
+    return {"learning_rate_": np.array(rate, dtype=np.float64),
+            "step_scale_": empty if scale is None else np.asarray(scale)}
 
 
 def save(model, path):
@@ -130,7 +167,11 @@ def save(model, path):
         "best_epoch_": np.array(model.best_epoch_),
         "t_": np.array(model.t_),
         "backend_": np.array(model.backend_),
+        **_steps_entries(model),
     }
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        arrays["feature_names_in_"] = np.array([str(v) for v in names], dtype=str)
     for key, column in model.history_.items():
         arrays[_HISTORY_PREFIX + key] = np.asarray(column, dtype=np.float64)
     folder = os.path.dirname(os.path.abspath(path))
@@ -200,7 +241,7 @@ def _load(entries, path, estimators):
     if marker != MAGIC:
         raise _reject(path, "no fastreg marker")
     version = entries.integer("format_version", missing=-1)
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(f"{path} has model format version {version}; this fastreg reads "
                              f"version {FORMAT_VERSION}", param="path",
                              hint="upgrade fastreg (pip install -U fastreg-sgd) to read it")
@@ -220,6 +261,12 @@ def _load(entries, path, estimators):
     if not isinstance(params, dict) or not isinstance(unsaved, list) \
             or not all(isinstance(v, str) for v in unsaved):
         raise _reject(path, "parameters are not a JSON object and a list of names")
+    pairs = params.get("class_weight")
+    if isinstance(pairs, list):
+        if not all(isinstance(p, list) and len(p) == 2 and not isinstance(p[0], (list, dict))
+                   for p in pairs):
+            raise _reject(path, "class_weight is not a list of [label, weight] pairs")
+        params["class_weight"] = {label: weight for label, weight in pairs}
     try:
         model = cls(**params)
         check_params(model.get_params(deep=False))
@@ -246,13 +293,13 @@ def _restore(model, entries, path):
     if backend not in BACKEND_NAMES[1:] or best_epoch > n_iter:  # a concrete backend
         raise _reject(path, f"inconsistent attributes: backend_ {backend!r}, best_epoch_ "
                             f"{best_epoch} of n_iter_ {n_iter}")
-    classes = entries.read("classes_", "biufUS", (2,) if model._binary else (None,))
+    classes = entries.read("classes_", "biufUS", (None,))
     if len(classes) < 2 or not bool(np.all(classes[1:] > classes[:-1])):
         raise _reject(path, f"classes_ {classes.tolist()[:10]} are not at least two unique "
                             "labels in sorted order")
     if classes_object:
         classes = np.array(classes.tolist(), dtype=object)
-    rows = 1 if model._binary else len(classes)
+    rows = model._weight_rows(len(classes))
     coef = entries.read("coef_", "f", (rows, d))
     intercept = entries.read("intercept_", "f", (rows,))
     if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
@@ -265,9 +312,36 @@ def _restore(model, entries, path):
         column = entries.read(_HISTORY_PREFIX + key, "fiu", (length,))
         length = column.shape[0]
         history[key] = _history_column(key, column.astype(np.float64), path)
-    vars(model).update(coef_=np.ascontiguousarray(coef), intercept_=np.ascontiguousarray(
-        intercept), classes_=classes, n_features_in_=d, n_iter_=n_iter, best_epoch_=best_epoch,
-        t_=t, backend_=backend, history_=history)
+    state = dict(coef_=np.ascontiguousarray(coef), intercept_=np.ascontiguousarray(intercept),
+                 classes_=classes, n_features_in_=d, n_iter_=n_iter, best_epoch_=best_epoch,
+                 t_=t, backend_=backend, history_=history)
+    state.update(_step_sizes(model, entries, path, d, coef.dtype))
+    if "feature_names_in_" in entries.members:
+        names = entries.read("feature_names_in_", "U", (d,))
+        state["feature_names_in_"] = np.array(names.tolist(), dtype=object)
+    vars(model).update(state)
+
+
+def _step_sizes(model, entries, path, d, dtype):
+    """learning_rate_ and step_scale_ from the file; a version 1 file has neither: the
+    ``learning_rate`` parameter, when it is a number, and no step scales."""
+    if "learning_rate_" not in entries.members:
+        rate = model.learning_rate
+        return dict(learning_rate_=float(rate) if isinstance(rate, numbers.Real) else math.nan,
+                    step_scale_=None)
+    rate = float(entries.read("learning_rate_", "f", ())[()])
+    if not (math.isnan(rate) or (math.isfinite(rate) and rate > 0)):
+        raise _reject(path, f"learning_rate_ is {rate!r}")
+    scale = None
+    if "step_scale_" in entries.members:
+        scale = entries.read("step_scale_", "f", (None,))
+        if scale.shape[0] == 0:
+            scale = None
+        elif scale.shape != (d,) or scale.dtype != dtype or \
+                not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise _reject(path, f"step_scale_ of shape {scale.shape} and dtype {scale.dtype} "
+                                f"does not fit coef_ (d = {d}, {dtype}) or is not finite and > 0")
+    return dict(learning_rate_=rate, step_scale_=scale)
 
 
 def _history_column(key, column, path):

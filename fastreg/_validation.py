@@ -4,7 +4,8 @@ Everything a user passes in is checked here, once, at the public edge, so that t
 code and the kernels can trust their inputs:
 
 ``check_array``    X (and weight arrays): numeric, 2-d (or 1-d where asked), non-empty,
-                   C-contiguous, finite; float32/float64 kept, uint8 passed through unscaled
+                   C-contiguous, finite; float32/float64 kept, uint8 passed through unscaled;
+                   with ``accept_sparse``, scipy.sparse input as CSR (``_sparse_input``)
 ``check_targets``  class labels -> ``(classes, codes)``, codes ``np.intc`` in 0..K-1
 ``PARAMETERS``     one declarative entry per hyper-parameter of the estimators (kind, range,
                    choices, None allowed, command-line flag), in the spirit of scikit-learn's
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._sparse_input import as_csr, is_sparse
 from .exceptions import InvalidParameterError, InvalidParameterTypeError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -40,10 +42,13 @@ FINITE_CHUNK = 1 << 16
 class Param:
     """How one hyper-parameter is checked.
 
-    kind     "real", "int", "bool", "choice", "dtype" or "random_state"
+    kind     "real", "int", "bool", "choice", "dtype", "random_state" or "class_weight"
+             (None, "balanced" or a dict {label: weight >= 0}; the labels are checked
+             against the classes at fit time, :mod:`fastreg._sample_weight`)
     low/high bounds of a real or int (None: unbounded); ``closed`` says which belong to the
              range: "both", "left", "right" or "neither" (scikit-learn's ``Interval``)
-    choices  the allowed strings of a "choice"
+    choices  the allowed strings of a "choice"; of a "real" or "int", strings allowed besides
+             the numbers (learning_rate's "auto")
     none     None is allowed; ``callable``: a callable is allowed (lr_schedule)
     flag     the command-line option that sets it, or None (for a bool: the switch that
              turns it off, e.g. "--no-shuffle")
@@ -73,6 +78,7 @@ class Param:
                 what += f" {'<=' if hi_in else '<'} {_num(self.high)}"
             elif self.kind == "real":
                 what = "a finite real number"
+            what += "".join(f" or {c!r}" for c in self.choices)
         elif self.kind == "bool":
             what = "True or False"
         elif self.kind == "choice":
@@ -81,6 +87,9 @@ class Param:
                 what += ", or a callable of the step count"
         elif self.kind == "dtype":
             return "None, 'float32' or 'float64'" if with_none else "'float32' or 'float64'"
+        elif self.kind == "class_weight":
+            what = "'balanced' or a dict {class label: weight >= 0}"
+            return f"None, {what}" if with_none else what
         else:  # random_state
             what = "an int >= 0" if not with_none else \
                 "None, an int >= 0, or a numpy Generator/RandomState/SeedSequence"
@@ -93,7 +102,8 @@ def _num(value):
 
 
 PARAMETERS = {
-    "learning_rate": Param("real", 0, None, "neither", flag="--lr"),
+    # "auto": per-feature steps from the data (fastreg._training.step_size)
+    "learning_rate": Param("real", 0, None, "neither", choices=("auto",), flag="--lr"),
     "batch_size": Param("int", 1, flag="--batch-size"),
     "max_epochs": Param("int", 1, flag="--epochs"),
     "l2": Param("real", 0, flag="--l2"),
@@ -114,6 +124,7 @@ PARAMETERS = {
     "input_scale": Param("real", 0, None, "neither", none=True),
     "n_threads": Param("int", 1, flag="--threads"),
     "verbose": Param("int", 0, allow_bool=True),
+    "class_weight": Param("class_weight", none=True),
 }
 
 
@@ -130,6 +141,8 @@ def check_value(spec, name, value):
     kind = spec.kind
     if spec.allow_bool and isinstance(value, (bool, np.bool_)):
         value = int(value)
+    if kind in ("real", "int") and isinstance(value, str) and value in spec.choices:
+        return value
     if kind in ("real", "int"):
         base = numbers.Real if kind == "real" else numbers.Integral
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, base):
@@ -161,6 +174,8 @@ def check_value(spec, name, value):
         if dtype not in FLOAT_DTYPES:
             raise _fail(name, spec, value)
         return dtype
+    if kind == "class_weight":
+        return _class_weight(spec, name, value)
     # random_state: validated here, turned into a Generator by the training code
     if isinstance(value, (np.random.Generator, np.random.RandomState, np.random.SeedSequence)):
         return value
@@ -168,6 +183,23 @@ def check_value(spec, name, value):
             or value < 0:
         raise _fail(name, spec, value)
     return int(value)
+
+
+def _class_weight(spec, name, value):
+    """"balanced", or a dict with finite weights >= 0 (a new dict of floats)."""
+    if isinstance(value, str) and value == "balanced":
+        return value
+    if not isinstance(value, dict):
+        raise _fail(name, spec, value, wrong_type=not isinstance(value, str))
+    weights = {}
+    for label, weight in value.items():
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real) \
+                or not math.isfinite(weight) or weight < 0:
+            raise InvalidParameterError(
+                f"{name} must be {spec.describe()}, got the weight {weight!r} for the class "
+                f"{label!r}", param=name)
+        weights[label] = float(weight)
+    return weights
 
 
 def check_param(name, value):
@@ -195,7 +227,7 @@ def argparse_type(name):
 
     def convert(text):
         try:
-            value = parse(text)
+            value = text if text in spec.choices else parse(text)
             if spec.kind == "bool":
                 value = {"true": True, "false": False}.get(text.strip().lower(), text)
             return check_param(name, value)
@@ -208,10 +240,6 @@ def argparse_type(name):
 
 
 # --------------------------------------------------------------------------- arrays
-def _is_sparse(obj):
-    return hasattr(obj, "tocsr") and hasattr(obj, "nnz")
-
-
 def check_finite(arr, name="X"):
     """Raise if the float array ``arr`` holds NaN or +-inf, without a full-size mask.
 
@@ -234,56 +262,77 @@ def check_finite(arr, name="X"):
             "before calling this method", param=name)
 
 
-def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2):
+def _check_kind(dtype, name):
+    """Refuse complex and non-numeric dtypes (objects are converted by the caller)."""
+    if dtype.kind == "c":
+        raise InvalidParameterError(
+            f"Complex data not supported: {name} has dtype {dtype}", param=name)
+    if dtype.kind not in "biufO":
+        raise InvalidParameterTypeError(
+            f"{name} has dtype {dtype}; pass a real-valued numeric array (float32 or "
+            "float64, or integers such as uint8 pixels)", param=name)
+
+
+def _check_shape(arr, name, ndim):
+    """``arr`` (dense or sparse) has ``ndim`` dimensions, rows and (2-d) columns."""
+    shape = arr.shape
+    if ndim == 1 and len(shape) != 1:
+        raise InvalidParameterError(f"{name} must be 1-d, got shape {shape}", param=name)
+    if len(shape) == 0:
+        raise InvalidParameterError(
+            f"Expected 2D array, got scalar array instead: {name}={arr!r}. Reshape your data "
+            "to (n_samples, n_features)", param=name)
+    if len(shape) == 1 and ndim == 2:
+        raise InvalidParameterError(
+            f"Expected 2D array, got 1D array instead ({name} of shape {shape}). Reshape "
+            "your data either using array.reshape(-1, 1) if your data has a single feature or "
+            "array.reshape(1, -1) if it contains a single sample.", param=name)
+    if len(shape) > 2:
+        raise InvalidParameterError(
+            f"Found array with dim {len(shape)}. {name} of shape {shape} must be 2-d "
+            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)", param=name)
+    if shape[0] == 0:
+        raise InvalidParameterError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is "
+            "required.", param=name)
+    if ndim == 2 and shape[1] == 0:
+        raise InvalidParameterError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is "
+            "required.", param=name)
+
+
+def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2, accept_sparse=False):
     """``X`` as a finite, non-empty, C-contiguous array of ``ndim`` (2 or 1) dimensions.
 
     uint8 arrays (pixels) are returned unchanged with ``allow_uint8`` whatever ``dtype``: the
     kernels convert and scale them row by row, so no float copy is made. Float arrays keep
     their dtype when ``dtype`` is None, other numeric arrays become float64; an explicit
     ``dtype`` converts. A C-contiguous input of the right dtype is not copied.
+
+    With ``accept_sparse`` a scipy.sparse matrix or array of any format is returned as CSR
+    (:func:`fastreg._sparse_input.as_csr`: converted once, never densified; float32/float64
+    values kept, other numbers become float64, uint8 included); else it is refused.
     """
-    if _is_sparse(X):
-        raise InvalidParameterTypeError(
-            f"{name} is a sparse matrix, and sparse input is not supported: pass a dense array "
-            "(X.toarray())", param=name)
+    if is_sparse(X):
+        if not accept_sparse:
+            raise InvalidParameterTypeError(
+                f"{name} is a sparse matrix, and sparse input is not supported here: pass a "
+                "dense array (X.toarray())", param=name)
+        _check_kind(X.dtype, name)
+        _check_shape(X, name, 2)
+        X = as_csr(X, dtype)
+        check_finite(X.data, name)
+        return X
     try:
         arr = np.asarray(X)
     except ValueError as exc:  # ragged nested lists
         raise InvalidParameterError(
             f"{name} could not be converted to an array (rows of different lengths?): {exc}",
             param=name) from exc
-    if arr.dtype.kind == "c":
-        raise InvalidParameterError(
-            f"Complex data not supported: {name} has dtype {arr.dtype}", param=name)
+    _check_kind(arr.dtype, name)
     if arr.dtype.kind == "O":
         arr = arr.astype(np.float64)  # TypeError for values that are not numbers
-    elif arr.dtype.kind not in "biuf":
-        raise InvalidParameterTypeError(
-            f"{name} has dtype {arr.dtype}; pass a real-valued numeric array (float32 or "
-            "float64, or integers such as uint8 pixels)", param=name)
-    if ndim == 1 and arr.ndim != 1:
-        raise InvalidParameterError(f"{name} must be 1-d, got shape {arr.shape}", param=name)
-    if arr.ndim == 0:
-        raise InvalidParameterError(
-            f"Expected 2D array, got scalar array instead: {name}={arr!r}. Reshape your data "
-            "to (n_samples, n_features)", param=name)
-    if arr.ndim == 1 and ndim == 2:
-        raise InvalidParameterError(
-            f"Expected 2D array, got 1D array instead ({name} of shape {arr.shape}). Reshape "
-            "your data either using array.reshape(-1, 1) if your data has a single feature or "
-            "array.reshape(1, -1) if it contains a single sample.", param=name)
-    if arr.ndim > 2:
-        raise InvalidParameterError(
-            f"Found array with dim {arr.ndim}. {name} of shape {arr.shape} must be 2-d "
-            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)", param=name)
-    if arr.shape[0] == 0:
-        raise InvalidParameterError(
-            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is "
-            "required.", param=name)
-    if ndim == 2 and arr.shape[1] == 0:
-        raise InvalidParameterError(
-            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
-            "required.", param=name)
+    _check_shape(arr, name, ndim)
     if allow_uint8 and arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if dtype is None:
@@ -317,7 +366,7 @@ def check_labels(y, n_samples, *, name="y", warn_column=True):
         raise InvalidParameterError(
             "This classifier requires y to be passed, but the target y is None; pass one "
             "class label per row of X", param=name)
-    if _is_sparse(y):
+    if is_sparse(y):
         raise InvalidParameterTypeError(
             f"{name} is a sparse matrix, and sparse targets are not supported; pass a 1-d "
             "array", param=name)

@@ -15,6 +15,15 @@ softmax regression (labels y in 0..K-1, T one-hot):
 The bias is never penalised. Losses are computed from logits (log-sum-exp, log1p(e^z)), so
 no log(0) occurs for any finite logits.
 
+With sample weights w_n >= 0 (``sample_weight``, W = sum_n w_n > 0) every (1/N) sum_n above
+becomes the weighted mean (1/W) sum_n w_n, the objective the estimators minimise with
+``fit(X, y, sample_weight=w)``:
+
+        J = (1/W) sum_n w_n E_n + lambda ||coef||^2,
+        dJ/dcoef = (1/W) sum_n w_n G_n x_n^T + 2 lambda coef,   dJ/db = (1/W) sum_n w_n G_n
+
+(G_n = p_n - t_n). Integer weights are repeated rows, a zero weight is a row left out.
+
 Before 0.2.0 the softmax weights were passed as W (d, K). A (d, K) array is refused with a
 message, except when d == K: such a square W cannot be told from coef and is read as coef
 (K, d); transpose it (``W.T``) yourself.
@@ -22,6 +31,7 @@ message, except when d == K: such a square W cannot be told from coef and is rea
 import numpy as np
 
 from ._kernels import get_backend
+from ._sample_weight import check_sample_weight
 from ._validation import Param, check_array, check_param, check_targets, check_value
 from .exceptions import InvalidParameterError
 
@@ -37,8 +47,9 @@ def _dtype(*arrays):
         else np.dtype(np.float64)
 
 
-def _prepare(X, y, coef, intercept, l2):
-    """Check the public arguments; return (X, codes, coef, intercept, l2) for the kernel."""
+def _prepare(X, y, coef, intercept, l2, sample_weight):
+    """Check the public arguments; return (X, codes, coef, intercept, l2, sample_weight) for
+    the kernel (sample_weight None, or one weight per row in the computation's dtype)."""
     X = check_array(X, "X", allow_uint8=False)
     if np.ndim(coef) != 2:
         raise InvalidParameterError(
@@ -63,10 +74,29 @@ def _prepare(X, y, coef, intercept, l2):
     intercept = np.array(check_array(intercept, "intercept", allow_uint8=False, ndim=1),
                          dtype=dtype, order="C")
     _, codes = check_targets(y, n, np.arange(max(K, 2)))
-    return X, codes, coef, intercept, check_param("l2", l2)
+    return X, codes, coef, intercept, check_param("l2", l2), _weights(sample_weight, n, dtype)
 
 
-def loss_and_grad(X, y, coef, intercept, *, l2=0.0, backend="auto"):
+def _weights(sample_weight, n, dtype):
+    """One finite weight >= 0 per row, not all zero (in ``dtype``), or None."""
+    weights = check_sample_weight(sample_weight, n)
+    if weights is None:
+        return None
+    with np.errstate(over="ignore"):  # reported just below, with what to do
+        converted = weights.astype(dtype)
+    if not np.isfinite(converted).all():
+        raise InvalidParameterError(
+            f"sample_weight holds weights too large for {dtype} (the largest is "
+            f"{weights.max():g}); scale the weights down (J does not change)",
+            param="sample_weight")
+    if not converted.sum(dtype=np.float64) > 0:
+        raise InvalidParameterError(
+            "All sample weights are zero (in the computation's dtype): the objective is a "
+            "weighted mean; give at least one sample a weight above zero", param="sample_weight")
+    return converted
+
+
+def loss_and_grad(X, y, coef, intercept, *, l2=0.0, sample_weight=None, backend="auto"):
     """Objective J and its gradient (dJ/dcoef, dJ/dintercept), in the estimators' layout.
 
     Parameters
@@ -76,24 +106,30 @@ def loss_and_grad(X, y, coef, intercept, *, l2=0.0, backend="auto"):
     coef : array of shape (K, d), exactly as an estimator's ``coef_`` (K = 1: logistic).
     intercept : array of shape (K,), as ``intercept_``.
     l2 : float >= 0, lambda in J = E + lambda ||coef||^2 (the intercept is not penalised).
+    sample_weight : None, a number, or array of shape (N,): finite weights >= 0, not all zero;
+        None weighs every row 1 (the plain mean).
     backend : "auto" (or None, the same), "cython" or "numpy".
 
     Returns
     -------
-    loss : float, the mean cross-entropy plus ``l2 * sum(coef**2)`` (module docstring).
+    loss : float, the (weighted) mean cross-entropy plus ``l2 * sum(coef**2)`` (module
+        docstring).
     grad_coef : (K, d); grad_intercept : (K,), in the computation's dtype (float32 when X and
         coef are float32, float64 otherwise).
 
     ``loss_and_grad(X, y, model.coef_, model.intercept_, l2=model.l2)`` is the objective
-    the model was trained on, when its labels are the class indices (``classes_`` = 0..K-1).
+    the model was trained on, when its labels are the class indices (``classes_`` = 0..K-1);
+    pass the ``sample_weight`` it was fitted with for a weighted fit.
     """
     kernels = get_backend(check_param("backend", "auto" if backend is None else backend))
-    X, codes, coef, intercept, l2 = _prepare(X, y, coef, intercept, l2)
-    loss, grad_coef, grad_intercept = kernels.loss_grad(X, codes, coef, intercept, l2)
+    X, codes, coef, intercept, l2, weights = _prepare(X, y, coef, intercept, l2, sample_weight)
+    loss, grad_coef, grad_intercept = kernels.loss_grad(X, codes, coef, intercept, l2,
+                                                        sample_weight=weights)
     return float(loss), grad_coef, grad_intercept
 
 
-def numerical_gradient(X, y, coef, intercept, *, l2=0.0, eps=1e-6, backend="auto"):
+def numerical_gradient(X, y, coef, intercept, *, l2=0.0, sample_weight=None, eps=1e-6,
+                       backend="auto"):
     """Centred finite-difference gradient of the objective of :func:`loss_and_grad`.
 
     Each weight theta is moved by +-eps and dJ/dtheta ~ (J(theta + eps) - J(theta - eps)) /
@@ -107,10 +143,14 @@ def numerical_gradient(X, y, coef, intercept, *, l2=0.0, eps=1e-6, backend="auto
     X64 = np.asarray(X, dtype=np.float64)
     coef64 = np.array(coef, dtype=np.float64)
     intercept64 = np.array(intercept, dtype=np.float64)
-    loss_and_grad(X64, y, coef64, intercept64, l2=l2, backend=backend)  # checks, once
+    # checks, once; then the checked float64 weights serve every evaluation
+    X64, codes, coef64, intercept64, l2, weights = _prepare(X64, y, coef64, intercept64, l2,
+                                                            sample_weight)
+    get_backend(check_param("backend", "auto" if backend is None else backend))
 
     def objective():
-        return loss_and_grad(X64, y, coef64, intercept64, l2=l2, backend=backend)[0]
+        return loss_and_grad(X64, codes, coef64, intercept64, l2=l2, sample_weight=weights,
+                             backend=backend)[0]
 
     grads = []
     for theta in (coef64, intercept64):

@@ -6,15 +6,17 @@
 # dtypes: coef/intercept float32 or float64; X of the same dtype, or uint8 pixels; the model
 #   sees X * input_scale, the scale applied inside (logit = (sum_j x_j w_kj) * scale + b_k, one
 #   formula for the forward pass and the epoch: simd/rows_template.h's logits). y np.intc;
-#   order np.intp; learning_rates float64, one per batch.
+#   order np.intp; learning_rates float64, one per batch; sample_weight (N,) and step_scale
+#   (d,) of coef's dtype, or None.
 # contiguity: X C-contiguous (N, d), never copied (the epoch reaches its rows through order);
 #   coef, intercept, out C-contiguous. Read-only and memory-mapped X, y, order and
 #   learning_rates work (const views).
 # written: `out` (linear_forward); coef and intercept in place (epoch: from a 64-byte aligned
 #   working copy, written back at the end of the epoch, or where it stops: a batch boundary).
 # trusted: these are raw kernels. fastreg/_kernels/_checks.py checks shapes, dtypes, label and
-#   order ranges and the number of learning rates for both backends before they run; here only
-#   what the C code itself needs (C-int sizes, memory) is checked.
+#   order ranges, the number of learning rates, sample weights and step scales for both
+#   backends before they run; here only what the C code itself needs (C-int sizes, memory)
+#   is checked.
 #
 # How the epoch runs (the C lives in simd/, declared for Cython in _simd_api.pxd: dispatch.h
 # picks the instruction set at import, kernels_template.h holds the micro-kernels,
@@ -24,6 +26,9 @@
 #   and a backward pass that forms G^T X_b and applies the update in the same sweep over W, so
 #   the gradient never goes to memory. Batches above a few hundred KiB of rows run as
 #   sub-blocks (forward, rows, backward into a gradient buffer), keeping their rows in L2.
+# * Sample weights multiply the rows of G (and each row's loss and hit) in the per-row part;
+#   the step scale multiplies lr per feature in the update. With both None the arithmetic is
+#   the unweighted epoch's, bit for bit (and an all-ones step scale gives the same bits).
 # * Forward and backward are blocked micro-kernels (rows x classes, or classes x feature
 #   chunks, of accumulators in vector registers) on a working copy of W laid out in 64-byte
 #   panels, compiled for AVX-512, AVX2+FMA and a portable baseline and picked at run time
@@ -188,6 +193,8 @@ cdef struct Ctx:
     const int* y
     const Py_ssize_t* order
     const double* lrs
+    const void* sw            # sample weights (N,) of the weights' type, NULL: all 1
+    const void* pscale        # step scale (d,) of the weights' type, NULL: all 1
     double l2x2, scale
     void* W                   # working weights in 64-byte panels (simd/pack.h)
     void* gbuf                # gradient across sub-blocks (batches larger than S), same layout
@@ -200,8 +207,8 @@ cdef struct Ctx:
     Py_ssize_t stop_at        # the sub-block every thread stops at (set once, by thread 0)
     PyObject* error           # what a signal handler raised (_run re-raises it)
     # results, written by thread 0
-    double loss_sum
-    Py_ssize_t correct, batches_done
+    double loss_sum, correct, weight_sum
+    Py_ssize_t batches_done
     int status                # 1: a non-finite batch, 2: a signal handler raised
 
 
@@ -228,13 +235,16 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
     cdef floating* b = Z + S * K
     cdef double* gsum = <double*> (b + K)
     cdef double* tmp = gsum + K          # S*K + 8 doubles: the exponentials of a sub-block
-    cdef int* ylab = <int*> (tmp + S * K + 8)
+    cdef floating* vrow = <floating*> (tmp + S * K + 8)  # the rows' sample weights
+    cdef int* ylab = <int*> (vrow + S)
+    cdef const floating* sw = <const floating*> c.sw
+    cdef const floating* vb = vrow if sw else NULL
     cdef floating* zpart = <floating*> c.zpart
     cdef floating* zp
     cdef floating* gbuf = <floating*> c.gbuf
-    cdef floating lr, zval
-    cdef double batch_loss, loss_sum = 0.0
-    cdef Py_ssize_t batch_correct, correct = 0
+    cdef floating lr, zval, vi
+    cdef double batch_loss, loss_sum = 0.0, batch_correct, correct = 0.0
+    cdef double batch_weight, weight_sum = 0.0
     cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0, u = 0
     cdef fr_poll_t poll
     cdef int k, parity = 0, mode, yi, j0, j1, blocks = (d + 15) // 16
@@ -249,7 +259,8 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
         nb = stop - start
         lr = <floating> c.lrs[t]
         batch_loss = 0.0
-        batch_correct = 0
+        batch_correct = 0.0
+        batch_weight = 0.0
         for k in range(K):
             gsum[k] = 0.0
         s0 = start
@@ -275,14 +286,18 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
             zp = zpart + parity * nt * c.zslot
             for i in range(ns):
                 ylab[i] = c.y[c.order[s0 + i]]
+            if sw:
+                for i in range(ns):
+                    vrow[i] = sw[c.order[s0 + i]]
+                    batch_weight += vrow[i]
             if not c.binary:
                 if floating is float:
                     batch_loss += fr_softmax_rows_f32(c.simd, zp, c.zslot, nt, <int> ns, K,
-                                                      <float> c.scale, b, ylab, Z, gsum,
+                                                      <float> c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
                 else:
                     batch_loss += fr_softmax_rows_f64(c.simd, zp, c.zslot, nt, <int> ns, K,
-                                                      c.scale, b, ylab, Z, gsum,
+                                                      c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
             else:
                 if floating is float:
@@ -292,10 +307,17 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
                 for i in range(ns):
                     zval = Z[i]
                     yi = ylab[i]
-                    batch_correct += (zval >= 0) == (yi == 1)
                     # z - z: NaN for an infinite logit, which stops the epoch even where the
                     # loss's limit is 0 (its zero gradient times an infinite row would not be)
-                    batch_loss += cross_entropy_grad_row(&Z[i], &Z[i], 1, yi) + (zval - zval)
+                    if sw:  # as rows_template.h's softmax rows: G, loss and hit times v
+                        vi = vrow[i]
+                        batch_correct += vi if (zval >= 0) == (yi == 1) else 0.0
+                        batch_loss += vi * (cross_entropy_grad_row(&Z[i], &Z[i], 1, yi)
+                                            + (zval - zval))
+                        Z[i] = Z[i] * vi
+                    else:
+                        batch_correct += (zval >= 0) == (yi == 1)
+                        batch_loss += cross_entropy_grad_row(&Z[i], &Z[i], 1, yi) + (zval - zval)
                     gsum[0] += Z[i]
             parity ^= 1  # the next sub-block writes the other slots: no second barrier
             if s1 == stop and not isfinite(batch_loss):
@@ -311,10 +333,10 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
                 mode = FR_ADD_UPDATE
             if floating is float:
                 fr_bwd_f32(c.simd, c.kind, rows, <int> ns, j0, j1, Z, K, K, W, gbuf, mode,
-                           <float> (c.scale / nb), <float> c.l2x2, lr)
+                           <float> (c.scale / nb), <float> c.l2x2, lr, <const float*> c.pscale)
             else:
                 fr_bwd_f64(c.simd, c.kind, rows, <int> ns, j0, j1, Z, K, K, W, gbuf, mode,
-                           c.scale / nb, c.l2x2, lr)
+                           c.scale / nb, c.l2x2, lr, <const double*> c.pscale)
             s0 = s1
         if c.status:
             break
@@ -322,6 +344,7 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
             b[k] = b[k] - lr * <floating> (gsum[k] / nb)
         loss_sum += batch_loss
         correct += batch_correct
+        weight_sum += batch_weight
         start = stop
         t += 1
     if tid == 0:
@@ -329,6 +352,7 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
             intercept[k] = b[k]
         c.loss_sum = loss_sum
         c.correct = correct
+        c.weight_sum = weight_sum
         c.batches_done = t
 
 
@@ -345,15 +369,16 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
     c.nt = nt
     c.zslot = (S * K + 15) // 16 * 16
     c.tbuf_bytes = ((2 * S * sizeof(void*) + (S * K + K) * esize
-                     + (K + S * K + 8) * sizeof(double) + S * sizeof(int)) + 63) // 64 * 64
+                     + (K + S * K + 8) * sizeof(double) + S * esize + S * sizeof(int))
+                    + 63) // 64 * 64
     c.W = fr_alloc(wsize * esize)
     c.gbuf = fr_alloc(wsize * esize) if c.B > S else NULL
     c.zpart = fr_alloc(2 * nt * c.zslot * esize)
     c.barrier = <fr_barrier_t*> fr_alloc(sizeof(fr_barrier_t))
     c.tbuf = fr_alloc(nt * c.tbuf_bytes)
     c.status = 0
-    c.loss_sum = 0.0
-    c.correct = c.batches_done = 0
+    c.loss_sum = c.correct = c.weight_sum = 0.0
+    c.batches_done = 0
     c.stop_at = -1
     c.error = NULL
     try:
@@ -395,31 +420,38 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
         raise exc
     if c.status:
         return float("nan"), float("nan")
-    return c.loss_sum / c.n, <double> c.correct / c.n
+    if c.sw:
+        return c.loss_sum / c.weight_sum, c.correct / c.weight_sum
+    return c.loss_sum / c.n, c.correct / c.n
 
 
 def epoch(X, const int[::1] y, floating[:, ::1] coef, floating[::1] intercept,
           const Py_ssize_t[::1] order, Py_ssize_t batch_size,
           const double[::1] learning_rates, double l2, double input_scale=1.0,
-          int n_threads=1):
+          int n_threads=1, sample_weight=None, step_scale=None):
     """Run mini-batch gradient descent over the rows ``X[order]`` in place, batch by batch.
 
-    Batch t (rows ``order[t*B:(t+1)*B]``, n_t of them) takes the step
-    W -= lr_t ((1/n_t) G_t^T X_t + 2 l2 W),  b -= lr_t mean_rows(G_t),
-    with Z_t = (input_scale X_t) W^T + b and G_t = dE/dZ_t the cross-entropy gradient:
-    s(z) - y for K = 1 (the sigmoid), softmax(z) - onehot(y) for K >= 2. ``X`` may be uint8,
-    scaled by ``input_scale`` inside. ``n_threads`` caps the threads (fewer start where a
-    batch's work would not pay for a barrier per sub-block: see _thread_policy.pxd).
+    Batch t (rows R_t = ``order[t*B:(t+1)*B]``, n_t of them) takes the step
+    W -= lr_t P ((1/n_t) sum_{n in R_t} v_n G_n x_n^T + 2 l2 W),
+    b -= lr_t (1/n_t) sum_{n in R_t} v_n G_n,
+    with z_n = (input_scale x_n) W^T + b, G_n = dE_n/dz_n the cross-entropy gradient (s(z) - y
+    for K = 1, the sigmoid; softmax(z) - onehot(y) for K >= 2), v_n = ``sample_weight[n]``
+    (indexed by row of X; None: 1) and P = diag(``step_scale``) on the features (None: the
+    identity). ``X`` may be uint8, scaled by ``input_scale`` inside. ``n_threads`` caps the
+    threads (fewer start where a batch's work would not pay for a barrier per sub-block: see
+    _thread_policy.pxd).
 
     Returns ``(mean_loss, accuracy)`` over the rows seen, each measured on its batch at the
-    weights before its step. If a batch loss is not finite the epoch stops before that step,
-    leaves the weights as they were, and returns (nan, nan). Called from the main thread, it
+    weights before its step, weighted: sum v E / sum v and sum v [right] / sum v. If a batch
+    loss is not finite (a row of weight 0 counts too) the epoch stops before that step, leaves
+    the weights as they were, and returns (nan, nan). Called from the main thread, it
     runs Python's signal handlers about every 10 ms; if one raises (KeyboardInterrupt on
     Ctrl-C), the epoch stops before its next sub-block, leaves the weights as the batches
     before it left them (``_last_batches_done()`` of them) and re-raises that exception.
     """
     cdef Ctx c
     cdef Py_ssize_t n = order.shape[0]
+    cdef const floating[::1] sw, pscale
     _check_int_range(coef.shape[1], coef.shape[0])
     if n == 0:
         return float("nan"), float("nan")
@@ -436,6 +468,13 @@ def epoch(X, const int[::1] y, floating[:, ::1] coef, floating[::1] intercept,
     c.lrs = &learning_rates[0]
     c.l2x2 = 2.0 * l2
     c.scale = input_scale
+    c.sw = c.pscale = NULL
+    if sample_weight is not None:
+        sw = sample_weight
+        c.sw = &sw[0]
+    if step_scale is not None and coef.shape[1] > 0:
+        pscale = step_scale
+        c.pscale = &pscale[0]
     c.kind = _x_kind(X, np.float64 if floating is double else np.float32)
     c.check_signals = threading.get_ident() == threading.main_thread().ident
     return _run(&c, coef, intercept, 1 if _forked_child else n_threads)

@@ -122,16 +122,19 @@ def cross_entropy_grad(Z, y, loss=None, grad=None):
 # per-row loop (coef is 31-63 KiB: it lives in L1/L2, not in registers).
 cdef double _pass(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1] coef,
                   const floating[::1] intercept, floating[:, ::1] grad_coef,
-                  double[::1] grad_intercept, floating[:, ::1] g) noexcept nogil:
-    """One pass over the batch at fixed weights; returns the sum of the row losses.
+                  double[::1] grad_intercept, floating[:, ::1] g, const floating* w,
+                  double total) noexcept nogil:
+    """One pass over the batch at fixed weights; returns the weighted sum of the row losses.
 
-    Writes grad_coef = (1/N) sum_n G_n x_n^T (row k gathers logit k) and grad_intercept =
-    (1/N) sum_n G_n with G_n = p_n - onehot(y_n), the data part of the gradient, without the L2
-    term. g (4, K) is scratch: the logits of four rows, then their G_n / N.
+    With w_n the row weights (w NULL: all 1, total = N) and W = total their sum, writes
+    grad_coef = (1/W) sum_n w_n G_n x_n^T (row k gathers logit k) and grad_intercept =
+    (1/W) sum_n w_n G_n with G_n = p_n - onehot(y_n), the data part of the gradient, without
+    the L2 term; returns sum_n w_n E_n. g (4, K) is scratch: the logits of four rows, then
+    their w_n G_n / W.
     """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = coef.shape[0], n, k, j, i, start, nb
-    cdef floating inv_n = <floating> (1.0 / N)
-    cdef double loss = 0.0
+    cdef floating inv_n = <floating> (1.0 / total), f
+    cdef double loss = 0.0, e
     for k in range(K):
         grad_intercept[k] = 0.0
         for j in range(d):
@@ -142,9 +145,15 @@ cdef double _pass(const floating[:, ::1] X, const int[::1] y, const floating[:, 
             n = start + i
             for k in range(K):
                 g[i, k] = dot(&X[n, 0], &coef[k, 0], d) + intercept[k]
-            loss += cross_entropy_grad_row(&g[i, 0], &g[i, 0], K, y[n])
+            e = cross_entropy_grad_row(&g[i, 0], &g[i, 0], K, y[n])
+            if w == NULL:
+                loss += e
+                f = inv_n
+            else:  # 0 * inf is NaN: a non-finite row shows whatever its weight
+                loss += w[n] * e
+                f = <floating> (w[n] / total)
             for k in range(K):
-                g[i, k] = g[i, k] * inv_n
+                g[i, k] = g[i, k] * f
                 grad_intercept[k] += g[i, k]
         for k in range(K):
             if nb == 4:
@@ -172,13 +181,19 @@ cdef double _sum_squares(const floating* w, Py_ssize_t n) noexcept nogil:
 
 def _loss_grad(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1] coef,
                const floating[::1] intercept, double l2, floating[:, ::1] gw, floating[::1] gb,
-               floating[:, ::1] g):
+               floating[:, ::1] g, sample_weight):
     cdef Py_ssize_t K = coef.shape[0], d = coef.shape[1], k, j
     cdef double[::1] gb_sum = np.empty(K)
     cdef floating l2x2 = <floating> (2.0 * l2)
-    cdef double loss
+    cdef double loss, total = X.shape[0]
+    cdef const floating[::1] wv
+    cdef const floating* w = NULL
+    if sample_weight is not None:
+        wv = sample_weight
+        w = &wv[0]
+        total = np.sum(sample_weight, dtype=np.float64)
     with nogil:
-        loss = _pass(X, y, coef, intercept, gw, gb_sum, g) / X.shape[0]
+        loss = _pass(X, y, coef, intercept, gw, gb_sum, g, w, total) / total
         if l2 != 0:  # the penalty: l2 ||coef||^2 and 2 l2 coef
             loss += l2 * _sum_squares(&coef[0, 0], K * d)
             for k in range(K):
@@ -189,17 +204,21 @@ def _loss_grad(const floating[:, ::1] X, const int[::1] y, const floating[:, ::1
     return loss
 
 
-def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None):
+def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None,
+              sample_weight=None):
     """Objective and gradient of the model on the batch (X, y): ``(J, grad_coef, grad_intercept)``.
 
-    J = (1/N) sum_n E_n(z_n) + l2 ||coef||^2 with z_n = coef x_n + intercept;
-    dJ/dcoef = (1/N) G^T X + 2 l2 coef (K, d) and dJ/dintercept = (1/N) sum_n G_n (K,), with
-    G_n = p_n - onehot(y_n). X (N >= 1, d) of coef's dtype; J is a Python float.
+    With weights w_n (``sample_weight`` (N,) of coef's dtype; None: all 1) and W = sum_n w_n:
+    J = (1/W) sum_n w_n E_n(z_n) + l2 ||coef||^2 with z_n = coef x_n + intercept;
+    dJ/dcoef = (1/W) sum_n w_n G_n x_n^T + 2 l2 coef (K, d) and dJ/dintercept =
+    (1/W) sum_n w_n G_n (K,), with G_n = p_n - onehot(y_n). X (N >= 1, d) of coef's dtype;
+    J is a Python float.
     """
     if grad_coef is None:
         grad_coef = _empty(coef.shape, coef)
     if grad_intercept is None:
         grad_intercept = _empty(intercept.shape, coef)
     scratch = _empty((4, coef.shape[0]), coef)
-    J = _loss_grad(X, y, coef, intercept, l2, grad_coef, grad_intercept, scratch)
+    J = _loss_grad(X, y, coef, intercept, l2, grad_coef, grad_intercept, scratch,
+                   sample_weight)
     return J, grad_coef, grad_intercept

@@ -19,20 +19,22 @@ cdef extern from "simd/dispatch.h" nogil:
                 int j0, int j1, const void* W, int K, void* Z, int ldz)
     void fr_bwd_f32(const fr_simd* s, int kind, const void** rows, int nrows, int j0, int j1,
                     const float* G, int ldg, int K, float* W, float* gbuf,
-                    int mode, float c_grad, float l2x2, float lr)
+                    int mode, float c_grad, float l2x2, float lr, const float* pscale)
     void fr_bwd_f64(const fr_simd* s, int kind, const void** rows, int nrows, int j0, int j1,
                     const double* G, int ldg, int K, double* W, double* gbuf,
-                    int mode, double c_grad, double l2x2, double lr)
+                    int mode, double c_grad, double l2x2, double lr, const double* pscale)
     void fr_logits_f32(const fr_simd* s, const float* zpart, Py_ssize_t zslot, int nt,
                        int nrows, int K, float scale, const float* b, float* G)
     void fr_logits_f64(const fr_simd* s, const double* zpart, Py_ssize_t zslot, int nt,
                        int nrows, int K, double scale, const double* b, double* G)
     double fr_softmax_rows_f32(const fr_simd* s, const float* zpart, Py_ssize_t zslot, int nt,
                                int nrows, int K, float scale, const float* b, const int* y,
-                               float* G, double* gsum, Py_ssize_t* correct, double* tmp)
+                               const float* v, float* G, double* gsum, double* correct,
+                               double* tmp)
     double fr_softmax_rows_f64(const fr_simd* s, const double* zpart, Py_ssize_t zslot, int nt,
                                int nrows, int K, double scale, const double* b, const int* y,
-                               double* G, double* gsum, Py_ssize_t* correct, double* tmp)
+                               const double* v, double* G, double* gsum, double* correct,
+                               double* tmp)
 
 cdef extern from "simd/pack.h" nogil:
     size_t fr_panel_size(int K, int d, int itemsize)

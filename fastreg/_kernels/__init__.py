@@ -11,6 +11,8 @@ compiled module         NumPy twin                kernels
 ``_linear``             ``_linear_numpy``         linear_forward, epoch
 ``_loss``               ``_loss_numpy``           sigmoid, softmax, cross_entropy,
                                                   cross_entropy_grad, loss_grad
+``_sparse``             ``_sparse_numpy``         sparse_linear_forward, sparse_epoch
+                                                  (X a scipy.sparse CSR matrix or array)
 ======================  ========================  =======================================
 
 A backend is a namespace with ``.name`` (``"cython"`` or ``"numpy"``), each kernel wrapped by
@@ -35,11 +37,12 @@ from . import _checks
 ENV_VAR = "FASTREG_BACKEND"
 
 #: compiled module -> its NumPy twin (both inside fastreg._kernels)
-TWINS = {"_linear": "_linear_numpy", "_loss": "_loss_numpy"}
+TWINS = {"_linear": "_linear_numpy", "_loss": "_loss_numpy", "_sparse": "_sparse_numpy"}
 #: compiled module -> the kernels it and its twin define
 KERNELS = {
     "_linear": ("linear_forward", "epoch"),
     "_loss": ("sigmoid", "softmax", "cross_entropy", "cross_entropy_grad", "loss_grad"),
+    "_sparse": ("sparse_linear_forward", "sparse_epoch"),
 }
 KERNEL_NAMES = tuple(name for names in KERNELS.values() for name in names)
 
@@ -77,7 +80,8 @@ def _assemble(name, modules):
 
 def _checked(raw, check, *, compiled):
     """``raw`` preceded by its input check (and the compiled kernels' C int size limit)."""
-    coef_at = {"linear_forward": 1, "epoch": 2}.get(raw.__name__) if compiled else None
+    coef_at = {"linear_forward": 1, "epoch": 2, "sparse_linear_forward": 1,
+               "sparse_epoch": 2}.get(raw.__name__) if compiled else None
 
     @functools.wraps(raw)
     def kernel(*args, **kwargs):

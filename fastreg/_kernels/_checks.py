@@ -16,7 +16,14 @@ What is checked (wrong types raise TypeError, wrong values ValueError):
   ``np.intc``; ``order`` holds row indices of X and is passed on as C-contiguous ``np.intp``;
   ``learning_rates`` is passed on as C-contiguous float64 with one entry per batch at least;
 * ``batch_size``, ``n_threads``, ``l2`` and ``input_scale`` are checked by the parameter table of
-  :mod:`fastreg._validation` (the one dialect): integers >= 1, a real >= 0, a real > 0.
+  :mod:`fastreg._validation` (the one dialect): integers >= 1, a real >= 0, a real > 0;
+* ``sample_weight`` (``epoch``, ``loss_grad``) is None or a 1-d real array with one entry per
+  row of X, finite and >= 0, with a positive sum over the rows used; ``step_scale``
+  (``epoch``) is None or a 1-d real array with one entry per feature, finite and > 0; both are
+  passed on as C-contiguous arrays of coef's dtype;
+* a sparse ``X`` (the ``sparse_*`` kernels) is a SciPy CSR matrix or array whose data has coef's
+  dtype and whose structure (indptr, every stored index) is checked in full: the compiled
+  kernels index with it unchecked (``_csr``).
 """
 from dataclasses import replace
 
@@ -94,6 +101,23 @@ def _logits(Z, name="Z"):
 
 def _model(X, coef, intercept, *, allow_uint8, writeable=False):
     """coef (K, d) float, intercept (K,) of its dtype, X (N, d) of its dtype (or uint8)."""
+    coef, intercept = _weights(coef, intercept, writeable)
+    dtype = coef.dtype
+    X = _array(X, "X")
+    if X.ndim != 2 or (X.dtype != dtype and not (allow_uint8 and X.dtype == np.uint8)):
+        pixels = " or uint8 pixels" if allow_uint8 else ""
+        raise TypeError(f"X must be a 2-d array of dtype {dtype} (the dtype of coef){pixels}, "
+                        f"got a {X.ndim}-d {X.dtype} array")
+    if X.shape[1] != coef.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} features but coef has {coef.shape[1]}")
+    if not X.flags.c_contiguous:
+        raise ValueError("X must be C-contiguous; pass np.ascontiguousarray(X) once (the "
+                         "kernels never copy X)")
+    return X, coef, intercept
+
+
+def _weights(coef, intercept, writeable):
+    """coef (K, d) float32/float64 and intercept (K,) of its dtype (writeable when asked)."""
     coef = _floats(coef, "coef", 2)
     if coef.shape[0] < 1:
         raise ValueError(f"coef must be (K, d) with K >= 1 (K = 1: the logistic model), got "
@@ -109,17 +133,7 @@ def _model(X, coef, intercept, *, allow_uint8, writeable=False):
     if writeable and not (coef.flags.writeable and intercept.flags.writeable):
         raise ValueError("coef and intercept must be writeable C-contiguous arrays (they are "
                          "updated in place)")
-    X = _array(X, "X")
-    if X.ndim != 2 or (X.dtype != dtype and not (allow_uint8 and X.dtype == np.uint8)):
-        pixels = " or uint8 pixels" if allow_uint8 else ""
-        raise TypeError(f"X must be a 2-d array of dtype {dtype} (the dtype of coef){pixels}, "
-                        f"got a {X.ndim}-d {X.dtype} array")
-    if X.shape[1] != coef.shape[1]:
-        raise ValueError(f"X has {X.shape[1]} features but coef has {coef.shape[1]}")
-    if not X.flags.c_contiguous:
-        raise ValueError("X must be C-contiguous; pass np.ascontiguousarray(X) once (the "
-                         "kernels never copy X)")
-    return X, coef, intercept
+    return coef, intercept
 
 
 def check_c_int_range(coef):
@@ -128,6 +142,80 @@ def check_c_int_range(coef):
     if d > _C_INT_MAX_D or K > _C_INT_MAX_K:
         raise ValueError(f"{d} features x {K} classes is beyond the compiled kernels (C int "
                          "indices); use the NumPy backend (backend='numpy')")
+
+
+def _reals(a, name, length, what, dtype):
+    """A 1-d real array of ``length`` entries (one per ``what``) as C-contiguous ``dtype``,
+    each finite (and then the caller checks its sign)."""
+    a = _array(a, name)
+    if a.dtype.kind not in "iuf" or a.ndim != 1:
+        raise TypeError(f"{name} must be None or a 1-d array of reals, got a {a.ndim}-d "
+                        f"{a.dtype} array")
+    if a.shape[0] != length:
+        raise ValueError(f"{name} has {a.shape[0]} entries but there are {length} {what}s: "
+                         f"pass one per {what}")
+    with np.errstate(over="ignore"):  # an overflow to inf is reported just below
+        a = np.ascontiguousarray(a, dtype=dtype)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds values that are not finite in {dtype} (nan, inf, or "
+                         f"too large); pass finite {name}")
+    return a
+
+
+def _sample_weight(sample_weight, n_rows, dtype, rows=None):
+    """None, or one finite weight >= 0 per row of X (C-contiguous ``dtype``) whose sum over
+    ``rows`` (all rows when None) is positive."""
+    if sample_weight is None:
+        return None
+    v = _reals(sample_weight, "sample_weight", n_rows, "row of X", dtype)
+    if v.size and v.min() < 0:
+        raise ValueError(f"sample_weight holds negative values (min {v.min()}); pass "
+                         "weights >= 0")
+    used = v if rows is None else v[rows]
+    if not used.sum(dtype=np.float64) > 0:
+        where = "" if rows is None else " of the rows in order"
+        raise ValueError(f"the sample weights{where} are all zero: the weighted mean loss "
+                         "needs a positive weight sum; give some rows a positive weight")
+    return v
+
+
+def _step_scale(step_scale, d, dtype):
+    """None, or one finite factor > 0 per feature (C-contiguous ``dtype``)."""
+    if step_scale is None:
+        return None
+    p = _reals(step_scale, "step_scale", d, "feature", dtype)
+    if p.size and not p.min() > 0:
+        raise ValueError(f"step_scale holds values <= 0 (min {p.min()}); pass factors > 0 "
+                         "(1 leaves a feature's step as it is)")
+    return p
+
+
+def _order(order, n_rows):
+    """The rows of an epoch: a non-empty 1-d array of row indices of X, as C-contiguous intp."""
+    order = _array(order, "order")
+    if order.dtype.kind not in "iu" or order.ndim != 1:
+        raise TypeError(f"order must be a 1-d array of integer row indices, got a {order.ndim}-d "
+                        f"{order.dtype} array")
+    if order.shape[0] == 0:
+        raise ValueError("order is empty: an epoch needs at least one row")
+    if order.min() < 0 or order.max() >= n_rows:
+        raise ValueError(f"order holds row indices outside 0..{n_rows - 1} (X has "
+                         f"{n_rows} rows): found {order.min()}..{order.max()}")
+    return np.ascontiguousarray(order, dtype=np.intp)
+
+
+def _learning_rates(learning_rates, n, batch_size):
+    """One real learning rate per batch of an epoch over n rows at least, as C-contiguous
+    float64."""
+    lrs = _array(learning_rates, "learning_rates")
+    if lrs.dtype.kind not in "iuf" or lrs.ndim != 1:
+        raise TypeError(f"learning_rates must be a 1-d array of reals, got a {lrs.ndim}-d "
+                        f"{lrs.dtype} array")
+    n_batches = -(-n // batch_size)
+    if lrs.shape[0] < n_batches:
+        raise ValueError(f"learning_rates has {lrs.shape[0]} entries but the epoch has "
+                         f"{n_batches} batches; pass one learning rate per batch")
+    return np.ascontiguousarray(lrs, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- _linear
@@ -139,34 +227,28 @@ def linear_forward(X, coef, intercept, input_scale=1.0, out=None):
 
 
 def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0,
-          n_threads=1):
+          n_threads=1, sample_weight=None, step_scale=None):
     X, coef, intercept = _model(X, coef, intercept, allow_uint8=True, writeable=True)
-    y = _labels(y, X.shape[0], coef.shape[0])
+    input_scale = _scalar("input_scale", input_scale)
+    y, order, batch_size, lrs, l2, n_threads, sample_weight, step_scale = _epoch_args(
+        X.shape[0], coef, y, order, batch_size, learning_rates, l2, n_threads, sample_weight,
+        step_scale)
+    return (X, y, coef, intercept, order, batch_size, lrs, l2, input_scale, n_threads,
+            sample_weight, step_scale)
+
+
+def _epoch_args(n_rows, coef, y, order, batch_size, learning_rates, l2, n_threads,
+                sample_weight, step_scale):
+    """The arguments every epoch kernel (dense and sparse) shares, checked in one place."""
+    y = _labels(y, n_rows, coef.shape[0])
     batch_size = _scalar("batch_size", batch_size)
     n_threads = _scalar("n_threads", n_threads)
     l2 = _scalar("l2", l2)
-    input_scale = _scalar("input_scale", input_scale)
-    order = _array(order, "order")
-    if order.dtype.kind not in "iu" or order.ndim != 1:
-        raise TypeError(f"order must be a 1-d array of integer row indices, got a {order.ndim}-d "
-                        f"{order.dtype} array")
-    n = order.shape[0]
-    if n == 0:
-        raise ValueError("order is empty: an epoch needs at least one row")
-    if order.min() < 0 or order.max() >= X.shape[0]:
-        raise ValueError(f"order holds row indices outside 0..{X.shape[0] - 1} (X has "
-                         f"{X.shape[0]} rows): found {order.min()}..{order.max()}")
-    order = np.ascontiguousarray(order, dtype=np.intp)
-    lrs = _array(learning_rates, "learning_rates")
-    if lrs.dtype.kind not in "iuf" or lrs.ndim != 1:
-        raise TypeError(f"learning_rates must be a 1-d array of reals, got a {lrs.ndim}-d "
-                        f"{lrs.dtype} array")
-    n_batches = -(-n // batch_size)
-    if lrs.shape[0] < n_batches:
-        raise ValueError(f"learning_rates has {lrs.shape[0]} entries but the epoch has "
-                         f"{n_batches} batches; pass one learning rate per batch")
-    lrs = np.ascontiguousarray(lrs, dtype=np.float64)
-    return X, y, coef, intercept, order, batch_size, lrs, l2, input_scale, n_threads
+    order = _order(order, n_rows)
+    lrs = _learning_rates(learning_rates, order.shape[0], batch_size)
+    sample_weight = _sample_weight(sample_weight, n_rows, coef.dtype, order)
+    step_scale = _step_scale(step_scale, coef.shape[1], coef.dtype)
+    return y, order, batch_size, lrs, l2, n_threads, sample_weight, step_scale
 
 
 # --------------------------------------------------------------------------- _loss
@@ -199,7 +281,8 @@ def cross_entropy_grad(Z, y, loss=None, grad=None):
     return Z, y, loss, grad
 
 
-def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None):
+def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None,
+              sample_weight=None):
     X, coef, intercept = _model(X, coef, intercept, allow_uint8=False)
     if X.shape[0] == 0:
         raise ValueError("X has no rows: the mean loss needs at least one")
@@ -207,4 +290,74 @@ def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None):
     l2 = _scalar("l2", l2)
     grad_coef = _output(grad_coef, "grad_coef", coef.shape, coef.dtype)
     grad_intercept = _output(grad_intercept, "grad_intercept", intercept.shape, coef.dtype)
-    return X, y, coef, intercept, l2, grad_coef, grad_intercept
+    sample_weight = _sample_weight(sample_weight, X.shape[0], coef.dtype)
+    return X, y, coef, intercept, l2, grad_coef, grad_intercept, sample_weight
+
+
+# --------------------------------------------------------------------------- _sparse
+_INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _csr(X, coef):
+    """X as the sparse kernels read it: a SciPy CSR matrix or array (N, d), data of coef's dtype,
+    indices and indptr int32 or int64 (converted to one dtype if they differ, on a copy of X).
+
+    The structure is checked in full, because the compiled kernels trust it to stay inside the
+    arrays: indptr has N + 1 entries, starts at 0, never decreases and ends within indices and
+    data; every index of a stored entry is in 0..d-1. Indices may be unsorted and repeated
+    within a row (duplicates are summed).
+    """
+    if getattr(X, "format", None) != "csr":
+        raise TypeError(f"X must be a scipy.sparse CSR matrix or array (X.format == 'csr'), got "
+                        f"{type(X).__name__}; convert it once with X.tocsr()")
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(f"X must be 2-d (N, d), got shape {shape}")
+    (N, d), dtype = shape, coef.dtype
+    if d != coef.shape[1]:
+        raise ValueError(f"X has {d} features but coef has {coef.shape[1]}")
+    parts = {"X.data": X.data, "X.indices": X.indices, "X.indptr": X.indptr}
+    for name, a in parts.items():
+        if _array(a, name).ndim != 1 or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a 1-d C-contiguous array, got shape {a.shape}")
+    data, indices, indptr = parts.values()
+    if data.dtype != dtype:
+        raise TypeError(f"X must hold {dtype} values (the dtype of coef), got {data.dtype}; "
+                        f"convert it once with X.astype(np.{dtype})")
+    if indices.dtype not in _INDEX_DTYPES or indptr.dtype not in _INDEX_DTYPES:
+        raise TypeError(f"X.indices and X.indptr must be int32 or int64, got {indices.dtype} "
+                        f"and {indptr.dtype}")
+    if indptr.shape[0] != N + 1:
+        raise ValueError(f"X is not a valid CSR matrix: indptr has {indptr.shape[0]} entries "
+                         f"for {N} rows (N + 1 = {N + 1} expected)")
+    nnz = int(indptr[-1])
+    if indptr[0] != 0 or nnz > min(indices.shape[0], data.shape[0]) or (
+            N and (np.diff(indptr) < 0).any()):
+        raise ValueError(f"X is not a valid CSR matrix: indptr must rise from 0 to at most the "
+                         f"{min(indices.shape[0], data.shape[0])} stored entries, never "
+                         f"decreasing (found {indptr[0]}..{nnz})")
+    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= d):
+        raise ValueError(f"X is not a valid CSR matrix: column indices outside 0..{d - 1} "
+                         f"(found {indices[:nnz].min()}..{indices[:nnz].max()})")
+    if indices.dtype != indptr.dtype:  # one index type per call
+        X = X.copy()
+        X.indices, X.indptr = indices.astype(np.int64), indptr.astype(np.int64)
+    return X
+
+
+def sparse_linear_forward(X, coef, intercept, out=None):
+    coef, intercept = _weights(coef, intercept, writeable=False)
+    X = _csr(X, coef)
+    out = _output(out, "out", (X.shape[0], coef.shape[0]), coef.dtype)
+    return X, coef, intercept, out
+
+
+def sparse_epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, n_threads=1,
+                 sample_weight=None, step_scale=None):
+    coef, intercept = _weights(coef, intercept, writeable=True)
+    X = _csr(X, coef)
+    y, order, batch_size, lrs, l2, n_threads, sample_weight, step_scale = _epoch_args(
+        X.shape[0], coef, y, order, batch_size, learning_rates, l2, n_threads, sample_weight,
+        step_scale)
+    return (X, y, coef, intercept, order, batch_size, lrs, l2, n_threads, sample_weight,
+            step_scale)

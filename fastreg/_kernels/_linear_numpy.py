@@ -52,55 +52,79 @@ def linear_forward(X, coef, intercept, input_scale=1.0, out=None):
     return out
 
 
-def _correct(Z, y):
-    """How many rows the logits classify right: z >= 0 means class 1 (K == 1), else the argmax."""
+def _right(Z, y):
+    """Which rows the logits classify right: z >= 0 means class 1 (K == 1), else the argmax."""
     if Z.shape[1] == 1:
-        return int(np.count_nonzero((Z[:, 0] >= 0) == (y == 1)))
-    return int(np.count_nonzero(Z.argmax(axis=1) == y))
+        return (Z[:, 0] >= 0) == (y == 1)
+    return Z.argmax(axis=1) == y
 
 
 def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0,
-          n_threads=1):
+          n_threads=1, sample_weight=None, step_scale=None):
     """Mini-batch gradient descent over the rows ``X[order]``, in place on coef and intercept.
 
-    Batch t holds rows ``order[t*B:(t+1)*B]`` (the last may be smaller, B = batch_size) and takes
-    the step, with G_t = dE/dZ of the batch's logits (``_loss_numpy.cross_entropy_grad``):
-        coef -= lr_t ((1/n_t) G_t^T X_t + 2 l2 coef),  intercept -= lr_t (1/n_t) sum_n G_tn,
+    Batch t holds rows R_t = ``order[t*B:(t+1)*B]`` (the last may be smaller, B = batch_size,
+    n_t = |R_t|) and takes the step, with G_n = dE_n/dz_n of row n's logits
+    (``_loss_numpy.cross_entropy_grad``), v_n = ``sample_weight[n]`` and P = diag(step_scale)
+    acting on the feature axis:
+        coef      -= lr_t P ((1/n_t) sum_{n in R_t} v_n G_n x_n^T + 2 l2 coef),
+        intercept -= lr_t (1/n_t) sum_{n in R_t} v_n G_n,
     with lr_t = ``learning_rates[t]`` (float64, at least ceil(len(order)/B) entries). ``n_threads``
     is accepted for signature parity (NumPy decides its own threading).
 
+    ``sample_weight`` (N,) is indexed by row of X, like y (not by position in ``order``); None
+    means v = 1. The weights are not normalised here: the estimators pass them with mean 1 over
+    the training rows, so a full-batch step is the gradient of sum v E / sum v. ``step_scale``
+    (d,) scales column j's step, L2 term included; the intercept's step is not scaled. None
+    means all ones. With both None the arithmetic is exactly the unweighted epoch's.
+
     Returns ``(mean_loss, accuracy)`` over the rows seen, each measured on its batch at the
-    weights before that batch's step (the running train metrics deep-learning users log); the
-    loss is summed in float64. If a batch loss is not finite (for K == 1 also: a logit is not
-    finite) the epoch stops before that step, leaves the weights as that batch found them, and
-    returns (nan, nan). If a signal handler raises (KeyboardInterrupt on Ctrl-C: Python runs
-    the handlers between bytecodes, here at the latest after the batch's NumPy calls), the
-    weights are as the batches before it left them (``_last_batches_done()`` of them).
+    weights before that batch's step (the running train metrics deep-learning users log):
+    sum v_n E_n / sum v_n and sum v_n [row n classified right] / sum v_n, summed in float64.
+    If a batch loss is not finite (for K == 1 also: a logit is not finite; a row of weight 0
+    counts too, its non-finite gradient would poison the step) the epoch stops before that
+    step, leaves the weights as that batch found them, and returns (nan, nan). If a signal
+    handler raises (KeyboardInterrupt on Ctrl-C: Python runs the handlers between bytecodes,
+    here at the latest after the batch's NumPy calls), the weights are as the batches before
+    it left them (``_last_batches_done()`` of them).
     """
     global _batches_done
     _batches_done = 0
     # overflow is reported by the (nan, nan) result, as the compiled epoch does, not by warnings
     with np.errstate(over="ignore", invalid="ignore"):
-        return _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale)
+        return _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale,
+                      sample_weight, step_scale)
 
 
-def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale):
+def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale,
+           sample_weight, step_scale):
     global _batches_done
     dtype = coef.dtype
     n = order.shape[0]
-    loss_sum, correct = 0.0, 0
+    weighted = sample_weight is not None
+    loss_sum, correct, weight_sum = 0.0, 0.0, 0.0
     for t, start in enumerate(range(0, n, batch_size)):
         idx = order[start:start + batch_size]
         Xb = _scaled(X[idx], dtype, input_scale)
         yb = y[idx]
         Z = np.matmul(Xb, coef.T)
         Z += intercept
-        batch_correct = _correct(Z, yb)
+        right = _right(Z, yb)
         # an infinite logit of the logistic model has a finite loss limit (0 when its sign is
         # right), but it means the weights or the row overflowed: it counts as not finite
         finite_logits = Z.shape[1] > 1 or bool(np.isfinite(Z).all())
         loss, G = _loss_numpy.cross_entropy_grad(Z, yb, grad=Z)
-        batch_loss = float(loss.sum(dtype=np.float64))
+        if weighted:
+            vb = sample_weight[idx]
+            # 0 * inf is nan: a row of weight 0 with a non-finite loss stops the epoch too
+            batch_loss = float(np.dot(vb.astype(np.float64), loss.astype(np.float64)))
+            batch_correct = float(vb.sum(where=right, dtype=np.float64))
+            batch_weight = float(vb.sum(dtype=np.float64))
+            G *= vb[:, None]
+        else:
+            batch_loss = float(loss.sum(dtype=np.float64))
+            batch_correct = int(np.count_nonzero(right))
+            batch_weight = idx.shape[0]
         if not (finite_logits and np.isfinite(batch_loss)):  # diverged: keep the weights
             return float("nan"), float("nan")
         nb = Xb.shape[0]
@@ -111,7 +135,10 @@ def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_s
         grad /= nb
         if l2:
             grad += dtype.type(2 * l2) * coef
-        grad *= lr
+        if step_scale is None:
+            grad *= lr
+        else:  # lr p_j is lr exactly where p_j = 1: an all-ones step scale changes no bit
+            grad *= lr * step_scale
         step_b = lr * (G.sum(axis=0) / nb)
         # no call between these three lines: CPython runs signal handlers only at calls and
         # loop jumps, so a KeyboardInterrupt finds the weights at a batch boundary, never
@@ -121,4 +148,5 @@ def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_s
         _batches_done = t + 1
         loss_sum += batch_loss
         correct += batch_correct
-    return loss_sum / n, correct / n
+        weight_sum += batch_weight
+    return loss_sum / weight_sum, correct / weight_sum

@@ -117,21 +117,30 @@ def cross_entropy_grad(Z, y, loss=None, grad=None):
     return loss, grad
 
 
-def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None):
+def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None,
+              sample_weight=None):
     """Objective and gradient of the model on the batch (X, y): ``(J, grad_coef, grad_intercept)``.
 
-    J = (1/N) sum_n E_n(z_n) + l2 ||coef||^2 with z_n = coef x_n + intercept (K logits; the
+    With weights w_n (``sample_weight``; None means w = 1) and W = sum_n w_n > 0:
+    J = (1/W) sum_n w_n E_n(z_n) + l2 ||coef||^2 with z_n = coef x_n + intercept (K logits; the
     intercept is not penalised). By the chain rule, with G_n = dE_n/dz_n (cross_entropy_grad):
-    dJ/dcoef = (1/N) G^T X + 2 l2 coef  (K, d)  and  dJ/dintercept = (1/N) sum_n G_n  (K,).
+    dJ/dcoef = (1/W) sum_n w_n G_n x_n^T + 2 l2 coef  (K, d)  and
+    dJ/dintercept = (1/W) sum_n w_n G_n  (K,). Unweighted, W = N and this is the mean.
 
-    X (N, d) is a float array of coef's dtype, N >= 1; J is a Python float (the losses summed
-    in float64).
+    X (N, d) is a float array of coef's dtype, N >= 1; ``sample_weight`` (N,) of its dtype;
+    J is a Python float (the losses summed in float64).
     """
-    n = X.shape[0]
     Z = np.matmul(X, coef.T)
     Z += intercept
     loss, G = cross_entropy_grad(Z, y, grad=Z)
-    J = float(loss.sum(dtype=np.float64) / n) + l2 * float(np.vdot(coef, coef))
+    if sample_weight is None:
+        n = X.shape[0]
+        data = float(loss.sum(dtype=np.float64) / n)
+    else:
+        n = float(sample_weight.sum(dtype=np.float64))
+        data = float(np.dot(sample_weight.astype(np.float64), loss.astype(np.float64))) / n
+        G *= sample_weight[:, None]
+    J = data + l2 * float(np.vdot(coef, coef))
     grad_coef = _out(grad_coef, coef.shape, coef.dtype)
     grad_intercept = _out(grad_intercept, intercept.shape, coef.dtype)
     np.matmul(G.T, X, out=grad_coef)

@@ -3,5 +3,8 @@
 ``split``      THE stratified hold-out (used by ``fit`` and ``fastreg.datasets.train_val_split``)
 ``schedules``  learning-rate schedules alpha_t
 ``trainer``    the epoch loop: kernel calls, validation checks, early stopping, divergence
-``fit``        the fit driver: RNG, validation set, schedule, progress callback, rollback
+``step_size``  learning_rate="auto": the base step and the per-feature step sizes from the data
+``evaluator``  the validation loss and accuracy (weighted when the rows carry weights)
+``fit``        the fit driver: RNG, weights, validation set, step sizes, schedule, progress
+               callback, rollback
 """

@@ -5,10 +5,16 @@ fitted attributes; this module owns everything between them and the epoch loop:
 
 * the random generator (:func:`draw_rng`: one ``np.random.Generator`` seeds the hold-out and
   every shuffle, so both backends see identical inputs; training draws from a private copy);
-* the validation set: an explicit one (checked here), or THE stratified hold-out of
-  :mod:`.split`;
-* the learning-rate schedule (the decay period P defaults to one epoch of training rows,
-  the cosine horizon T to ``max_epochs`` epochs);
+* the rows that train: rows of weight zero are dropped first (:mod:`fastreg._sample_weight`:
+  a zero weight is a dropped row), then the validation set is an explicit one (checked here)
+  or THE stratified hold-out of :mod:`.split` over the remaining rows; the training rows'
+  weights are passed to the kernels normalised to mean 1, the held-out rows' weights weigh
+  the validation loss and accuracy;
+* the step size: an explicit ``learning_rate``, or ``"auto"``: ``(learning_rate_,
+  step_scale_)`` from :func:`fastreg._training.step_size.auto_step` on the training rows
+  (:func:`step_sizes`);
+* the learning-rate schedule, based on ``learning_rate_`` (the decay period P defaults to one
+  epoch of training rows, the cosine horizon T to ``max_epochs`` epochs);
 * progress: an :class:`fastreg._progress.EpochProgress` when ``verbose``, handed to the
   trainer as a callback (the trainer itself prints nothing);
 * the transaction: training works on copies (the weights the estimator passes, the history,
@@ -19,20 +25,27 @@ fitted attributes; this module owns everything between them and the epoch loop:
   ``err.result`` holds the failed run's weights and history for inspection.
 
 ``params`` is the dict of checked hyper-parameters of :func:`fastreg._validation.check_params`.
+``X`` is dense (C-contiguous float of the weights' dtype, or uint8) or a CSR matrix of the
+weights' dtype (:mod:`fastreg._sparse_input`); ``weights`` the per-row weights w_n of
+:func:`fastreg._sample_weight.row_weights` (float64) or None.
 """
 import copy
+import math
 
 import numpy as np
 
 from .._progress import EpochProgress
+from .._sample_weight import kernel_weights, positive_rows
+from .._sparse_input import as_csr, is_sparse
 from .._validation import check_array, check_targets
 from ..exceptions import InvalidParameterError, TrainingDivergedError
 from .schedules import make_schedule
 from .split import stratified_holdout
+from .step_size import auto_step
 from .trainer import Trainer, new_history
 
 __all__ = ["draw_rng", "explicit_validation", "fit", "make_rng", "model_input", "partial_fit",
-           "weights_dtype"]
+           "step_sizes", "weights_dtype"]
 
 
 def make_rng(random_state):
@@ -79,60 +92,101 @@ def weights_dtype(dtype, X):
 
 def model_input(X, dtype):
     """``X`` as the kernels take it with weights of ``dtype``: uint8 and float of ``dtype`` as
-    they are, another float type converted (never scaled: the kernels apply input_scale)."""
+    they are, another float type converted (never scaled: the kernels apply input_scale); a
+    CSR matrix with its values converted to ``dtype`` if need be."""
+    if is_sparse(X):
+        return as_csr(X, dtype)
     if X.dtype == np.uint8 or X.dtype == dtype:
         return X
     return np.ascontiguousarray(X, dtype=dtype)
 
 
-def explicit_validation(X_val, y_val, n_features, classes, dtype):
-    """The validation set passed to ``fit``, checked: ``(X_val, codes_val)`` for the trainer
-    (X_val uint8 or float of ``dtype``, unscaled; labels encoded by ``classes``)."""
+def explicit_validation(X_val, y_val, n_features, classes, dtype, per_class=None):
+    """The validation set passed to ``fit``, checked: ``(X_val, codes_val, weights_val)`` for
+    the trainer (X_val uint8 or float of ``dtype``, unscaled, or CSR; labels encoded by
+    ``classes``; weights ``per_class[codes_val]``, or None without class weights)."""
     if X_val is None or y_val is None:
         raise InvalidParameterError(
             "pass both X_val and y_val for an explicit validation set, or neither",
             param="X_val" if X_val is None else "y_val")
-    X_val = check_array(X_val, "X_val")
+    X_val = check_array(X_val, "X_val", accept_sparse=True)
     if X_val.shape[1] != n_features:
         raise InvalidParameterError(
             f"X_val has {X_val.shape[1]} features, but X has {n_features}; they must match",
             param="X_val")
     _, codes = check_targets(y_val, X_val.shape[0], classes, name="y_val")
-    return model_input(X_val, dtype), codes
+    weights = None if per_class is None else per_class[codes]
+    return model_input(X_val, dtype), codes, weights
 
 
-def fit(kernels, params, X, codes, n_classes, coef, intercept, rng, *, validation, desc,
-        commit):
+def step_sizes(params, X, rows, sample_weight, n_outputs, dtype, kept=None):
+    """``(learning_rate_, step_scale_)``: the base step alpha0 of the schedule and the
+    per-feature step scales (None: all ones; else C-contiguous of the weights' ``dtype``).
+
+    An explicit ``learning_rate`` is used as it is (step_scale_ None, today's steps exactly).
+    ``"auto"`` takes ``kept`` when given (a ``partial_fit`` chain or ``warm_start`` keeps its
+    steps), else :func:`fastreg._training.step_size.auto_step` on the training ``rows``
+    (``sample_weight`` the kernels' weights, mean 1 over them; ``n_outputs`` K, the rows of
+    coef). A callable ``lr_schedule`` gives the rates f(t) as they are: no base step
+    (learning_rate_ NaN), no scales.
+    """
+    if params["learning_rate"] != "auto":
+        return params["learning_rate"], None
+    if callable(params["lr_schedule"]):
+        return math.nan, None
+    if kept is not None:
+        return kept
+    learning_rate, step_scale = auto_step(X, rows, sample_weight, n_outputs,
+                                          params["batch_size"], params["l2"],
+                                          params["input_scale"], dtype=dtype)
+    return float(learning_rate), step_scale
+
+
+def fit(kernels, params, X, codes, n_classes, coef, intercept, rng, *, weights, validation,
+        step_size, desc, commit):
     """Train ``coef`` (K, d) / ``intercept`` (K,) in place for up to ``max_epochs`` epochs.
 
-    ``validation`` is ``(X_val, codes_val)`` or None; with ``early_stopping`` and no
-    validation set, the stratified hold-out of ``validation_fraction`` is drawn from ``rng``
-    and those rows are left out of training. Returns the trainer's TrainResult.
+    Rows of zero ``weights`` are dropped. ``validation`` is ``(X_val, codes_val, w_val)`` or
+    None; with ``early_stopping`` and no validation set, the stratified hold-out of
+    ``validation_fraction`` of the remaining rows is drawn from ``rng`` and left out of
+    training. ``step_size`` is the ``kept`` of :func:`step_sizes`. Returns the trainer's
+    TrainResult, with ``learning_rate`` and ``step_scale`` set.
     """
-    rows = np.arange(X.shape[0], dtype=np.intp)
+    rows = positive_rows(weights, X.shape[0])
     if validation is None and params["early_stopping"]:
-        val_rows, rows = stratified_holdout(codes, n_classes, params["validation_fraction"], rng)
-        validation = (np.ascontiguousarray(X[val_rows]), codes[val_rows])
-    return _run(kernels, params, X, codes, coef, intercept, rows, rng,
+        held, kept = stratified_holdout(codes[rows], n_classes, params["validation_fraction"],
+                                        rng)
+        val_rows, rows = rows[held], rows[kept]
+        X_val = X[val_rows] if is_sparse(X) else np.ascontiguousarray(X[val_rows])
+        w_val = None if weights is None else weights[val_rows]
+        if w_val is not None and np.all(w_val == w_val[0]):
+            w_val = None  # equal weights: the unweighted means, exactly
+        validation = (X_val, codes[val_rows], w_val)
+    return _run(kernels, params, X, codes, coef, intercept, rows, rng, weights, step_size,
                 max_epochs=params["max_epochs"], step=0, validation=validation,
                 history=new_history(), epoch_offset=0,
                 early_stopping=params["early_stopping"], desc=desc, commit=commit)
 
 
-def partial_fit(kernels, params, X, codes, coef, intercept, rng, *, step, history,
-                epoch_offset, desc, commit):
-    """One epoch over all rows of (X, codes), continuing at gradient step ``step`` and
-    appending to ``history``; no validation set, no early stopping."""
-    rows = np.arange(X.shape[0], dtype=np.intp)
-    return _run(kernels, params, X, codes, coef, intercept, rows, rng, max_epochs=1,
-                step=step, validation=None, history=history, epoch_offset=epoch_offset,
-                early_stopping=False, desc=desc, commit=commit)
+def partial_fit(kernels, params, X, codes, coef, intercept, rng, *, weights, step_size, step,
+                history, epoch_offset, desc, commit):
+    """One epoch over the rows of (X, codes) of positive ``weights``, continuing at gradient
+    step ``step`` and appending to ``history``; no validation set, no early stopping."""
+    rows = positive_rows(weights, X.shape[0])
+    return _run(kernels, params, X, codes, coef, intercept, rows, rng, weights, step_size,
+                max_epochs=1, step=step, validation=None, history=history,
+                epoch_offset=epoch_offset, early_stopping=False, desc=desc, commit=commit)
 
 
-def _run(kernels, p, X, codes, coef, intercept, rows, rng, *, max_epochs, step, validation,
-         history, epoch_offset, early_stopping, desc, commit):
+def _run(kernels, p, X, codes, coef, intercept, rows, rng, weights, step_size, *,
+         max_epochs, step, validation, history, epoch_offset, early_stopping, desc, commit):
+    sample_weight = kernel_weights(weights, rows, coef.dtype)
+    learning_rate, step_scale = step_sizes(p, X, rows, sample_weight, coef.shape[0],
+                                           coef.dtype, step_size)
     steps = -(-rows.shape[0] // p["batch_size"])
-    schedule = make_schedule(p["lr_schedule"], p["learning_rate"], decay=p["lr_decay"],
+    # a callable schedule ignores the base rate (learning_rate_ is NaN then)
+    base = learning_rate if math.isfinite(learning_rate) else 1.0
+    schedule = make_schedule(p["lr_schedule"], base, decay=p["lr_decay"],
                              decay_steps=p["lr_decay_steps"] or steps,
                              total_steps=p["max_epochs"] * steps)
     scale = 1.0 if p["input_scale"] is None else p["input_scale"]
@@ -143,11 +197,12 @@ def _run(kernels, p, X, codes, coef, intercept, rows, rng, *, max_epochs, step, 
                       validation_interval=p["validation_interval"], shuffle=p["shuffle"],
                       early_stopping=early_stopping, patience=p["patience"],
                       min_delta=p["min_delta"], input_scale=scale, n_threads=p["n_threads"],
+                      step_scale=step_scale,
                       callback=None if progress is None else progress.epoch_end)
     try:
         result = trainer.run(X, codes, coef, intercept, rows, rng, max_epochs=max_epochs,
                              step=step, validation=validation, history=history,
-                             epoch_offset=epoch_offset)
+                             epoch_offset=epoch_offset, sample_weight=sample_weight)
     except TrainingDivergedError as err:
         if progress is not None:
             progress.close(f"diverged in epoch {epoch_offset + err.result.epochs_run}; "
@@ -160,5 +215,6 @@ def _run(kernels, p, X, codes, coef, intercept, rows, rng, *, max_epochs, step, 
     if progress is not None:
         progress.close(f"early stop after epoch {epoch_offset + result.epochs_run}, best epoch "
                        f"{result.best_epoch}" if result.stopped_early else None)
+    result.learning_rate, result.step_scale = learning_rate, step_scale
     commit(result)
     return result

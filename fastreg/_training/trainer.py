@@ -1,19 +1,23 @@
 """The training loop: epochs of the fused kernel, validation checks, early stopping, history.
 
-One epoch is one call of the backend's fused kernel ``epoch`` per validation check: the
-kernel runs the mini-batch loop (compiled code on the Cython backend, Python on the NumPy one)
-over a slice of the epoch's row order, and the trainer decides everything else. Every random draw (the shuffle) and every learning rate is computed here, in
-Python, from one ``np.random.Generator``, so both backends see identical inputs and end with the
-same weights for the same seed.
+One epoch is one call of the backend's fused kernel ``epoch`` (``sparse_epoch`` for a CSR X:
+the only difference, in :meth:`Trainer._epoch`) per validation check: the kernel runs the
+mini-batch loop (compiled code on the Cython backend, Python on the NumPy one) over a slice of
+the epoch's row order, and the trainer decides everything else. Every random draw (the
+shuffle) and every learning rate is computed here, in Python, from one
+``np.random.Generator``, so both backends see identical inputs and end with the same weights
+for the same seed. Per-row weights v (mean 1 over the training rows) and per-feature step
+scales (``learning_rate="auto"``) are passed to the kernel as they are.
 
 Validation checks
     ``validation_interval`` c splits each epoch's batches into c consecutive runs of (nearly)
     equal length, at batch boundaries, so the batches themselves do not depend on c. After each
     run the trainer records one row of history: the step count, the epoch, the learning rate of
     the last step, the running train loss/accuracy the kernel measured on the rows of that run
-    (each batch at the weights before its step), and, when a validation set is given, the mean
-    cross-entropy and accuracy on it. The validation loss carries no L2 term: it measures the
-    fit to unseen data, the quantity early stopping should watch.
+    (each batch at the weights before its step; weighted means with sample weights), and, when
+    a validation set is given, the mean cross-entropy and accuracy on it (weighted by the
+    validation rows' weights when it has them: sum w E / sum w). The validation loss carries
+    no L2 term: it measures the fit to unseen data, the quantity early stopping should watch.
 
 Early stopping
     A check improves when its validation loss is lower than the best so far by more than
@@ -42,6 +46,10 @@ Divergence
     to the copy) and :class:`fastreg.exceptions.TrainingDivergedError` is raised, carrying
     those weights and the history up to the last good check (the failing check is not
     recorded). The fit driver never commits them: the estimator keeps what it had.
+    The error's ``learning_rate`` is an explicit learning rate to compare with: the largest
+    rate of the failed steps, times the smallest per-feature step scale when there are scales
+    (``learning_rate="auto"``: the explicit rate whose steps are nowhere larger), so that
+    "a tenth of it" is advice that holds for either kind of learning_rate.
 
 Progress
     The trainer prints nothing: after each epoch it calls ``callback(epoch, train_loss,
@@ -52,7 +60,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._sparse_input import is_sparse
 from ..exceptions import TrainingDivergedError
+from .evaluator import Evaluator
 
 #: the blow-up rule (see "Divergence" above): L > BLOWUP L0, or RISING rises in a row that
 #: multiply the loss by RISING_GROWTH or more and end above RISING_LEVEL L0
@@ -79,6 +89,8 @@ class TrainResult:
     best_val_loss: float = math.nan
     stopped_early: bool = False
     history: dict = field(default_factory=new_history)
+    learning_rate: float = math.nan  # the base step alpha0 (set by the fit driver)
+    step_scale: np.ndarray = None    # the per-feature step scales, or None (all ones)
 
 
 class Trainer:
@@ -96,14 +108,17 @@ class Trainer:
     early_stopping : bool, stop on the validation loss and return the best weights.
     patience : int >= 1, checks without improvement before stopping.
     min_delta : float >= 0, the least decrease of the validation loss that counts.
-    input_scale : float, features are ``X * input_scale`` (1/255 for raw uint8 pixels).
+    input_scale : float, features are ``X * input_scale`` (1/255 for raw uint8 pixels); dense
+        X only (sparse X is used as given).
     n_threads : int, passed to the kernel.
+    step_scale : None or (d,) array of the weights' dtype, > 0: column j of coef steps by
+        lr_t * step_scale[j] times its gradient (``learning_rate="auto"``); None: all ones.
     callback : ``callback(epoch, train_loss, history)`` after each epoch, or None.
     """
 
     def __init__(self, kernels, *, batch_size, l2, schedule, validation_interval=1,
                  shuffle=True, early_stopping=False, patience=5, min_delta=0.0,
-                 input_scale=1.0, n_threads=1, callback=None):
+                 input_scale=1.0, n_threads=1, step_scale=None, callback=None):
         self.kernels = kernels
         self.batch_size = int(batch_size)
         self.l2 = float(l2)
@@ -115,21 +130,25 @@ class Trainer:
         self.min_delta = float(min_delta)
         self.input_scale = float(input_scale)
         self.n_threads = int(n_threads)
+        self.step_scale = step_scale
         self.callback = callback
 
     def steps_per_epoch(self, n_rows):
         return -(-n_rows // self.batch_size)
 
     def run(self, X, y, coef, intercept, rows, rng, *, max_epochs, step=0, validation=None,
-            history=None, epoch_offset=0):
+            history=None, epoch_offset=0, sample_weight=None):
         """Train ``coef``/``intercept`` in place on the rows ``X[rows]``; return a TrainResult.
 
-        ``X`` is the whole C-contiguous data set (float of the weights' dtype, or uint8), ``y``
-        its ``np.intc`` class indices, ``rows`` the training rows (np.intp; the validation rows
-        are simply not in it, so X is never copied). ``step`` is the global step count the
+        ``X`` is the whole data set: C-contiguous (float of the weights' dtype, or uint8) or a
+        CSR matrix of the weights' dtype; ``y`` its ``np.intc`` class indices, ``rows`` the
+        training rows (np.intp; the validation rows are simply not in it, so X is never
+        copied). ``sample_weight`` is None or the kernels' per-row weights (N,) of the
+        weights' dtype, indexed by row of X. ``step`` is the global step count the
         schedule starts from; ``epoch_offset`` the epochs run before (for the history).
-        ``validation`` is ``(X_val, y_val)``: X_val float of the weights' dtype or uint8, unscaled
-        (the kernels apply ``input_scale``), y_val np.intc; or None.
+        ``validation`` is ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``: X_val float of the
+        weights' dtype or uint8, unscaled (the kernels apply ``input_scale``), or CSR; y_val
+        np.intc; w_val None or the rows' weights (float64, > 0); or None.
         ``history`` (a dict from :func:`new_history`) is appended to, or a new one started.
         """
         history = new_history() if history is None else history
@@ -140,7 +159,7 @@ class Trainer:
         n_checks = min(self.validation_interval, n_batches)
         bounds = [round(i * n_batches / n_checks) for i in range(n_checks + 1)]
         watch = self.early_stopping and validation is not None
-        evaluator = _Evaluator(self.kernels, validation, coef, self.input_scale)
+        evaluator = Evaluator(self.kernels, validation, coef, self.input_scale)
         start = [v for v in history["train_loss"][:1] if math.isfinite(v)]
         level = max([math.log(max(coef.shape[0], 2))] + start)
 
@@ -161,8 +180,8 @@ class Trainer:
                 # overflow is detected below and reported once, with advice: silence NumPy's
                 # own RuntimeWarnings about it (the NumPy backend would emit them mid-epoch)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, acc = self.kernels.epoch(X, y, coef, intercept, part, B, lrs[b0:b1],
-                                                   self.l2, self.input_scale, self.n_threads)
+                    loss, acc = self._epoch(X, y, coef, intercept, part, lrs[b0:b1],
+                                            sample_weight)
                     loss, acc = float(loss), float(acc)
                     problem = (_non_finite(loss, coef, intercept)
                                or _blown_up(loss, level, history["train_loss"]))
@@ -205,6 +224,18 @@ class Trainer:
                            best_epoch=best_epoch, best_val_loss=best["loss"],
                            stopped_early=stopped, history=history)
 
+    def _epoch(self, X, y, coef, intercept, part, lrs, sample_weight):
+        """One kernel call: ``sparse_epoch`` for CSR X (no input_scale), else ``epoch``; the
+        weights and step scales are passed only when there are some (None is the default)."""
+        extra = {name: value for name, value in (("sample_weight", sample_weight),
+                                                 ("step_scale", self.step_scale))
+                 if value is not None}
+        if is_sparse(X):
+            return self.kernels.sparse_epoch(X, y, coef, intercept, part, self.batch_size, lrs,
+                                             self.l2, self.n_threads, **extra)
+        return self.kernels.epoch(X, y, coef, intercept, part, self.batch_size, lrs, self.l2,
+                                  self.input_scale, self.n_threads, **extra)
+
     def _diverged(self, problem, epoch, step, lrs, coef, intercept, saved, best, history,
                   epochs_run):
         """Restore the last good weights and raise TrainingDivergedError."""
@@ -221,11 +252,16 @@ class Trainer:
                              best_epoch=max(best_epoch, 0),
                              best_val_loss=best["loss"] if best is not None else math.nan,
                              stopped_early=True, history=history)
+        rates, explicit = f"learning rates up to {lr_max:.3g}", lr_max
+        if self.step_scale is not None:  # learning_rate="auto": steps differ by feature
+            low, high = float(np.min(self.step_scale)), float(np.max(self.step_scale))
+            rates += f" times per-feature step scales {low:.3g} to {high:.3g}"
+            explicit = lr_max * low
         raise TrainingDivergedError(
             f"Training diverged in epoch {epoch}, within steps {step + 1}-{step + len(lrs)}: "
-            f"{problem} with learning rates up to {lr_max:.3g}",
-            result, learning_rate=lr_max,
-            hint=f"lower learning_rate (e.g. learning_rate={lr_max / 10:.3g}) or scale the "
+            f"{problem} with {rates}",
+            result, learning_rate=explicit,
+            hint=f"lower learning_rate (e.g. learning_rate={explicit / 10:.3g}) or scale the "
                  f"features (e.g. input_scale=1/255 for raw pixels); the estimator is left as "
                  f"it was, and the error's .result holds this run's history and {kept}")
 
@@ -256,34 +292,3 @@ def _blown_up(loss, level, losses):
 def _append(history, **row):
     for key in HISTORY_KEYS:
         history[key].append(row[key])
-
-
-class _Evaluator:
-    """Mean cross-entropy (no L2 term) and accuracy on a fixed validation set.
-
-    The logits buffer is allocated once; the forward kernel (which applies ``input_scale``)
-    and the cross-entropy kernel write into it, so a validation check allocates nothing of
-    size N_val x K. K = 1: class 1 when z >= 0; K >= 2: the argmax.
-    """
-
-    def __init__(self, kernels, validation, coef, input_scale):
-        self.kernels = kernels
-        if validation is None:
-            return
-        self.X, self.y = validation
-        self.input_scale = input_scale
-        n = self.X.shape[0]
-        self.logits = np.empty((n, coef.shape[0]), dtype=coef.dtype)
-        self.losses = np.empty(n, dtype=coef.dtype)
-        self.positive = self.y == 1
-
-    def __call__(self, coef, intercept):
-        k = self.kernels
-        Z = k.linear_forward(self.X, coef, intercept, self.input_scale, out=self.logits)
-        k.cross_entropy(Z, self.y, out=self.losses)
-        if Z.shape[1] == 1:
-            correct = np.count_nonzero((Z[:, 0] >= 0) == self.positive)
-        else:
-            correct = np.count_nonzero(Z.argmax(axis=1) == self.y)
-        n = self.losses.shape[0]
-        return float(self.losses.sum(dtype=np.float64)) / n, correct / n

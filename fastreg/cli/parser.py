@@ -132,7 +132,10 @@ def _add_train(sub, common):
     est = train.add_argument_group("training (estimator parameters)")
     _param(est, "max_epochs", metavar="N", help="maximum number of epochs (max_epochs)")
     _param(est, "batch_size", metavar="B", help="samples per gradient step")
-    _param(est, "learning_rate", metavar="ALPHA", help="base learning rate (learning_rate)")
+    _param(est, "learning_rate", metavar="ALPHA",
+           help="base learning rate (learning_rate), a number > 0 or 'auto' (from the data: "
+                "per-feature steps 1/(max|x_j|^2 + 2 l2/c) and a base step from the loss's "
+                "smoothness)")
     _param(est, "lr_schedule", help="learning-rate schedule over steps")
     _param(est, "lr_decay", metavar="R", help="decay factor/rate of the step, exponential and "
                                               "inverse schedules")

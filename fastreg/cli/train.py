@@ -112,8 +112,9 @@ def _check_schedule(model):
     from .._training.schedules import make_schedule
     from ..exceptions import InvalidParameterError
 
+    rate = model.learning_rate  # "auto" is resolved from the data at fit time
     try:
-        make_schedule(model.lr_schedule, model.learning_rate, decay=model.lr_decay,
+        make_schedule(model.lr_schedule, 1.0 if rate == "auto" else rate, decay=model.lr_decay,
                       decay_steps=model.lr_decay_steps or 1, total_steps=1)
     except InvalidParameterError as exc:
         where = f"argument {option(exc.param)}: " if exc.param else ""
@@ -126,10 +127,12 @@ def _fit(model, X_fit, y_fit, X_val, y_val):
     try:
         model.fit(X_fit, y_fit, X_val=X_val, y_val=y_val)
     except TrainingDivergedError as exc:
+        # the error's learning_rate is an explicit rate to compare with, also under "auto"
         rate = exc.learning_rate if exc.learning_rate is not None else model.learning_rate
         flag = option(exc.param or "learning_rate")
-        raise CLIError(f"{exc.reason.rstrip('. ')}. Pass a smaller {flag} (e.g. {flag} "
-                       f"{rate / 10:g}); nothing was written.") from exc
+        example = f" (e.g. {flag} {rate / 10:g})" if not isinstance(rate, str) else ""
+        raise CLIError(f"{exc.reason.rstrip('. ')}. Pass a smaller {flag}{example}; nothing "
+                       "was written.") from exc
 
 
 def metrics_record(args, argv, dataset, digits, model, scores, cm, *, sizes, fit_seconds,
@@ -156,6 +159,7 @@ def metrics_record(args, argv, dataset, digits, model, scores, cm, *, sizes, fit
         "backend": model.backend_,
         "dtype": np.dtype(model.coef_.dtype).name,
         "params": params,
+        "learning_rate_used": float(model.learning_rate_),
         "epochs_run": epochs,
         "best_epoch": int(model.best_epoch_),
         "stopped_early": bool(model.early_stopping and epochs < model.max_epochs),

@@ -212,11 +212,12 @@ static inline void fr_fwd(const fr_simd *s, int kind, const void *const *rows,
 #define FR_BWD_WRAPPER(name, T)                                                                \
     static inline void name(const fr_simd *s, int kind, const void *const *rows, int nrows,    \
                             int j0, int j1, const T *G, int ldg, int K, T *W, T *gbuf,          \
-                            int mode, T c_grad, T l2x2, T lr)                                   \
+                            int mode, T c_grad, T l2x2, T lr, const T *pscale)                  \
     {                                                                                           \
         typedef void (*f_t)(const void *const *, int, int, int, const T *, int, int, T *, T *, \
-                            int, T, T, T);                                                      \
-        ((f_t) s->bwd[kind])(rows, nrows, j0, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr);  \
+                            int, T, T, T, const T *);                                           \
+        ((f_t) s->bwd[kind])(rows, nrows, j0, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr,   \
+                             pscale);                                                           \
     }
 FR_BWD_WRAPPER(fr_bwd_f32, float)
 FR_BWD_WRAPPER(fr_bwd_f64, double)
@@ -224,12 +225,12 @@ FR_BWD_WRAPPER(fr_bwd_f64, double)
 
 #define FR_ROWS_WRAPPER(name, field, T)                                                        \
     static inline double name(const fr_simd *s, const T *zpart, ptrdiff_t zslot, int nt,       \
-                              int nrows, int K, T scale, const T *b, const int *y, T *G,        \
-                              double *gsum, ptrdiff_t *correct, double *tmp)                    \
+                              int nrows, int K, T scale, const T *b, const int *y, const T *v,  \
+                              T *G, double *gsum, double *correct, double *tmp)                 \
     {                                                                                           \
         typedef double (*f_t)(const T *, ptrdiff_t, int, int, int, T, const T *, const int *,  \
-                              T *, double *, ptrdiff_t *, double *);                            \
-        return ((f_t) s->field)(zpart, zslot, nt, nrows, K, scale, b, y, G, gsum, correct,     \
+                              const T *, T *, double *, double *, double *);                    \
+        return ((f_t) s->field)(zpart, zslot, nt, nrows, K, scale, b, y, v, G, gsum, correct,  \
                                 tmp);                                                           \
     }
 FR_ROWS_WRAPPER(fr_softmax_rows_f32, rows_f32, float)

@@ -16,6 +16,13 @@
  *        FR_STORE  gbuf = A        FR_ADD  gbuf += A
  *        FR_UPDATE W = W - lr (c A + l2x2 W)          (c = input_scale / batch rows)
  *        FR_ADD_UPDATE  the same with A + gbuf
+ *      with a per-feature step scale p (pscale, NULL: none) the update is
+ *        W[k, j] = W[k, j] - (lr p_j) (c A + l2x2 W): lr p_j is lr exactly when p_j = 1, so
+ *      all-ones p gives the bits of no p: one update expression serves both.
+ *      FR_UPDATE_ROUNDING: with FMA contraction (GCC's default) c A + l2x2 W may become
+ *      fma(A, c, l2x2 W) or fma(l2x2, W, c A), and GCC picks by where the products land after
+ *      its other optimisations; l2x2 W is therefore kept in a register on its own
+ *      (FR_IN_REGISTER), which pins the first, the rounding of the epoch before step scales.
  * Both keep R rows x KB classes (fwd) or KB classes x C vector chunks (bwd) of accumulators in
  * registers, so each W (or gradient) chunk loaded from L1 serves several rows.
  */
@@ -179,7 +186,7 @@ static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nro
  * mode (STORE / ADD into gbuf, or the update of W). */
 FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T *G, int ldg,
                          FR_T *W, FR_T *gbuf, int K, int mode, FR_T c_grad, FR_T l2x2,
-                         FR_T lr, const int KB, const int C)
+                         FR_T lr, const FR_T *pscale, const int KB, const int C)
 {
     V acc[FR_KB_MAX][8];
     int r, k, c;
@@ -214,7 +221,15 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
         if (mode == FR_ADD_UPDATE) {
             FR_UNROLL FR_EACH acc[k][c] += FR_AT(gbuf);
         }
-        FR_UNROLL FR_EACH FR_AT(W) = FR_AT(W) - lr * (acc[k][c] * c_grad + l2x2 * FR_AT(W));
+        V lrp[8];
+        FR_UNROLL
+        for (c = 0; c < C; c++)
+            lrp[c] = pscale ? lr * *(const FR_FN(vu) *) (pscale + j + c * FR_VL) : lr - (V) {0};
+        FR_UNROLL FR_EACH {
+            V wl = l2x2 * FR_AT(W);
+            FR_IN_REGISTER(wl); /* see FR_UPDATE_ROUNDING */
+            FR_AT(W) = FR_AT(W) - lrp[c] * (acc[k][c] * c_grad + wl);
+        }
     }
 #undef FR_EACH
 #undef FR_AT
@@ -223,13 +238,13 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
 /* The last partial chunk [j, jend) of the features, one element at a time (d % VL of them). */
 static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend, const FR_T *G,
                             int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad,
-                            FR_T l2x2, FR_T lr)
+                            FR_T l2x2, FR_T lr, const FR_T *pscale)
 {
     int r, k, jj;
     for (k = 0; k < K; k++) {
         for (jj = j; jj < jend; jj++) {
             ptrdiff_t at = FR_WAT((ptrdiff_t) 0, K, jj) + k * FR_P;
-            FR_T a = 0, *pw = W + at, *pg = gbuf ? gbuf + at : 0;
+            FR_T a = 0, *pw = W + at, *pg = gbuf ? gbuf + at : 0, wl;
             for (r = 0; r < nrows; r++)
                 a += G[r * ldg + k] * (FR_T) rows[r][jj];
             if (mode == FR_STORE)
@@ -239,7 +254,9 @@ static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend
             else {
                 if (mode == FR_ADD_UPDATE)
                     a += *pg;
-                *pw = *pw - lr * (a * c_grad + l2x2 * *pw);
+                wl = l2x2 * *pw;
+                FR_IN_REGISTER(wl); /* see FR_UPDATE_ROUNDING */
+                *pw = *pw - (pscale ? lr * pscale[jj] : lr) * (a * c_grad + wl);
             }
         }
     }
@@ -247,16 +264,18 @@ static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend
 
 FR_AI void FR_FN(bwd_kb)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
                          int ldg, FR_T *W, FR_T *gbuf, int K, int mode, FR_T c_grad,
-                         FR_T l2x2, FR_T lr, const int KB)
+                         FR_T l2x2, FR_T lr, const FR_T *pscale, const int KB)
 {
     /* accumulators + C x-vectors + the broadcast G value must fit in the register file */
     const int C = FR_NREG >= 32 ? (KB <= 2 ? 8 : KB <= 3 ? 6 : KB <= 6 ? 4 : 2)
                                 : (KB <= 2 ? 4 : KB <= 4 ? 2 : 1);
     int j = j0;
     for (; j + C * FR_VL <= j1; j += C * FR_VL)
-        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, KB, C);
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, pscale, KB,
+                      C);
     for (; j + FR_VL <= j1; j += FR_VL)
-        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, KB, 1);
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, pscale, KB,
+                      1);
 }
 
 /* The class blocks of the kernels: any K as a sum of the widths compiled below. */
@@ -268,7 +287,7 @@ static inline int FR_FN(class_block)(int left)
 /* Gradient over the features [j0, j1) (j1 = d for the last thread), then mode. */
 static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
                        int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad, FR_T l2x2,
-                       FR_T lr)
+                       FR_T lr, const FR_T *pscale)
 {
     int k0, kb, jfull = j0 + (j1 - j0) / FR_VL * FR_VL;
     for (k0 = 0; k0 < K; k0 += kb) {
@@ -277,16 +296,17 @@ static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, cons
         kb = FR_FN(class_block)(K - k0);
 #define FR_BWD_CASE(n) \
         case n: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2, \
-                              lr, n); break;
+                              lr, pscale, n); break;
         switch (kb) {
         FR_BWD_CASE(1) FR_BWD_CASE(2) FR_BWD_CASE(4) FR_BWD_CASE(6) FR_BWD_CASE(8)
         default: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2,
-                               lr, 10); break;
+                               lr, pscale, 10); break;
         }
 #undef FR_BWD_CASE
     }
     if (jfull < j1)
-        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr);
+        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr,
+                        pscale);
 }
 
 #undef V

@@ -16,8 +16,11 @@
  *   rest = sum_{c != i} e^{z_c - m},  loss = (m - z_y) + log1p(rest),
  *   g_c = e^{z_c - m} / (1 + rest) - [c = y], with g_y = -rest / (1 + rest) when y = i.
  *
- * G (nrows, K) receives g; gsum[c] += sum over the rows of g_c; *correct += rows with i = y.
- * tmp holds nrows*K + VL doubles. Returns the sum of the row losses (double).
+ * With row weights v (NULL: all 1) row i's g is multiplied by v_i (in FR_T, as the NumPy
+ * twin's G *= v) and its loss and hit count by v_i. G (nrows, K) receives g; gsum[c] += sum
+ * over the rows of g_c; *correct += sum of v_i over the rows with i = y. tmp holds nrows*K + VL
+ * doubles. Returns sum_i v_i loss_i (double; 0 * inf is NaN: a non-finite row stops the epoch
+ * whatever its weight).
  */
 static void FR_RN(logits)(const FR_T *zpart, ptrdiff_t zslot, int nt, int nrows, int K,
                           FR_T scale, const FR_T *b, FR_T *G)
@@ -36,8 +39,8 @@ static void FR_RN(logits)(const FR_T *zpart, ptrdiff_t zslot, int nt, int nrows,
 }
 
 static double FR_RN(softmax_rows)(const FR_T *zpart, ptrdiff_t zslot, int nt, int nrows, int K,
-                                  FR_T scale, const FR_T *b, const int *y, FR_T *G,
-                                  double *gsum, ptrdiff_t *correct, double *tmp)
+                                  FR_T scale, const FR_T *b, const int *y, const FR_T *v,
+                                  FR_T *G, double *gsum, double *correct, double *tmp)
 {
     int i, k, n = nrows * K;
     double loss = 0.0;
@@ -71,8 +74,16 @@ static double FR_RN(softmax_rows)(const FR_T *zpart, ptrdiff_t zslot, int nt, in
             g[yi] = (FR_T) (-rest * inv);
         else
             g[yi] = g[yi] - 1;
-        loss += (m - zy) + log1p(rest);
-        *correct += yi == best;
+        if (v) {
+            FR_T vi = v[i];
+            for (k = 0; k < K; k++)
+                g[k] = g[k] * vi;
+            loss += (double) vi * ((m - zy) + log1p(rest));
+            *correct += yi == best ? (double) vi : 0.0;
+        } else {
+            loss += (m - zy) + log1p(rest);
+            *correct += yi == best;
+        }
         for (k = 0; k < K; k++)
             gsum[k] += g[k];
     }

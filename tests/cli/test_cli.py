@@ -114,7 +114,8 @@ BAD_ARGS = [
     (["train", "--epochs", "two"], "--epochs: must be an integer >= 1, got 'two'"),
     (["train", "--batch-size", "-3"], "--batch-size: must be an integer >= 1"),
     (["train", "--lr", "0"], "--lr: must be a real number > 0"),
-    (["train", "--lr", "nan"], "--lr: must be a real number > 0, got 'nan'"),
+    (["train", "--lr", "nan"], "--lr: must be a real number > 0 or 'auto', got 'nan'"),
+    (["train", "--lr", "Auto"], "--lr: must be a real number > 0 or 'auto', got 'Auto'"),
     (["train", "--l2=-1e-3"], "--l2: must be a real number >= 0"),
     (["train", "--l2", "-1e-3"], "--l2: expected one argument"),  # argparse: an option?
     (["train", "--patience", "0"], "--patience: must be an integer >= 1"),

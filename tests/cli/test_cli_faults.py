@@ -139,6 +139,39 @@ def test_run_appears_whole(tmp_path, capsys, fake_data):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("lr", [None, "auto", "0.05"])
+def test_learning_rate_auto_is_the_default_and_is_recorded(lr, tmp_path, capsys, fake_data):
+    """--lr defaults to the estimator's "auto" and takes it by name; metrics.json records
+    the parameter and the base step used, and the model file keeps the step scales."""
+    import fastreg
+
+    out = tmp_path / "run"
+    extra = [] if lr is None else ["--lr", lr]
+    assert cli.main(quick(out, *extra)) == cli.EXIT_OK, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = fastreg.load(out / "model.npz")
+    if lr == "0.05":
+        assert metrics["params"]["learning_rate"] == 0.05 == metrics["learning_rate_used"]
+        assert model.step_scale_ is None
+    else:
+        assert metrics["params"]["learning_rate"] == "auto"
+        assert metrics["learning_rate_used"] == model.learning_rate_ > 0
+        assert model.step_scale_.shape == (784,)
+
+
+def test_divergence_under_auto_suggests_an_explicit_lr(tmp_path, capsys, fake_data,
+                                                       monkeypatch):
+    from fastreg._training import fit as fit_driver
+
+    real = fit_driver.auto_step
+    monkeypatch.setattr(fit_driver, "auto_step",
+                        lambda *a, **k: (real(*a, **k)[0] * 1e15, real(*a, **k)[1]))
+    assert cli.main(quick(tmp_path / "run")) == cli.EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "times per-feature step scales" in err and "Pass a smaller --lr (e.g. --lr " in err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError(28, "No space left on device")])
 @pytest.mark.parametrize("earlier", [False, True])
 def test_failure_while_writing_leaves_out_as_it_was(fault, earlier, tmp_path, monkeypatch,

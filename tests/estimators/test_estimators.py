@@ -155,7 +155,8 @@ def test_uint8_with_input_scale_equals_prescaled_floats(backend, cls, dtype):
         y = y + (X8[:, 0] > 128)
     scale = 1 / 255
     Xf = X8.astype(dtype) * dtype(scale)
-    common = dict(backend=backend.name, random_state=3, max_epochs=4, validation_interval=2)
+    common = dict(backend=backend.name, random_state=3, max_epochs=4, validation_interval=2,
+                  learning_rate=0.1)
     m8 = cls(input_scale=scale, dtype=np.dtype(dtype).name, **common).fit(X8, y)
     mf = cls(**common).fit(Xf, y)
     assert m8.coef_.dtype == dtype
@@ -179,17 +180,31 @@ def test_uint8_with_input_scale_equals_prescaled_floats(backend, cls, dtype):
     # input_scale also applies to float input: the model always sees X * input_scale
     np.testing.assert_allclose(m8.decision_function(big_f * 255), m8.decision_function(big),
                                rtol=tol, atol=tol)
+    # learning_rate="auto" reads the same features from both; its statistics of uint8 rows
+    # are summed in float32 (exact counts, float32 sums), so the two agree to float32's
+    # rounding of a step size, and the weights to a few times that
+    common["learning_rate"] = "auto"
+    a8 = cls(input_scale=scale, dtype=np.dtype(dtype).name, **common).fit(X8, y)
+    af = cls(**common).fit(Xf, y)
+    tol = 1e-5
+    np.testing.assert_allclose(a8.step_scale_, af.step_scale_, rtol=tol)
+    assert a8.learning_rate_ == pytest.approx(af.learning_rate_, rel=tol)
+    np.testing.assert_allclose(a8.coef_, af.coef_, rtol=tol, atol=tol * np.abs(af.coef_).max())
 
 
 def test_uint8_without_scale_trains_on_raw_values(backend):
     rng = np.random.default_rng(1)
     X8 = rng.integers(0, 3, size=(200, 4), dtype=np.uint8)
     y = (X8[:, 0] > X8[:, 1]).astype(int)
-    m8 = LogisticRegression(backend=backend.name, random_state=0, max_epochs=3).fit(X8, y)
-    mf = LogisticRegression(backend=backend.name, random_state=0, max_epochs=3).fit(
-        X8.astype(np.float64), y)
+    common = dict(backend=backend.name, random_state=0, max_epochs=3, learning_rate=0.1)
+    m8 = LogisticRegression(**common).fit(X8, y)
+    mf = LogisticRegression(**common).fit(X8.astype(np.float64), y)
     assert m8.coef_.dtype == np.float64
     np.testing.assert_array_equal(m8.coef_, mf.coef_)
+    common["learning_rate"] = "auto"
+    a8 = LogisticRegression(**common).fit(X8, y)
+    af = LogisticRegression(**common).fit(X8.astype(np.float64), y)
+    np.testing.assert_allclose(a8.coef_, af.coef_, rtol=1e-6)
 
 
 def test_read_only_memmap_input(backend, tmp_path):
@@ -259,7 +274,8 @@ def test_early_stopping_keeps_the_best_validation_weights(backend, cls):
     X_val, y_val = data_for(cls, n=150, seed=1, spread=2.5)
     X_val = X_val + 1.0  # a shifted validation set: its loss turns up soon
     model = cls(backend=backend.name, random_state=0, learning_rate=1.0, batch_size=8,
-                validation_interval=4, patience=6, max_epochs=200).fit(X, y, X_val, y_val)
+                validation_interval=4, patience=6, max_epochs=200).fit(X, y, X_val=X_val,
+                                                                       y_val=y_val)
     h = model.history_
     best = int(np.argmin(h["val_loss"]))
     assert len(h["val_loss"]) == best + 1 + 6 and model.n_iter_ < 200
@@ -290,7 +306,7 @@ def test_without_early_stopping_all_epochs_run(backend):
     assert all(math.isnan(v) for v in model.history_["val_loss"])
     assert model.t_ == 7 * 8  # all 240 rows train
     # an explicit validation set is still measured, but does not stop or pick weights
-    model.fit(X, y, X[:50], y[:50])
+    model.fit(X, y, X_val=X[:50], y_val=y[:50])
     assert model.n_iter_ == 7 == model.best_epoch_
     assert log_loss(model, X[:50], y[:50]) == pytest.approx(model.history_["val_loss"][-1],
                                                             rel=1e-10)
@@ -378,8 +394,9 @@ def test_partial_fit_rules(backend):
         model.partial_fit(X[:3], [0, 9, 1])
     with pytest.raises(ValueError, match="X has 4 features, but SoftmaxRegression is expecting 5"):
         model.partial_fit(X[:, :4], y)
-    with pytest.raises(ValueError, match="SoftmaxRegression"):
-        LogisticRegression(backend=backend.name).partial_fit(X, y, classes=[0, 1, 2])
+    # LogisticRegression takes more than two classes too (softmax rows)
+    multi = LogisticRegression(backend=backend.name).partial_fit(X, y, classes=[0, 1, 2])
+    assert multi.coef_.shape == (3, 5)
     # the dtype is fixed by the first call; later batches are converted to it
     m32 = LogisticRegression(backend=backend.name).partial_fit(
         X.astype(np.float32), y == 0, classes=[False, True])
@@ -430,11 +447,20 @@ def test_input_errors(cls):
             model.fit(Xb, yb)
 
 
-def test_binary_only_points_to_softmax():
-    X, y = blobs(k=3)
-    with pytest.raises(ValueError, match="Only binary classification is supported.*"
-                                         "use fastreg.SoftmaxRegression"):
-        LogisticRegression().fit(X, y)
+def test_logistic_regression_is_multinomial_above_two_classes(backend):
+    """As scikit-learn's LogisticRegression: K >= 3 classes train the softmax model, coef_
+    (K, d), decision_function (n, K); it is the same model as SoftmaxRegression's."""
+    X, y = blobs(k=4)
+    params = dict(backend=backend.name, random_state=0, max_epochs=5)
+    lr = LogisticRegression(**params).fit(X, y)
+    sm = SoftmaxRegression(**params).fit(X, y)
+    assert lr.coef_.shape == (4, 5) and lr.intercept_.shape == (4,)
+    assert lr.decision_function(X).shape == (len(X), 4)
+    np.testing.assert_array_equal(lr.coef_, sm.coef_)
+    np.testing.assert_array_equal(lr.predict_proba(X), sm.predict_proba(X))
+    assert lr.score(X, y) > 0.9
+    # two classes: the sigmoid model of one row, whatever the labels were before
+    assert LogisticRegression(**params).fit(X, y % 2).coef_.shape == (1, 5)
 
 
 @pytest.mark.parametrize("param, value, exc, match", [
@@ -478,7 +504,9 @@ def test_predict_errors():
     with pytest.raises(ValueError, match="pass both X_val and y_val"):
         model.fit(X, y, X_val=X)
     with pytest.raises(ValueError, match="X_val has 4 features"):
-        model.fit(X, y, X[:, :4], y)
+        model.fit(X, y, X_val=X[:, :4], y_val=y)
+    with pytest.raises(TypeError):  # X_val is keyword-only: a third argument is sample_weight
+        model.fit(X, y, None, X, y)
 
 
 def test_score_with_sample_weight(backend):

@@ -1,8 +1,13 @@
 """Acceptance on the real MNIST digits, with default parameters, on every selected backend.
 
 * Digits 2 vs 3 with LogisticRegression (10% validation, early stopping: the defaults):
-  test accuracy >= 97.5%.
-* All ten digits with SoftmaxRegression, defaults: test accuracy >= 92.0%.
+  test accuracy >= 98.0% (issue 13).
+* All ten digits with SoftmaxRegression, defaults: test accuracy >= 92.5% (issue 13).
+
+With learning_rate="auto" (the default since issue 13), on both backends and all three
+inputs, random_state=0: 2 vs 3 98.14% (2004 of 2042 test images; 37 epochs, best 28), ten
+digits 92.60% (35 epochs, best 25). learning_rate=0.1, the default before: 98.09% and
+92.7%.
 
 Pixels are flattened and scaled to [0, 1] (X.reshape(len(X), -1) / 255) in float32 and float64,
 or left as uint8 with ``input_scale=1/255`` (no float copy). ``random_state=0`` only fixes the
@@ -90,7 +95,7 @@ def test_two_vs_three(mnist, backend, kind, record_property):
                                       kind, X, y, X_test, y_test)
     assert model.coef_.dtype == (np.float64 if kind == "float64" else np.float32)
     assert model.n_iter_ < model.max_epochs  # early stopping ended it
-    assert accuracy >= 0.975, f"2 vs 3 test accuracy {accuracy:.4f} < 0.975"
+    assert accuracy >= 0.98, f"2 vs 3 test accuracy {accuracy:.4f} < 0.98"
 
 
 @pytest.mark.parametrize("kind", ["float32", "uint8"])
@@ -100,7 +105,7 @@ def test_ten_digits(mnist, backend, kind, record_property):
                                       mnist.y_test)
     assert model.coef_.shape == (10, 784) and model.coef_.dtype == np.float32
     assert list(model.classes_) == list(range(10))
-    assert accuracy >= 0.92, f"ten-digit test accuracy {accuracy:.4f} < 0.92"
+    assert accuracy >= 0.925, f"ten-digit test accuracy {accuracy:.4f} < 0.925"
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])

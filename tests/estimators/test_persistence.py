@@ -77,7 +77,7 @@ def test_suffix_is_added_and_no_pickle_inside(tmp_path):
     with np.load(path, allow_pickle=False) as archive:  # every member loads without pickle
         assert str(archive["__fastreg_model__"]) == "fastreg-model"
         assert str(archive["estimator"]) == "LogisticRegression"
-        assert json.loads(str(archive["params"]))["learning_rate"] == 0.1
+        assert json.loads(str(archive["params"]))["learning_rate"] == "auto"
         for key in archive.files:
             archive[key]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.npz"]  # no temp left
@@ -155,7 +155,7 @@ def test_newer_format_version_is_refused(tmp_path):
     model, X, y = _fit(LogisticRegression, np.array([0, 1]))
     with np.load(model.save(tmp_path / "m.npz")) as archive:
         members = {k: archive[k] for k in archive.files}
-    members["format_version"] = np.array(2)
-    np.savez(tmp_path / "v2.npz", **members)
-    with pytest.raises(ValueError, match="format version 2"):
-        fastreg.load(tmp_path / "v2.npz")
+    members["format_version"] = np.array(3)
+    np.savez(tmp_path / "v3.npz", **members)
+    with pytest.raises(ValueError, match="format version 3"):
+        fastreg.load(tmp_path / "v3.npz")

@@ -27,9 +27,9 @@ class _Interrupt:
     def __init__(self, epoch, at):
         self.epoch, self.at, self.calls = epoch, at, 0
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         self.calls += 1
-        out = self.epoch(*args)
+        out = self.epoch(*args, **kwargs)
         if self.calls == self.at:
             raise KeyboardInterrupt
         return out
@@ -50,8 +50,8 @@ def _calls(model, method, X, y):
 def test_keyboard_interrupt_mid_fit_leaves_the_model_unchanged(backend, monkeypatch, cls,
                                                                 method, random_state):
     """Ctrl-C in the middle of training (the epoch kernel raises KeyboardInterrupt at its
-    second or third call): every attribute, the kept random generator and a Generator passed as random_state
-    are as before the call (fastreg at bd4b8e0 advanced the generators)."""
+    second or third call): every attribute, the kept random generator and a Generator passed
+    as random_state are as before the call (fastreg at bd4b8e0 advanced the generators)."""
     X, y = _data(cls)
     rng = np.random.default_rng(5) if random_state == "generator" else random_state
     model = cls(backend=backend.name, random_state=rng, max_epochs=4, validation_interval=2)
@@ -116,7 +116,7 @@ def test_a_diverging_refit_does_not_replace_a_good_model(backend, cls):
     model.set_params(learning_rate=1e9)
     with pytest.raises(TrainingDivergedError) as info:
         model.fit(X, y)
-    model.set_params(learning_rate=0.1)
+    model.set_params(learning_rate="auto")
     assert pickle.dumps(model) == before and model.score(X, y) == score
     err = info.value
     assert err.result.coef.shape == model.coef_.shape and err.result.history["train_loss"] == []
@@ -155,7 +155,7 @@ def test_partial_fit_with_a_huge_learning_rate_raises_and_keeps_the_model(backen
     model.set_params(learning_rate=1e12)
     with pytest.raises(TrainingDivergedError, match="grew to"):
         model.partial_fit(X, y)
-    model.set_params(learning_rate=0.1)
+    model.set_params(learning_rate="auto")
     assert pickle.dumps(model) == before
 
 
@@ -178,3 +178,31 @@ def test_noisy_training_never_trips_the_blow_up_rule(backend, lr, schedule):
                                   batch_size=1, validation_interval=100, random_state=seed,
                                   max_epochs=3).fit(X, y)
         assert all(math.isfinite(v) for v in model.history_["train_loss"])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_interrupted_sparse_weighted_training_leaves_the_model_unchanged(backend, monkeypatch,
+                                                                         cls, method):
+    """The new paths (sparse kernels, sample and class weights, learning_rate="auto" and
+    feature names) commit nothing when interrupted either."""
+    sparse = pytest.importorskip("scipy.sparse")
+    pd = pytest.importorskip("pandas")
+    X, y = _data(cls)
+    w = np.random.default_rng(1).uniform(0, 2, size=len(y))
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    model = cls(backend=backend.name, random_state=0, max_epochs=3, validation_interval=2,
+                class_weight={0: 2.0})
+    model.fit(frame, y, sample_weight=w)
+    before = pickle.dumps(model)
+    Xs = sparse.csr_matrix(X * (np.abs(X) > 0.5))
+    interrupt = _Interrupt(backend.sparse_epoch, at=2)
+    monkeypatch.setattr(backend, "sparse_epoch", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        if method == "fit":
+            model.fit(Xs, y, sample_weight=w)
+        else:
+            model.partial_fit(Xs, y, sample_weight=w)
+    assert interrupt.calls == 2 and pickle.dumps(model) == before
+    assert model.feature_names_in_.tolist() == list(frame.columns)

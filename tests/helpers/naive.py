@@ -10,6 +10,11 @@ a backend's float32 result with the float64 reference computed from the same flo
 
 Every formula is stable for any finite logits (the tests use |z| up to 1e4):
 log(1 + e^t) = max(t, 0) + log1p(e^-|t|), and softmax / log-sum-exp subtract the row maximum.
+
+Sample weights w_n (``sample_weight``, None: all 1) and per-feature step scales p_j
+(``step_scale``, None: all 1) enter as the contract of the kernels says: the objective is the
+weighted mean sum w E / sum w; an epoch's batch step is lr P ((1/n_t) sum v G x + 2 l2 W), its
+data term not normalised by the weights, and its metrics are weighted means.
 """
 import math
 
@@ -18,6 +23,11 @@ import numpy as np
 
 def _f64(a):
     return np.asarray(a, dtype=np.float64)
+
+
+def _ones_or(a, n):
+    """``a`` in float64, or n ones for None."""
+    return np.ones(n) if a is None else _f64(a)
 
 
 def softplus(t):
@@ -123,67 +133,95 @@ def cross_entropy_grad(Z, y):
 
 
 # --------------------------------------------------------------------------- objective
-def loss_grad(X, y, coef, intercept, l2):
-    """J = (1/N) sum_n loss_n + l2 ||W||^2 and its gradient, one row and one logit at a time.
+def loss_grad(X, y, coef, intercept, l2, sample_weight=None):
+    """J = (1/W) sum_n w_n loss_n + l2 ||W||^2 and its gradient, one row and one logit at a time.
 
-    Row n contributes G_nk x_n / N to row k of dJ/dW (coef is (K, d)) and G_nk / N to dJ/db_k,
-    with G_n = dE_n/dz_n; the penalty adds 2 l2 W. Returns ``(J, dJ/dW (K, d), dJ/db (K,))``.
+    W = sum_n w_n (N without weights). Row n contributes w_n G_nk x_n / W to row k of dJ/dW
+    (coef is (K, d)) and w_n G_nk / W to dJ/db_k, with G_n = dE_n/dz_n; the penalty adds
+    2 l2 W. Returns ``(J, dJ/dW (K, d), dJ/db (K,))``.
     """
     X, coef = _f64(X), _f64(coef)
     N, K = X.shape[0], coef.shape[0]
+    w = _ones_or(sample_weight, N)
+    total = sum(w)
     Z = linear_forward(X, coef, intercept)
     losses, G = cross_entropy_grad(Z, y)
     loss = 0.0
     grad_coef = np.zeros(coef.shape)
     grad_intercept = np.zeros(K)
     for n in range(N):
-        loss += losses[n] / N
+        loss += w[n] * losses[n] / total
         for k in range(K):
-            grad_coef[k] += G[n, k] / N * X[n]
-            grad_intercept[k] += G[n, k] / N
+            grad_coef[k] += w[n] * G[n, k] / total * X[n]
+            grad_intercept[k] += w[n] * G[n, k] / total
     loss += l2 * np.sum(coef * coef)
     grad_coef += 2 * l2 * coef
     return float(loss), grad_coef, grad_intercept
 
 
 # --------------------------------------------------------------------------- training
-def correct(Z, y):
-    """How many rows are classified right: z >= 0 means class 1 (K == 1), else the argmax."""
+def correct(Z, y, sample_weight=None):
+    """How many rows are classified right (z >= 0 means class 1 for K == 1, else the argmax):
+    the sum of their weights when ``sample_weight`` is given."""
     Z = _f64(Z)
+    w = _ones_or(sample_weight, Z.shape[0])
     count = 0
     for n in range(Z.shape[0]):
         guess = int(Z[n, 0] >= 0) if Z.shape[1] == 1 else int(np.argmax(Z[n]))
-        count += guess == y[n]
-    return count
+        if guess == y[n]:
+            count += w[n]
+    return int(count) if sample_weight is None else float(count)
 
 
-def sgd_step(X, y, coef, intercept, learning_rate, l2):
-    """W -= lr dJ/dW and b -= lr dJ/db in place, the whole gradient taken before the step.
+def sgd_step(X, y, coef, intercept, learning_rate, l2, sample_weight=None, step_scale=None):
+    """One batch step of the kernels' epoch in place, the whole gradient taken before it:
 
-    The update is computed in float64 and stored in the dtype of ``coef``/``intercept``.
-    Returns ``(mean loss, correct count)`` of the batch before the step (no L2 term).
+        W[k, j] -= lr p_j ((1/n) sum_r v_r G_rk x_rj + 2 l2 W[k, j]),
+        b[k]    -= lr (1/n) sum_r v_r G_rk,
+
+    over the n rows of (X, y), v = ``sample_weight`` (not normalised), p = ``step_scale``
+    (both None: 1, the plain gradient step). Computed in float64, stored in the dtype of
+    ``coef``/``intercept``. Returns ``(mean loss, correct)`` of the batch before the step
+    (no L2 term): sum v E / sum v (0 when sum v = 0), and the (weighted) count of rows
+    classified right.
     """
+    X = _f64(X)
+    n, K = X.shape[0], coef.shape[0]
+    v = _ones_or(sample_weight, n)
+    p = _ones_or(step_scale, X.shape[1])
     Z = linear_forward(X, coef, intercept)
-    mean_loss = float(np.mean(cross_entropy(Z, y)))
-    hits = correct(Z, y)
-    _, grad_coef, grad_intercept = loss_grad(X, y, coef, intercept, l2)
-    coef[...] = _f64(coef) - learning_rate * grad_coef
+    losses, G = cross_entropy_grad(Z, y)
+    total = sum(v)
+    mean_loss = float(sum(v[r] * losses[r] for r in range(n)) / total) if total else 0.0
+    hits = correct(Z, y, sample_weight)
+    grad_coef = 2 * l2 * _f64(coef)
+    grad_intercept = np.zeros(K)
+    for r in range(n):
+        for k in range(K):
+            grad_coef[k] += v[r] * G[r, k] / n * X[r]
+            grad_intercept[k] += v[r] * G[r, k] / n
+    coef[...] = _f64(coef) - learning_rate * p * grad_coef
     intercept[...] = _f64(intercept) - learning_rate * grad_intercept
     return mean_loss, hits
 
 
-def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0):
+def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0,
+          sample_weight=None, step_scale=None):
     """One epoch of mini-batch gradient descent over ``X[order]``, step by step, in place.
 
     Batch t is rows ``order[t*B:(t+1)*B]``, seen as ``X * input_scale``, stepped with
-    ``learning_rates[t]``. Returns ``(mean loss, accuracy)`` over the rows, each measured
-    before its batch's step.
+    ``learning_rates[t]`` by :func:`sgd_step` (``sample_weight`` is indexed by row of X, like
+    y). Returns ``(mean loss, accuracy)`` over the rows, each measured before its batch's
+    step, weighted: sum v E / sum v and sum v [right] / sum v.
     """
-    loss_sum, hits = 0.0, 0
+    v = _ones_or(sample_weight, len(y))
+    loss_sum, hits, weight_sum = 0.0, 0.0, 0.0
     for t, start in enumerate(range(0, len(order), batch_size)):
         rows = order[start:start + batch_size]
         batch_loss, batch_hits = sgd_step(_f64(X[rows]) * input_scale, y[rows], coef,
-                                          intercept, learning_rates[t], l2)
-        loss_sum += batch_loss * len(rows)
+                                          intercept, learning_rates[t], l2, v[rows],
+                                          step_scale)
+        loss_sum += batch_loss * sum(v[rows])
         hits += batch_hits
-    return loss_sum / len(order), hits / len(order)
+        weight_sum += sum(v[rows])
+    return loss_sum / weight_sum, hits / weight_sum

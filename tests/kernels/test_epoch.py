@@ -11,8 +11,12 @@ determinism (the same bits on a busy machine and with two fits at once) and a fo
 that ``linear_forward`` sees the model the epoch trains (input_scale inside both); and signals:
 Ctrl-C stops the epoch within 0.1 s at a batch (or sub-block) boundary, a handler that does not
 raise lets it finish, and wherever a handler's exception lands the weights are whole batches.
+
+Sample weights v (``sample_weight``, per row of X) and step scales p (``step_scale``, per
+feature), see the section of that name: the plain loop, the twin (threads, sub-blocks, SIMD
+levels), one-row batches, extreme logits, read-only inputs, the non-finite stop; all-ones p
+and v change no bit; integer weights are repeated rows and zero weights dropped rows.
 """
-import contextlib
 import signal
 import subprocess
 import sys
@@ -22,7 +26,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import naive
+from helpers import interrupts, naive
 
 RTOL = {np.float32: 1e-4, np.float64: 1e-9}
 #: K = 1 (the logistic model) and K = 4 (softmax)
@@ -61,13 +65,13 @@ def _assert_close(actual, expected, dtype):
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
 
-def _assert_runs_close(run_a, run_b, dtype):
+def _assert_runs_close(run_a, run_b, dtype, accuracy_atol=1.5 / 203):
     (hist_a, coef_a, int_a), (hist_b, coef_b, int_b) = run_a, run_b
     _assert_close(coef_a, coef_b, dtype)
     _assert_close(int_a, int_b, dtype)
     _assert_close(hist_a[:, 0], hist_b[:, 0], dtype)  # mean loss
     # accuracy counts whole samples: a logit within rounding of a tie may flip one of them
-    np.testing.assert_allclose(hist_a[:, 1], hist_b[:, 1], atol=1.5 / 203)
+    np.testing.assert_allclose(hist_a[:, 1], hist_b[:, 1], atol=accuracy_atol)
 
 
 def _assert_runs_equal(run_a, run_b):
@@ -82,15 +86,21 @@ def _assert_runs_equal(run_a, run_b):
 @pytest.mark.parametrize("batch_size", [1, 4, 7])
 @pytest.mark.parametrize("uint8", [False, True])
 def test_epoch_matches_plain_loop(backend, k, dtype, batch_size, uint8):
+    _check_against_plain_loop(backend, k, dtype, batch_size, uint8)
+
+
+def _check_against_plain_loop(backend, k, dtype, batch_size, uint8, **kw):
+    """One epoch of 23 rows, 6 features against naive.epoch: metrics, weights and dtypes
+    (``kw``: the sample_weight / step_scale of both)."""
     X, y, coef, intercept = _problem(k, dtype, n=23, d=6, uint8=uint8)
     scale = 1 / 255 if uint8 else 1.0
     order = np.random.default_rng(5).permutation(23)
     lrs = np.linspace(0.5, 0.2, -(-23 // batch_size))
     # the loop keeps its weights in float64: the reference for both dtypes
     c_ref, b_ref = coef.astype(np.float64), intercept.astype(np.float64)
-    expected = naive.epoch(X, y, c_ref, b_ref, order, batch_size, lrs, 0.03, scale)
+    expected = naive.epoch(X, y, c_ref, b_ref, order, batch_size, lrs, 0.03, scale, **kw)
     c, b = coef.copy(), intercept.copy()
-    got = backend.epoch(X, y, c, b, order, batch_size, lrs, 0.03, input_scale=scale)
+    got = backend.epoch(X, y, c, b, order, batch_size, lrs, 0.03, input_scale=scale, **kw)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(got, expected, rtol=tol)
     np.testing.assert_allclose(c, c_ref, rtol=tol, atol=tol)
@@ -495,6 +505,242 @@ def test_extreme_logits_stay_finite(cython_backend, numpy_backend, k):
     _assert_runs_close(ours, spec, np.float64)
 
 
+# --------------------------------------------------------------------------- weights, step scales
+#: which of sample_weight and step_scale a test passes
+WEIGHTINGS = [pytest.param(True, False, id="weights"), pytest.param(False, True, id="scales"),
+              pytest.param(True, True, id="both")]
+
+
+def _sample_weights(n, dtype, seed=3):
+    """Weights of mean about 1: uniform in [0, 2], every 7th exactly 0, row 3 weighs 8."""
+    v = np.random.default_rng(seed).uniform(0.0, 2.0, n)
+    v[::7] = 0.0
+    v[3] = 8.0
+    return v.astype(dtype)
+
+
+def _step_scales(d, dtype, seed=4):
+    return np.random.default_rng(seed).uniform(0.1, 3.0, d).astype(dtype)
+
+
+def _weighting(weights, scales, n, d, dtype):
+    """The keyword arguments of an epoch with sample weights and/or step scales."""
+    kw = {}
+    if weights:
+        kw["sample_weight"] = _sample_weights(n, dtype)
+    if scales:
+        kw["step_scale"] = _step_scales(d, dtype)
+    return kw
+
+
+def _weighted_accuracy_atol(kw, n):
+    """One row within rounding of a tie may flip: up to the largest weight over their sum."""
+    v = kw.get("sample_weight")
+    return 1.5 / n if v is None else 1.5 * float(v.max()) / float(v.sum())
+
+
+@pytest.mark.parametrize("weights, scales", WEIGHTINGS)
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_size", [1, 4, 7])
+@pytest.mark.parametrize("uint8", [False, True])
+def test_weighted_epoch_matches_plain_loop(backend, weights, scales, k, dtype, batch_size,
+                                          uint8):
+    """v multiplies each row's G, loss and hit; p each feature's step, L2 included, never the
+    intercept's; the metrics are weighted means (one-row batches included)."""
+    _check_against_plain_loop(backend, k, dtype, batch_size, uint8,
+                              **_weighting(weights, scales, 23, 6, dtype))
+
+
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("weights, scales", WEIGHTINGS)
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_size", [1, 8, 32, 203, 1000])
+def test_cython_weighted_epoch_matches_numpy(cython_backend, numpy_backend, weights, scales, k,
+                                            dtype, batch_size):
+    X, y, coef, intercept = _problem(k, dtype, d=43)  # 43: vector chunks and a scalar tail
+    kw = _weighting(weights, scales, 203, 43, dtype)
+    ours = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
+    spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
+    _assert_runs_close(ours, spec, dtype, _weighted_accuracy_atol(kw, 203))
+    plain = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01)
+    assert not np.allclose(ours[1], plain[1], rtol=1e-3)  # the weighting did change the steps
+
+
+@pytest.mark.requires_cython
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("uint8", [False, True])
+def test_weighted_epoch_on_threads_sub_blocks_and_simd_levels(cython_backend, numpy_backend,
+                                                              linear_module, k, dtype, uint8):
+    """Two threads (forced on), batches in sub-blocks (forced small) and every SIMD variant
+    follow the twin with weights and step scales; two threads repeat their bits."""
+    m = linear_module
+    X, y, coef, intercept = _problem(k, dtype, n=203, d=200, uint8=uint8)
+    kw = dict(_weighting(True, True, 203, 200, dtype), input_scale=1 / 255 if uint8 else 1.0,
+              lr=0.05, n_epochs=2)
+    atol = _weighted_accuracy_atol(kw, 203)
+    m._tuning(min_ns_per_barrier=0)
+    for batch_size in (1, 10, 64):
+        spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
+        two = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
+                          n_threads=2, **kw)
+        assert m._last_thread_count() == (2 if m._openmp_enabled() else 1)
+        _assert_runs_close(two, spec, dtype, atol)
+        _assert_runs_equal(two, _run_epochs(cython_backend.epoch, X, y, coef, intercept,
+                                            batch_size, 0.01, n_threads=2, **kw))
+    m._tuning(subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize))
+    for n_threads in (1, 2):
+        for batch_size in (4, 10, 203):
+            ours = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
+                               n_threads=n_threads, **kw)
+            spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
+                               **kw)
+            _assert_runs_close(ours, spec, dtype, atol)
+    m._tuning(subblock_bytes=256 * 1024)
+    for level in m._simd_levels():
+        m._set_simd_level(level)
+        for d, kk in ((37, 3), (19, 10)):
+            Xl, yl, cl, bl = _problem(1 if k == 1 else kk, dtype, n=101, d=d, uint8=uint8)
+            kwl = dict(kw, **_weighting(True, True, 101, d, dtype))
+            ours = _run_epochs(cython_backend.epoch, Xl, yl, cl, bl, 6, 0.01, **kwl)
+            spec = _run_epochs(numpy_backend.epoch, Xl, yl, cl, bl, 6, 0.01, **kwl)
+            _assert_runs_close(ours, spec, dtype, _weighted_accuracy_atol(kwl, 101))
+
+
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("uint8", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_all_ones_step_scale_and_weights_change_no_bit(request, backend, k, dtype, uint8,
+                                                       n_threads):
+    """step_scale=ones is None, bit for bit (lr * 1 is lr: one update expression serves both),
+    and sample_weight=ones trains the same bits as None (G * 1 is G); the compiled epoch also
+    reports the same bits, the twin's weighted loss sum may round differently."""
+    if backend.name == "cython":
+        from fastreg._kernels import _linear
+
+        saved = _linear._tuning(min_ns_per_barrier=0, subblock_bytes=40 * 200)
+        request.addfinalizer(lambda: _linear._tuning(**saved))
+    X, y, coef, intercept = _problem(k, dtype, n=203, d=200, uint8=uint8)
+    kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05, n_threads=n_threads)
+    for batch_size in (1, 16, 203):
+        plain = _run_epochs(backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
+        scaled = _run_epochs(backend.epoch, X, y, coef, intercept, batch_size, 0.01,
+                             step_scale=np.ones(200, dtype), **kw)
+        _assert_runs_equal(scaled, plain)
+        weighted = _run_epochs(backend.epoch, X, y, coef, intercept, batch_size, 0.01,
+                               sample_weight=np.ones(203, dtype), **kw)
+        _assert_runs_equal(weighted[1:], plain[1:])
+        if backend.name == "cython":
+            _assert_runs_equal(weighted, plain)
+        np.testing.assert_allclose(weighted[0], plain[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("scales", [False, True])
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_integer_weights_are_repeated_rows(backend, scales, k, dtype):
+    """Full-batch, unshuffled epochs: weights w in 0..3 passed as v = w / mean(w) train as the
+    rows repeated w times (zero: left out) with no weights; the metrics agree too."""
+    n, d = 60, 12
+    X, y, coef, intercept = _problem(k, dtype, n=n, d=d)
+    w = np.random.default_rng(6).integers(0, 4, n)
+    w[:2] = (0, 3)
+    v = (w * (n / w.sum())).astype(dtype)
+    rows = np.repeat(np.arange(n), w)
+    X_rep, y_rep = X[rows], y[rows]
+    kw = dict(step_scale=_step_scales(d, dtype)) if scales else {}
+    c_w, b_w = coef.copy(), intercept.copy()
+    c_r, b_r = coef.copy(), intercept.copy()
+    for _ in range(3):
+        got = backend.epoch(X, y, c_w, b_w, np.arange(n), n, np.array([0.3]), 0.01,
+                            sample_weight=v, **kw)
+        want = backend.epoch(X_rep, y_rep, c_r, b_r, np.arange(len(rows)), len(rows),
+                             np.array([0.3]), 0.01, **kw)
+        tol = 1e-10 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(c_w, c_r, rtol=tol, atol=tol)
+    np.testing.assert_allclose(b_w, b_r, rtol=tol, atol=tol)
+    assert not np.allclose(c_w, coef)
+
+
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("uint8", [False, True])
+def test_zero_weights_are_dropped_rows(backend, k, dtype, uint8):
+    """One-row batches without L2: a row of weight 0 takes a zero step, so the epoch is, bit
+    for bit, the epoch over the other rows (with their learning rates), metrics included."""
+    n = 40
+    X, y, coef, intercept = _problem(k, dtype, n=n, d=30, uint8=uint8)
+    v = np.ones(n, dtype)
+    v[np.random.default_rng(7).choice(n, 15, replace=False)] = 0
+    order = np.random.default_rng(8).permutation(n)
+    lrs = np.linspace(0.4, 0.1, n)
+    kept = v[order] > 0
+    scale = 1 / 255 if uint8 else 1.0
+    c_w, b_w = coef.copy(), intercept.copy()
+    got = backend.epoch(X, y, c_w, b_w, order, 1, lrs, 0.0, scale, sample_weight=v)
+    c_d, b_d = coef.copy(), intercept.copy()
+    want = backend.epoch(X, y, c_d, b_d, order[kept], 1, lrs[kept], 0.0, scale)
+    assert got == want
+    np.testing.assert_array_equal(c_w, c_d)
+    np.testing.assert_array_equal(b_w, b_d)
+
+
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniform_weights_scale_the_step(backend, k, dtype):
+    """The kernel does not normalise v: v = c everywhere is the learning rate times c (without
+    L2), and the weighted means of the metrics are those of the unweighted run."""
+    X, y, coef, intercept = _problem(k, dtype, n=50, d=10)
+    for c in (0.25, 4.0):  # powers of two: c * G and (c lr) G round alike
+        got = _run_epochs(backend.epoch, X, y, coef, intercept, 8, 0.0,
+                          sample_weight=np.full(50, c, dtype))
+        want = _run_epochs(backend.epoch, X, y, coef, intercept, 8, 0.0, lr=0.2 * c)
+        _assert_runs_close(got, want, dtype)
+
+
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_epoch_read_only_and_memory_mapped(backend, k, dtype, tmp_path):
+    X, y, coef, intercept = _problem(k, dtype)
+    kw = _weighting(True, True, 203, 40, dtype)
+    expected = _run_epochs(backend.epoch, X, y, coef, intercept, 10, 0.01, **kw)
+    frozen = {}
+    for name, a in kw.items():
+        np.save(tmp_path / f"{name}.npy", a)
+        frozen[name] = np.load(tmp_path / f"{name}.npy", mmap_mode="r")
+        assert not frozen[name].flags.writeable
+    _assert_runs_equal(_run_epochs(backend.epoch, X, y, coef, intercept, 10, 0.01, **frozen),
+                       expected)
+
+
+@pytest.mark.parametrize("k", MODELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_extreme_logits_and_non_finite_stop(backend, numpy_backend, k, dtype):
+    """|z| ~ 1e3..1e4 with weights and step scales stays finite (and on the twin's path); a
+    row of weight 0 that overflows still stops the epoch before its batch's step."""
+    X, y, coef, intercept = _problem(k, dtype, n=30, d=5)
+    kw = _weighting(True, True, 30, 5, dtype)
+    big = (coef * dtype(4e3)).astype(dtype)
+    ours = _run_epochs(backend.epoch, X, y, big, intercept, 4, 0.0, n_epochs=1, **kw)
+    spec = _run_epochs(numpy_backend.epoch, X, y, big, intercept, 4, 0.0, n_epochs=1, **kw)
+    assert np.all(np.isfinite(ours[0])) and ours[0][0, 0] > 50
+    _assert_runs_close(ours, spec, dtype, _weighted_accuracy_atol(kw, 30))
+
+    coef = np.abs(coef) + dtype(1)
+    order = np.random.default_rng(2).permutation(30)
+    B, bad_batch = 5, 3
+    X = X.copy()
+    X[order[bad_batch * B + 2]] = np.finfo(dtype).max
+    kw["sample_weight"][order[bad_batch * B + 2]] = 0
+    interrupts.assert_stops_before_batch(backend.epoch, X, y, coef, intercept, order, B,
+                                         bad_batch, np.full(6, 1e-3), 0.01, **kw)
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 #: A child process for the Ctrl-C tests: one long epoch (MNIST-shaped rows, K = 10, `order`
 #: cycling through 10000 rows: 4 million rows take about 3 s on one idle core at batch 128).
@@ -628,39 +874,6 @@ def test_a_sigint_handler_that_does_not_raise_lets_the_epoch_finish(n_threads):
     assert late < 0.1, f"the handler ran {late:.3f} s after the signal"
 
 
-class _Alarm(BaseException):
-    """What the SIGALRM handler of the tests below raises (not KeyboardInterrupt, which would
-    end the pytest session if it escaped)."""
-
-
-@contextlib.contextmanager
-def _alarm_raises():
-    """Inside the block, SIGALRM's handler raises _Alarm (signal.setitimer arms the alarm)."""
-    def alarm(signum, frame):
-        raise _Alarm
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _cut_by_alarm(delay, epoch, *args, **kw):
-    """Run ``epoch(*args, **kw)`` with SIGALRM due ``delay`` s after its start; True when the
-    handler's _Alarm came out of it (or right after it)."""
-    try:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, delay)
-            epoch(*args, **kw)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Alarm:
-        return True
-    return False
-
-
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_an_exception_from_a_signal_handler_leaves_whole_batches(request, backend, n_threads):
@@ -680,38 +893,11 @@ def test_an_exception_from_a_signal_handler_leaves_whole_batches(request, backen
         module, n, B, reps, want = _linear_numpy, 64, 1, 1, 50
     X, y, coef, intercept = _problem(10, np.float32, n=n, d=200, uint8=True)
     order = np.tile(np.random.default_rng(1).permutation(n), reps)
-    n_batches = -(-order.size // B)
-    lrs = 0.05 / (1.0 + 0.01 * np.arange(n_batches))
+    lrs = 0.05 / (1.0 + 0.01 * np.arange(-(-order.size // B)))
     kw = dict(input_scale=1 / 255, n_threads=n_threads)
-    states = {0: (coef, intercept)}
-
-    def after(t):
-        """The weights after the first t batches, uninterrupted."""
-        if t not in states:
-            c, b = coef.copy(), intercept.copy()
-            backend.epoch(X, y, c, b, order[:t * B], B, lrs, 0.01, **kw)
-            states[t] = c, b
-        return states[t]
-
-    t0 = time.perf_counter()
-    after(n_batches)
-    span, rng = time.perf_counter() - t0, np.random.default_rng(0)
-    cut = runs = 0
-    with _alarm_raises():  # until `want` runs were cut between their first and last batch
-        while cut < want and runs < 15 * want:
-            runs += 1
-            c, b = coef.copy(), intercept.copy()
-            interrupted = _cut_by_alarm(rng.uniform(1e-5, span), backend.epoch, X, y, c, b,
-                                        order, B, lrs, 0.01, **kw)
-            done = module._last_batches_done()
-            if interrupted and np.array_equal(c, coef) and np.array_equal(b, intercept):
-                continue  # before the first step (maybe before the epoch began: done is stale)
-            assert 0 <= done <= n_batches
-            expected = after(done)
-            np.testing.assert_array_equal(c, expected[0], err_msg=f"not {done} whole batches")
-            np.testing.assert_array_equal(b, expected[1], err_msg=f"not {done} whole batches")
-            cut += interrupted and 0 < done < n_batches
-    assert cut == want, f"only {cut} of {runs} runs were cut inside the epoch"
+    interrupts.assert_cuts_leave_whole_batches(
+        lambda c, b, rows: backend.epoch(X, y, c, b, rows, B, lrs, 0.01, **kw),
+        module._last_batches_done, coef, intercept, order, B, want)
 
 
 # --------------------------------------------------------------------------- real data

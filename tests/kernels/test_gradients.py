@@ -7,12 +7,17 @@ K = 1 for logistic regression. They must agree to a relative error below 1e-6 fo
 models, with and without the L2 penalty, on every backend, for moderate logits and for large
 ones (|z| ~ 30, where a naive log(sigmoid) or unshifted softmax would lose the digits the
 check needs).
+
+With ``sample_weight`` w the objective is the weighted mean sum w E / sum w (+ the penalty):
+its gradient against finite differences, integer weights against repeated rows, zero weights
+against dropped rows, uniform weights against none, and the errors for bad weights.
 """
 import numpy as np
 import pytest
 
 import fastreg
 from fastreg import SoftmaxRegression
+from fastreg.exceptions import InvalidParameterError
 
 
 def rel_error(a, b):
@@ -142,3 +147,88 @@ def test_cross_entropy_at_tied_extreme_logits_is_log_k(backend, dtype, z, k):
     Z[:, 0] = z
     loss = backend.cross_entropy(Z, np.arange(k, dtype=np.intc))
     assert loss[0] == 0 and np.all(loss[1:] == dtype(z))
+
+
+# ------------------------------------------------------------------------------ sample weights
+def weights(n, seed=0):
+    """Weights in [0, 3] with some exact zeros."""
+    w = np.random.default_rng(seed).uniform(0.0, 3.0, n)
+    w[::4] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("model", ("logistic", "softmax"))
+@pytest.mark.parametrize("l2", (0.0, 0.1))
+@pytest.mark.parametrize("logit_scale", (1.0, 30.0))
+def test_weighted_gradient_matches_finite_differences(backend, model, l2, logit_scale):
+    X, y, coef, intercept = problem(model, logit_scale)
+    w = weights(len(y))
+    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=l2, sample_weight=w,
+                                                backend=backend.name)
+    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=l2,
+                                                   sample_weight=w, backend=backend.name)
+    assert np.isfinite(loss)
+    assert rel_error(g_coef, num_coef) < 1e-6, rel_error(g_coef, num_coef)
+    assert rel_error(g_int, num_int) < 1e-6, rel_error(g_int, num_int)
+    plain = fastreg.loss_and_grad(X, y, coef, intercept, l2=l2, backend=backend.name)
+    assert rel_error(plain[1], g_coef) > 1e-3  # the weights matter
+
+
+@pytest.mark.parametrize("model", ("logistic", "softmax"))
+def test_weighted_float32_gradient_matches_finite_differences(backend, model):
+    X, y, coef, intercept = problem(model, 1.0, dtype=np.float32)
+    w = weights(len(y)).astype(np.float32)
+    _, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.1, sample_weight=w,
+                                             backend=backend.name)
+    assert g_coef.dtype == g_int.dtype == np.float32
+    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=0.1,
+                                                   sample_weight=w, backend=backend.name)
+    scale = np.max(np.abs(num_coef))
+    np.testing.assert_allclose(g_coef, num_coef, rtol=1e-5, atol=1e-5 * scale)
+    np.testing.assert_allclose(g_int, num_int, rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("model", ("logistic", "softmax"))
+def test_integer_zero_and_uniform_weights(backend, model):
+    """Integer weights are repeated rows (0: a dropped row), and weights all equal to c are no
+    weights, whatever c: J is a weighted mean."""
+    X, y, coef, intercept = problem(model, 3.0)
+    w = np.random.default_rng(2).integers(0, 4, len(y))
+    w[0] = 0
+    rows = np.repeat(np.arange(len(y)), w)
+    kw = dict(l2=0.05, backend=backend.name)
+    got = fastreg.loss_and_grad(X, y, coef, intercept, sample_weight=w, **kw)
+    want = fastreg.loss_and_grad(X[rows], y[rows], coef, intercept, **kw)
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+    plain = fastreg.loss_and_grad(X, y, coef, intercept, **kw)
+    for c in (1.0, 2.5, 1e-3, 7):
+        uniform = fastreg.loss_and_grad(X, y, coef, intercept, sample_weight=np.full(len(y), c),
+                                        **kw)
+        for g, e in zip(uniform, plain):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+    scalar = fastreg.loss_and_grad(X, y, coef, intercept, sample_weight=2.5, **kw)
+    np.testing.assert_allclose(scalar[1], plain[1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.ones(9), "9 weights, but X has 10 samples"),
+    (np.ones((10, 1)), "1-d"),
+    (-np.ones(10), "Negative values in sample_weight"),
+    (np.r_[np.ones(9), np.nan], "NaN or infinity"),
+    (np.r_[np.ones(9), np.inf], "NaN or infinity"),
+    (np.zeros(10), "All sample weights are zero"),
+    (["a"] * 10, "must be numbers"),
+])
+def test_bad_sample_weight_is_refused_at_the_public_edge(backend, bad, match):
+    """The objective checks the weights itself (an InvalidParameterError naming sample_weight),
+    numerical_gradient too, before any kernel runs."""
+    X, y, coef, intercept = problem("softmax", 1.0)
+    for func in (fastreg.loss_and_grad, fastreg.numerical_gradient):
+        with pytest.raises(InvalidParameterError, match=match) as info:
+            func(X, y, coef, intercept, sample_weight=bad, backend=backend.name)
+        assert info.value.param == "sample_weight"
+    too_large = np.full(10, 1e300)
+    with pytest.raises(InvalidParameterError, match="too large for float32"):
+        fastreg.loss_and_grad(X.astype(np.float32), y, coef.astype(np.float32), intercept,
+                              sample_weight=too_large, backend=backend.name)

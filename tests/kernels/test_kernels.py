@@ -13,6 +13,9 @@ Three answers must agree:
 * the compiled kernel (``fastreg._kernels._linear``/``_loss``), compared with the twin under
   ``requires_cython``.
 
+``loss_grad`` and the one-step ``epoch`` are also run with sample weights (and step scales);
+every bad ``sample_weight`` / ``step_scale`` sits in the table of refused inputs.
+
 Tolerances are relative to the magnitude of the terms that make each result, the bound a
 correctly rounded computation meets: ``|got - want| <= rtol * (|want| + scale)`` with rtol 1e-12
 (float64) or 1e-5 (float32). ``scale`` is, for a dot product, sum_j |x_j w_j|; for a function of
@@ -20,13 +23,11 @@ logits, its sensitivity to a rounding of them. These bounds are many orders of m
 the error of any wrong formula (a missing 1/N, a factor 2 in the penalty, an unshifted softmax).
 """
 import os
-import re
 
 import numpy as np
 import pytest
 
-from fastreg import available_backends, get_backend
-from helpers import naive
+from helpers import naive, refusals
 
 DTYPES = (np.float32, np.float64)
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
@@ -399,6 +400,57 @@ def test_one_row_batches_match_naive_epoch(backend, k, dtype, pixels):
     np.testing.assert_allclose(b, b_ref, rtol=rtol, atol=rtol)
 
 
+def _row_weights(n, seed=0):
+    """Weights in [0, 2], every third 0 (not all: row 1 weighs 1.5)."""
+    w = np.random.default_rng([seed, n]).uniform(0.0, 2.0, n)
+    w[::3] = 0.0
+    w[min(1, n - 1)] = 1.5
+    return w
+
+
+@pytest.mark.parametrize("name, dtype, n, d, k, extreme",
+                         [c for c in CASES if c.values[0] == "loss_grad"])
+def test_weighted_loss_grad_matches_naive_loops(backend, name, dtype, n, d, k, extreme):
+    """J = sum w E / sum w + l2 ||coef||^2 and its gradient against the weighted loops."""
+    X, y, coef, b, l2 = make_args(name, dtype, n, d, k, extreme=extreme)
+    w = _row_weights(n).astype(dtype)
+    got = run(backend, name, (X, y, coef, b, l2, None, None, w))
+    want = naive.loss_grad(*_f64([X, y, coef, b]), l2, sample_weight=w)
+    _, scales = reference(name, (X, y, coef, b, l2))
+    # the unweighted scales, times the largest weight over the mean one
+    factor = float(w.max() / w.mean())
+    assert_results_close(name, got, want, [factor * np.asarray(s) for s in scales], dtype)
+
+
+@pytest.mark.parametrize("k", (1, 10))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("l2", (0.0, L2))
+def test_one_batch_weighted_epoch_is_one_weighted_gradient_step(backend, k, dtype, l2):
+    """With v of mean 1 over the batch, a one-batch epoch steps by -lr P times the gradient of
+    the weighted objective (loss_grad with the same weights), and reports its data loss."""
+    X, y, coef, b, order, _, lrs, _ = make_args("epoch", dtype, 256, 784, k)
+    v = _row_weights(256)
+    v = (v / v.mean()).astype(dtype)
+    p = np.random.default_rng(1).uniform(0.2, 2.0, 784).astype(dtype)
+    loss, g_coef, g_b = backend.loss_grad(X, y, coef, b, l2, sample_weight=v)
+    new_coef, new_b = coef.copy(), b.copy()
+    mean_loss, accuracy = backend.epoch(X, y, new_coef, new_b, order, 256, lrs, l2,
+                                       sample_weight=v, step_scale=p)
+    assert type(mean_loss) is float and type(accuracy) is float
+    step = dtype(lrs[0])
+    # the unweighted step's scales, times the largest weight and step scale
+    _, scales = reference("epoch", (X, y, coef, b, order, 256, lrs, l2))
+    factor = float(v.max()) * float(p.max())
+    assert_close(new_coef, coef - step * p * g_coef, factor * scales[2], dtype,
+                 "coef after the step")
+    assert_close(new_b, b - step * g_b, factor * scales[3], dtype, "intercept after the step")
+    penalty = l2 * float(np.sum(coef.astype(np.float64) ** 2))
+    assert_close(mean_loss, loss - penalty, penalty, dtype, "loss reported by the epoch")
+    Z = naive.linear_forward(X, coef, b)
+    assert accuracy == pytest.approx(naive.correct(Z, y, v) / float(v.sum(dtype=np.float64)),
+                                     rel=1e-6)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_without_some_classes(backend, dtype):
     """Classes 3..9 are absent: their gradient is the mean probability mass sent to them."""
@@ -639,6 +691,45 @@ BAD_INPUTS = [
     ("l2-string", "epoch", 3, dict(l2=lambda a: "0.1"), TypeError, "l2"),
     ("input-scale-inf", "linear_forward", 3, dict(input_scale=lambda a: np.inf), ValueError,
      "input_scale"),
+    # sample weights (one per row of X) and step scales (one per feature)
+    ("sample-weight-length", "epoch", 3, dict(sample_weight=lambda a: np.ones(5)), ValueError,
+     "sample_weight has 5 entries but there are 6 row of Xs"),
+    ("sample-weight-length", "loss_grad", 1, dict(sample_weight=lambda a: np.ones(7)),
+     ValueError, "sample_weight has 7 entries"),
+    ("sample-weight-2d", "epoch", 3, dict(sample_weight=lambda a: np.ones((6, 1))), TypeError,
+     "sample_weight must be None or a 1-d array of reals"),
+    ("sample-weight-list", "loss_grad", 3, dict(sample_weight=lambda a: [1.0] * 6), TypeError,
+     "sample_weight must be a NumPy array"),
+    ("sample-weight-strings", "epoch", 1, dict(sample_weight=lambda a: np.array(["1"] * 6)),
+     TypeError, "1-d array of reals"),
+    ("sample-weight-negative", "epoch", 3,
+     dict(sample_weight=lambda a: np.array([1, 1, -0.5, 1, 1, 1])), ValueError,
+     r"sample_weight holds negative values \(min -0\.5\); pass weights >= 0"),
+    ("sample-weight-nan", "loss_grad", 3,
+     dict(sample_weight=lambda a: np.array([1, np.nan, 1, 1, 1, 1])), ValueError,
+     "sample_weight holds values that are not finite"),
+    ("sample-weight-inf", "epoch", 1,
+     dict(sample_weight=lambda a: np.array([1, 1, 1, 1, 1, np.inf])), ValueError,
+     "not finite"),
+    ("sample-weight-float32-overflow", "epoch", 3,
+     dict(X=lambda a: a["X"].astype(np.float32), coef=lambda a: a["coef"].astype(np.float32),
+          intercept=lambda a: a["intercept"].astype(np.float32),
+          sample_weight=lambda a: np.full(6, 1e300)), ValueError, "not finite in float32"),
+    ("sample-weight-all-zero", "loss_grad", 3, dict(sample_weight=lambda a: np.zeros(6)),
+     ValueError, "sample weights are all zero"),
+    ("sample-weight-zero-over-order", "epoch", 3,
+     dict(order=lambda a: np.array([0, 2, 4]), sample_weight=lambda a: np.array([0, 1.0] * 3)),
+     ValueError, "the sample weights of the rows in order are all zero"),
+    ("step-scale-length", "epoch", 3, dict(step_scale=lambda a: np.ones(6)), ValueError,
+     "step_scale has 6 entries but there are 5 features"),
+    ("step-scale-2d", "epoch", 1, dict(step_scale=lambda a: np.ones((1, 5))), TypeError,
+     "step_scale must be None or a 1-d array"),
+    ("step-scale-zero", "epoch", 3, dict(step_scale=lambda a: np.array([1, 1, 0, 1, 1.0])),
+     ValueError, r"step_scale holds values <= 0 \(min 0\.0\); pass factors > 0"),
+    ("step-scale-negative", "epoch", 1, dict(step_scale=lambda a: -np.ones(5)), ValueError,
+     "values <= 0"),
+    ("step-scale-nan", "epoch", 3, dict(step_scale=lambda a: np.full(5, np.nan)), ValueError,
+     "step_scale holds values that are not finite"),
     # outputs and logits
     ("out-shape", "linear_forward", 3, dict(out=lambda a: np.empty((5, 3))), ValueError,
      r"out must have shape \(6, 3\)"),
@@ -666,32 +757,14 @@ BAD_INPUTS = [
 ]
 
 
-def _outcome(kernels, name, args):
-    try:
-        getattr(kernels, name)(**args)
-    except Exception as exc:  # noqa: BLE001  (the outcome is compared, not handled)
-        return type(exc), str(exc)
-    return None, None
-
-
 @pytest.mark.parametrize("case, name, k, change, error, match", BAD_INPUTS,
                          ids=[f"{c[1]}-{c[0]}" for c in BAD_INPUTS])
 def test_every_backend_refuses_the_same_inputs(case, name, k, change, error, match):
     """Each bad input raises the same exception with the same message on every backend that
     loads (the shared check of _checks.py runs before the raw kernel), and the valid
     arguments it was made from pass."""
-    outcomes = {}
-    for backend in available_backends():
-        good = _good(name, k)
-        assert _outcome(get_backend(backend), name, good) == (None, None), backend
-        good = _good(name, k)
-        args = dict(good, **{key: f(good) for key, f in change.items()})
-        outcomes[backend] = _outcome(get_backend(backend), name, args)
-    for backend, (kind, message) in outcomes.items():
-        assert kind is not None and issubclass(kind, error), \
-            f"{backend}: {kind} {message!r}, want {error.__name__}"
-        assert re.search(match, message), f"{backend}: {message!r} !~ {match!r}"
-    assert len(set(outcomes.values())) == 1, outcomes
+    refusals.assert_every_backend_refuses(name, lambda: _good(name, k), change, error,
+                                          match)
 
 
 @pytest.mark.parametrize("k", (1, 3))
@@ -708,6 +781,17 @@ def test_checks_pass_converted_arguments_to_the_raw_kernel(backend, k):
     assert got == want
     np.testing.assert_array_equal(coef, want_coef)
     np.testing.assert_array_equal(b, want_b)
+    # integer weights and float32 step scales train as their float64 (coef's dtype) forms
+    weights = dict(sample_weight=np.array([1, 0, 2, 3, 1, 1]), step_scale=np.full(5, 0.5))
+    runs = []
+    for sw, ss in ((weights["sample_weight"], weights["step_scale"].astype(np.float32)),
+                   (weights["sample_weight"].astype(np.float64), weights["step_scale"])):
+        coef, b = good["coef"].copy(), good["intercept"].copy()
+        runs.append((backend.epoch(**dict(good, coef=coef, intercept=b, sample_weight=sw,
+                                          step_scale=ss)), coef, b))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
 
 
 # --------------------------------------------------------------------------- the public edge

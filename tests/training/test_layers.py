@@ -126,3 +126,23 @@ def test_no_import_cycles():
 def test_persistence_imports_no_estimator():
     targets = [t for t, _ in imports("fastreg._persistence", MODULES["fastreg._persistence"])]
     assert not any(t.startswith("fastreg.linear_model") for t in targets)
+
+
+#: The dialect layer (docs/ARCHITECTURE.md): checks every layer above may use; they import
+#: nothing of fastreg but each other.
+DIALECT = {"fastreg._validation", "fastreg.exceptions", "fastreg._version", "fastreg._litter",
+           "fastreg._sparse_input", "fastreg._sample_weight", "fastreg._feature_names"}
+
+
+@pytest.mark.parametrize("name", sorted(DIALECT))
+def test_the_dialect_imports_only_the_dialect(name):
+    above = [d for d in graph()[name] if d not in DIALECT and d != "fastreg"]
+    assert not above, f"{name} (dialect layer) imports {above}"
+
+
+def test_the_estimators_helpers_are_not_imported_from_below():
+    """_prediction, _estimator_base and _params_doc serve linear_model only."""
+    helpers = {"fastreg._prediction", "fastreg._estimator_base", "fastreg._params_doc"}
+    for name, deps in graph().items():
+        if name != "fastreg.linear_model" and name not in helpers:
+            assert not helpers & set(deps), f"{name} imports {helpers & set(deps)}"

@@ -49,7 +49,9 @@ GOOD = [
     ("dtype", None, None), ("dtype", "float32", np.dtype(np.float32)),
     ("dtype", np.float64, np.dtype(np.float64)), ("input_scale", None, None),
     ("input_scale", 1 / 255, 1 / 255), ("n_threads", 1, 1), ("verbose", 0, 0),
-    ("verbose", True, 1), ("lr_schedule", "cosine", "cosine"),
+    ("verbose", True, 1), ("lr_schedule", "cosine", "cosine"), ("learning_rate", "auto", "auto"),
+    ("class_weight", None, None), ("class_weight", "balanced", "balanced"),
+    ("class_weight", {0: 2, "b": np.float32(0.5), 3: 0}, {0: 2.0, "b": 0.5, 3: 0.0}),
 ]
 
 
@@ -61,9 +63,11 @@ def test_check_param_accepts_and_normalises(name, value, expected):
 
 # (name, value, wrong type?, message)  - just outside each bound, and wrong types
 BAD = [
-    ("learning_rate", 0.0, False, "learning_rate must be a real number > 0, got 0.0"),
+    ("learning_rate", 0.0, False, "learning_rate must be a real number > 0 or 'auto', got 0.0"),
     ("learning_rate", float("inf"), False, "learning_rate must be a real number > 0"),
-    ("learning_rate", "0.1", True, "learning_rate must be a real number > 0, got '0.1'"),
+    ("learning_rate", "0.1", True, "learning_rate must be a real number > 0 or 'auto', got '0.1'"),
+    ("learning_rate", "AUTO", True, "learning_rate must be a real number > 0 or 'auto', got 'AU"),
+    ("learning_rate", None, True, "learning_rate must be a real number > 0 or 'auto', got None"),
     ("batch_size", 0, False, "batch_size must be an integer >= 1, got 0"),
     ("batch_size", 3.5, True, "batch_size must be an integer >= 1, got 3.5"),
     ("batch_size", True, True, "batch_size must be an integer"),
@@ -88,6 +92,12 @@ BAD = [
     ("n_threads", 0, False, "n_threads must be an integer >= 1"),
     ("verbose", -1, False, "verbose must be an integer >= 0"),
     ("lr_schedule", "warmup", False, "lr_schedule must be one of 'constant', .* or a callable"),
+    ("class_weight", "auto", False, "class_weight must be None, 'balanced' or a dict "
+                                    r"\{class label: weight >= 0\}, got 'auto'"),
+    ("class_weight", [1, 2], True, "class_weight must be None, 'balanced' or a dict"),
+    ("class_weight", {0: -1.0}, False, "got the weight -1.0 for the class 0"),
+    ("class_weight", {0: float("nan")}, False, "got the weight nan for the class 0"),
+    ("class_weight", {"a": "heavy"}, False, "got the weight 'heavy' for the class 'a'"),
 ]
 
 
@@ -132,7 +142,8 @@ def test_cli_flags():
 
 
 @pytest.mark.parametrize("name, text, value", [
-    ("learning_rate", "0.5", 0.5), ("max_epochs", "3", 3), ("random_state", "0", 0),
+    ("learning_rate", "0.5", 0.5), ("learning_rate", "auto", "auto"), ("max_epochs", "3", 3),
+    ("random_state", "0", 0),
     ("validation_fraction", "0.2", 0.2), ("lr_decay_steps", "4", 4), ("backend", "numpy", "numpy"),
     ("dtype", "float32", np.dtype(np.float32)), ("lr_schedule", "step", "step"),
 ])
@@ -141,9 +152,9 @@ def test_argparse_type_parses_with_the_table(name, text, value):
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("learning_rate", "-1", "must be a real number > 0, got '-1'"),
-    ("learning_rate", "fast", "must be a real number > 0, got 'fast'"),
-    ("learning_rate", "nan", "must be a real number > 0, got 'nan'"),
+    ("learning_rate", "-1", "must be a real number > 0 or 'auto', got '-1'"),
+    ("learning_rate", "fast", "must be a real number > 0 or 'auto', got 'fast'"),
+    ("learning_rate", "nan", "must be a real number > 0 or 'auto', got 'nan'"),
     ("max_epochs", "2.5", "must be an integer >= 1, got '2.5'"),
     ("random_state", "-3", "must be an int >= 0, got '-3'"),
     ("validation_fraction", "1", r"must be a real number in \(0, 1\), got '1'"),
@@ -160,4 +171,6 @@ def test_argparse_type_in_a_parser(capsys):
     assert parser.parse_args(["--lr", "0.25"]).lr == 0.25
     with pytest.raises(SystemExit):
         parser.parse_args(["--lr", "0"])
-    assert "argument --lr: must be a real number > 0, got '0'" in capsys.readouterr().err
+    assert "argument --lr: must be a real number > 0 or 'auto', got '0'" in \
+        capsys.readouterr().err
+    assert parser.parse_args(["--lr", "auto"]).lr == "auto"

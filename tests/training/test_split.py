@@ -89,6 +89,6 @@ def test_fit_trains_on_the_other_rows():
     held = LogisticRegression(validation_fraction=0.2, **common).fit(X, y)
     split = train_val_split(X, y, 0.2, random_state=4)
     explicit = LogisticRegression(**common).fit(split.X_train, split.y_train,
-                                                split.X_val, split.y_val)
+                                                X_val=split.X_val, y_val=split.y_val)
     np.testing.assert_array_equal(held.coef_, explicit.coef_)
     assert held.history_["val_loss"] == explicit.history_["val_loss"]

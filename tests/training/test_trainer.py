@@ -323,3 +323,103 @@ def test_blow_up_at_the_first_check_and_the_partial_fit_reference():
     assert res.history["train_loss"] == [50.0, 1.1e6]
     with pytest.raises(TrainingDivergedError, match="over 1e\\+06 times its starting level 50"):
         _run_scripted([5.1e7], history=history)
+
+
+# ------------------------------------------------------------------ weights, step scales, sparse
+class _Recording:
+    """A backend that records the keyword arguments of each epoch call (sparse or dense)."""
+
+    def __init__(self, kernels):
+        self.kernels, self.name, self.calls = kernels, kernels.name, []
+
+    def __getattr__(self, name):
+        return getattr(self.kernels, name)
+
+    def epoch(self, *args, **kwargs):
+        self.calls.append(("epoch", len(args), kwargs))
+        return self.kernels.epoch(*args, **kwargs)
+
+    def sparse_epoch(self, *args, **kwargs):
+        self.calls.append(("sparse_epoch", len(args), kwargs))
+        return self.kernels.sparse_epoch(*args, **kwargs)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_weights_and_step_scales_reach_the_kernel(backend, binary):
+    """Passed as they are when given (the same call as by hand), and not at all when None:
+    then the call is exactly the unweighted one of before."""
+    X, y, coef, intercept = _problem(binary)
+    rows = np.arange(20, 200, dtype=np.intp)
+    w = np.random.default_rng(3).uniform(0.5, 1.5, size=len(y))
+    scale = np.linspace(0.5, 2.0, X.shape[1])
+    ref_c, ref_b = coef.copy(), intercept.copy()
+    order = np.random.default_rng(7).permutation(rows)
+    backend.epoch(X, y, ref_c, ref_b, order, 16, np.full(12, 0.1), 0.0, 1.0, 1,
+                  sample_weight=w, step_scale=scale)
+    rec = _Recording(backend)
+    _trainer(rec, binary, step_scale=scale).run(X, y, coef, intercept, rows,
+                                                np.random.default_rng(7), max_epochs=1,
+                                                sample_weight=w)
+    np.testing.assert_array_equal(coef, ref_c)
+    np.testing.assert_array_equal(intercept, ref_b)
+    (kind, n_args, kwargs), = rec.calls
+    assert kind == "epoch" and n_args == 10 and set(kwargs) == {"sample_weight", "step_scale"}
+    rec.calls.clear()
+    _trainer(rec, binary).run(X, y, coef, intercept, rows, np.random.default_rng(7),
+                              max_epochs=1)
+    assert rec.calls == [("epoch", 10, {})]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_sparse_X_goes_to_the_sparse_kernels(backend, binary):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y, coef, intercept = _problem(binary)
+    X[np.abs(X) < 0.8] = 0
+    Xs = sparse.csr_matrix(X)
+    rows = np.arange(20, 200, dtype=np.intp)
+    dense_c, dense_b = coef.copy(), intercept.copy()
+    _trainer(backend, binary).run(X, y, dense_c, dense_b, rows, np.random.default_rng(7),
+                                  max_epochs=2, validation=(X[:20], y[:20]))
+    rec = _Recording(backend)
+    result = _trainer(rec, binary, input_scale=1.0).run(
+        Xs, y, coef, intercept, rows, np.random.default_rng(7), max_epochs=2,
+        validation=(Xs[:20], y[:20]))
+    assert [c[0] for c in rec.calls] == ["sparse_epoch"] * 2 and rec.calls[0][1] == 9
+    np.testing.assert_allclose(coef, dense_c, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.history["val_loss"][-1],
+                               _val_loss(backend, binary, X[:20], y[:20], coef, intercept),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_validation_metrics_are_weighted(backend, binary):
+    X, y, coef, intercept = _problem(binary)
+    rows = np.arange(40, 200, dtype=np.intp)
+    w = np.random.default_rng(0).uniform(0.1, 3.0, size=40)
+    result = _trainer(backend, binary).run(X, y, coef, intercept, rows,
+                                           np.random.default_rng(1), max_epochs=2,
+                                           validation=(X[:40], y[:40], w))
+    Z = backend.linear_forward(X[:40], coef, intercept)
+    losses = backend.cross_entropy(Z, y[:40])
+    right = (Z[:, 0] >= 0) == (y[:40] == 1) if binary and coef.shape[0] == 1 else \
+        Z.argmax(axis=1) == y[:40]
+    assert result.history["val_loss"][-1] == pytest.approx(np.sum(w * losses) / w.sum(),
+                                                           rel=1e-12)
+    assert result.history["val_accuracy"][-1] == pytest.approx(np.sum(w * right) / w.sum(),
+                                                               rel=1e-12)
+    plain = _trainer(backend, binary).run(X, y, np.zeros_like(coef), np.zeros_like(intercept),
+                                          rows, np.random.default_rng(1), max_epochs=2,
+                                          validation=(X[:40], y[:40]))
+    assert plain.history["val_loss"][-1] == pytest.approx(float(losses.mean()), rel=1e-12)
+
+
+def test_divergence_with_step_scales_reports_an_explicit_rate(backend):
+    X, y, coef, intercept = _problem(False)
+    scale = np.array([4.0, 1.0, 0.25, 2.0, 1.0, 1.0])
+    trainer = _trainer(backend, False, lr=1e12, step_scale=scale, l2=1.0)
+    with pytest.raises(TrainingDivergedError, match=r"learning rates up to 1e\+12 times "
+                                                    r"per-feature step scales 0.25 to 4") as info:
+        trainer.run(X, y, coef, intercept, np.arange(200, dtype=np.intp),
+                    np.random.default_rng(0), max_epochs=2)
+    assert info.value.learning_rate == 0.25e12
+    assert "learning_rate=2.5e+10" in info.value.hint

@@ -159,8 +159,96 @@ def test_check_array_keeps_uint8_and_float_dtypes_without_copies():
     assert check_array(X32, "X") is X32
     assert check_array(np.asfortranarray(X32), "X").flags.c_contiguous
     assert check_array(np.zeros((3, 2), np.int64), "X").dtype == np.float64
+    with pytest.raises(InvalidParameterTypeError, match="sparse input is not supported here"):
+        check_array(type("Sparse", (), {"tocsr": 0, "nnz": 0, "format": "csr"})(), "X")
+
+
+# ----------------------------------------------------------------------------- sparse input
+try:
+    import scipy.sparse as sparse
+except ImportError:  # pragma: no cover - scipy comes with the test extra
+    sparse = None
+needs_scipy = pytest.mark.skipif(sparse is None, reason="scipy is not installed")
+
+
+def _csr(dtype=np.float64, index=np.int32):
+    X = sparse.random(6, 4, density=0.5, format="csr", random_state=0, dtype=np.float64)
+    X = sparse.csr_matrix(((X.data * 10).astype(dtype), X.indices.astype(index),
+                           X.indptr.astype(index)), shape=X.shape)
+    return X
+
+
+@needs_scipy
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+def test_check_array_keeps_a_csr_matrix_without_a_copy(dtype, index):
+    X = _csr(dtype, index)
+    got = check_array(X, "X", accept_sparse=True)
+    assert got is X and got.dtype == dtype and got.indices.dtype == got.indptr.dtype
+
+
+@needs_scipy
+@pytest.mark.parametrize("fmt", ["csc", "coo", "lil", "dok", "bsr", "dia"])
+@pytest.mark.parametrize("container", ["matrix", "array"])
+def test_check_array_converts_other_formats_to_csr_once(fmt, container):
+    X = _csr()
+    other = (X if container == "matrix" else sparse.csr_array(X)).asformat(fmt)
+    got = check_array(other, "X", accept_sparse=True)
+    assert got.format == "csr" and got.dtype == np.float64 and got.shape == X.shape
+    np.testing.assert_array_equal(got.toarray(), X.toarray())
+    assert got.indices.dtype in (np.int32, np.int64) and got.indices.dtype == got.indptr.dtype
+
+
+@needs_scipy
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.bool_, np.int32])
+def test_check_array_turns_other_sparse_numbers_into_float64(dtype):
+    X = _csr()
+    Xi = X.astype(dtype)
+    got = check_array(Xi, "X", accept_sparse=True)
+    assert got.dtype == np.float64 and got.format == "csr"
+    np.testing.assert_array_equal(got.toarray(), Xi.toarray().astype(np.float64))
+    assert check_array(Xi, "X", accept_sparse=True, dtype=np.float32).dtype == np.float32
+
+
+@needs_scipy
+def test_check_array_unifies_sparse_index_types():
+    X = _csr()
+    mixed = sparse.csr_matrix(X.shape)
+    mixed.data, mixed.indices, mixed.indptr = X.data, X.indices.astype(np.int32), \
+        X.indptr.astype(np.int64)
+    got = check_array(mixed, "X", accept_sparse=True)
+    assert got.indices.dtype == got.indptr.dtype
+    np.testing.assert_array_equal(got.toarray(), X.toarray())
+
+
+@needs_scipy
+@pytest.mark.parametrize("bad, exc, match", [
+    ("nan", ValueError, r"Input X contains NaN or infinity \(1 value"),
+    ("inf", ValueError, r"Input X contains NaN or infinity"),
+    ("complex", ValueError, r"Complex data not supported"),
+    ("no rows", ValueError, r"0 sample\(s\)"),
+    ("no columns", ValueError, r"0 feature\(s\)"),
+])
+def test_check_array_refuses_bad_sparse_input(bad, exc, match):
+    X = _csr()
+    if bad in ("nan", "inf"):
+        X.data[1] = np.nan if bad == "nan" else -np.inf
+    elif bad == "complex":
+        X = X.astype(np.complex128)
+    elif bad == "no rows":
+        X = sparse.csr_matrix((0, 4))
+    else:
+        X = sparse.csr_matrix((3, 0))
+    with pytest.raises(exc, match=match) as info:
+        check_array(X, "X", accept_sparse=True)
+    assert info.value.param == "X"
+
+
+@needs_scipy
+def test_loss_and_grad_still_refuses_sparse():
+    X, y, coef, intercept = valid("softmax")
     with pytest.raises(InvalidParameterTypeError, match="sparse"):
-        check_array(type("Sparse", (), {"tocsr": 0, "nnz": 0})(), "X")
+        fastreg.loss_and_grad(sparse.csr_matrix(X), y, coef, intercept)
 
 
 def test_check_targets_returns_classes_and_intc_codes():
