@@ -1,4 +1,5 @@
-"""learning_rate="auto" (fastreg/_training/step_size.py): the step from the data.
+"""learning_rate="auto" (fastreg/_training/step_size.py, reading rows by row_moments.py): the step
+from the data.
 
 lr = STEP_FACTOR / (L(B) + 2 l2 max_j s_j), s_j = 1 / (max|x_j|^2 + 2 l2 / c) (1 for all-zero
 columns when l2 = 0), L(B) the mini-batch expected smoothness of the loss in the preconditioned
@@ -12,7 +13,7 @@ import inspect
 import numpy as np
 import pytest
 
-from fastreg._training import step_size
+from fastreg._training import row_moments, step_size
 from fastreg._training.step_size import STEP_FACTOR, auto_step, expected_smoothness
 
 RNG = np.random.default_rng(0)
@@ -99,18 +100,18 @@ def test_lambda_estimate_is_a_lower_bound_close_for_uncentred_data():
     # one power pass from (ones, e_b): Rayleigh quotients, never above lambda_max, and close
     # to it when the features' mean dominates (raw measurements, pixels)
     X = dense(300, 20, seed=3, signed=False) + 5.0
-    d = step_size._Rows(X, rows_of(300), None)
+    d = row_moments.DenseRows(X, rows_of(300), None)
     m = d.maxabs()
     d.precondition(1 / m)
-    lam, _ = d.lambda_max()
+    lam = step_size._half_ritz(*d.moments()[:2])
     exact = exact_lambda(X, rows_of(300))
     assert 0.99 * exact <= lam <= exact * (1 + 1e-12)
     # centred data: still a lower bound (the bias direction gives at least ~1)
     Z = dense(300, 20, seed=4)
     Z -= Z.mean(axis=0)
-    d = step_size._Rows(Z, rows_of(300), None)
+    d = row_moments.DenseRows(Z, rows_of(300), None)
     d.precondition(1 / d.maxabs())
-    lam, _ = d.lambda_max()
+    lam = step_size._half_ritz(*d.moments()[:2])
     assert 0.99 <= lam <= exact_lambda(Z, rows_of(300)) * (1 + 1e-12)
 
 
@@ -118,7 +119,7 @@ def test_lambda_estimate_is_a_lower_bound_close_for_uncentred_data():
 @pytest.mark.parametrize("used", [1700, 800])  # X read in place, or the rows gathered
 def test_row_order_is_irrelevant(used, monkeypatch):
     # float32 sums in blocks of 16 rows: another grouping of the rows rounds differently
-    monkeypatch.setattr(step_size, "_CHUNK_BYTES", 4 * 9 * 16)
+    monkeypatch.setattr(row_moments, "_CHUNK_BYTES", 4 * 9 * 16)
     X = dense(2000, 9).astype(np.float32)
     rows = np.random.default_rng(1).permutation(2000)[:used].astype(np.intp)
     a = auto_step(X, rows, None, 3, 32, 0.01, 1.0)
@@ -179,7 +180,7 @@ def test_rows_left_out_and_zero_weights_are_absent():
 def test_subset_equals_the_materialised_rows(fraction, monkeypatch):
     X = dense(500, 8, seed=5)
     rows = np.random.default_rng(3).permutation(500)[:int(500 * fraction)].astype(np.intp)
-    monkeypatch.setattr(step_size, "_CHUNK_BYTES", 8 * 8 * 13)  # blocks of 13 rows
+    monkeypatch.setattr(row_moments, "_CHUNK_BYTES", 8 * 8 * 13)  # blocks of 13 rows
     a = auto_step(X, rows, None, 4, 32, 0.0, 1.0)
     b = auto_step(np.ascontiguousarray(X[np.sort(rows)]), rows_of(len(rows)), None, 4, 32,
                   0.0, 1.0)
@@ -191,7 +192,7 @@ def test_block_size_and_threads_do_not_matter(monkeypatch):
     X = dense(257, 11)
     ref = auto_step(X, rows_of(257), None, 1, 32, 0.0, 1.0)
     for size in (8 * 11, 8 * 11 * 10, 1 << 24):
-        monkeypatch.setattr(step_size, "_CHUNK_BYTES", size)
+        monkeypatch.setattr(row_moments, "_CHUNK_BYTES", size)
         lr, s = auto_step(X, rows_of(257), None, 1, 32, 0.0, 1.0)
         assert lr == pytest.approx(ref[0], rel=1e-12)
         np.testing.assert_array_equal(s, ref[1])
@@ -379,9 +380,9 @@ def test_no_features():
 
 
 # ----------------------------------------------------------------------------- sparse paths
-# The CSR path (step_size._CSRRows) reads X.data / X.indices / X.indptr in blocks of at most
+# The CSR path (row_moments.CSRRows) reads X.data / X.indices / X.indptr in blocks of at most
 # _SPARSE_BLOCK stored entries: slices when most rows train (rows left out masked), gathered
-# entries otherwise; scipy's compiled loops, or NumPy's when step_size._sparsetools() is None.
+# entries otherwise; scipy's compiled loops, or NumPy's when row_moments._sparsetools() is None.
 def sparse_case(n=240, d=30, seed=11):
     """Dense float64 X with the shapes the CSR path must handle: empty rows (the first, the
     last, a run of them), a row with one entry, an all-zero column, signed values of unlike
@@ -427,17 +428,17 @@ def selections(n, seed=12):
 
 
 def sparse_path(monkeypatch, tools, block):
-    """scipy.sparse (or a skip), with the CSR path of step_size set up as a test case asks:
+    """scipy.sparse (or a skip), with the CSR path of row_moments set up as a test case asks:
     ``tools`` "numpy" for NumPy's loops instead of scipy's compiled ones (else scipy's must
     load, or the case would cover NumPy's twice), ``block`` an entry count for
     _SPARSE_BLOCK (None: its default)."""
     sparse = pytest.importorskip("scipy.sparse")
     if tools == "numpy":
-        monkeypatch.setattr(step_size, "_sparsetools", lambda: None)
+        monkeypatch.setattr(row_moments, "_sparsetools", lambda: None)
     else:
-        assert step_size._sparsetools() is not None
+        assert row_moments._sparsetools() is not None
     if block is not None:
-        monkeypatch.setattr(step_size, "_SPARSE_BLOCK", block)
+        monkeypatch.setattr(row_moments, "_SPARSE_BLOCK", block)
     return sparse
 
 
@@ -564,7 +565,7 @@ def test_sparse_reads_x_in_place_and_blocks_only(monkeypatch):
     assert S.has_canonical_format
     for a in (S.data, S.indices, S.indptr):
         a.flags.writeable = False
-    monkeypatch.setattr(step_size, "_SPARSE_BLOCK", 1 << 12)
+    monkeypatch.setattr(row_moments, "_SPARSE_BLOCK", 1 << 12)
     for rows in (np.arange(n, dtype=np.intp), np.arange(0, n, 7, dtype=np.intp)):
         auto_step(S, rows, None, 2, 32, 0.0, 1.0)  # warm: imports, caches
         tracemalloc.start()
