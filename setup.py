@@ -38,13 +38,13 @@ EXTENSIONS = {
     "fastreg._kernels._linear": (
         f"{SRC}/_linear.pyx",
         [f"{SRC}/_common.pxd", f"{SRC}/_thread_policy.pxd", f"{SRC}/_simd_api.pxd",
-         *SIMD_HEADERS],
+         f"{SRC}/_epoch_ctx.pxd", *SIMD_HEADERS],
     ),
     "fastreg._kernels._loss": (f"{SRC}/_loss.pyx", [f"{SRC}/_common.pxd"]),
     "fastreg._kernels._sparse": (
         f"{SRC}/_sparse.pyx",
         [f"{SRC}/_common.pxd", f"{SRC}/_sparse_runtime.pxd", f"{SRC}/simd/runtime.h",
-         f"{SRC}/simd/sparse_rows.h"],
+         f"{SRC}/_sparse_rows.pxd", f"{SRC}/simd/sparse_rows.h"],
     ),
 }
 

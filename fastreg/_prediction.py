@@ -17,7 +17,8 @@ from ._feature_names import check_feature_names
 from ._kernels import get_backend
 from ._sample_weight import check_sample_weight, positive_rows
 from ._sparse_input import as_csr, is_sparse, refuse_input_scale
-from ._validation import check_array, check_labels, check_param
+from ._targets import check_labels
+from ._validation import check_array, check_param
 
 _PREDICT_CHUNK_BYTES = 1 << 20  # rows converted at a time when X's float type differs
 

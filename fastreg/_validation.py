@@ -1,4 +1,4 @@
-"""The one validation dialect: arrays, targets and the table of hyper-parameters.
+"""The one validation dialect: arrays and the table of hyper-parameters.
 
 Everything a user passes in is checked here, once, at the public edge, so that the training
 code and the kernels can trust their inputs:
@@ -6,7 +6,7 @@ code and the kernels can trust their inputs:
 ``check_array``    X (and weight arrays): numeric, 2-d (or 1-d where asked), non-empty,
                    C-contiguous, finite; float32/float64 kept, uint8 passed through unscaled;
                    with ``accept_sparse``, scipy.sparse input as CSR (``_sparse_input``)
-``check_targets``  class labels -> ``(classes, codes)``, codes ``np.intc`` in 0..K-1
+(class labels: :mod:`fastreg._targets`, ``check_targets`` -> ``(classes, codes)``)
 ``PARAMETERS``     one declarative entry per hyper-parameter of the estimators (kind, range,
                    choices, None allowed, command-line flag), in the spirit of scikit-learn's
                    ``_parameter_constraints``; ``check_param`` / ``check_params`` apply it, and
@@ -20,7 +20,6 @@ of the wrong type raises its subclass ``InvalidParameterTypeError``, also a ``Ty
 import argparse
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -340,90 +339,3 @@ def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2, accept_spa
     arr = np.ascontiguousarray(arr, dtype=dtype)
     check_finite(arr, name)
     return arr
-
-
-# --------------------------------------------------------------------------- targets
-def warn_column_vector(stacklevel=3):
-    """scikit-learn's DataConversionWarning (our own class without scikit-learn) for a
-    column-vector y; imported only here, so that importing fastreg stays quick."""
-    try:
-        from sklearn.exceptions import DataConversionWarning as category
-    except ImportError:
-        category = DataConversionWarning
-    warnings.warn(
-        "A column-vector y was passed when a 1d array was expected. Please change the shape "
-        "of y to (n_samples, ), for example using ravel().", category, stacklevel=stacklevel + 1)
-
-
-class DataConversionWarning(UserWarning):
-    """Input was converted (scikit-learn's own class is used when it is installed)."""
-
-
-def check_labels(y, n_samples, *, name="y", warn_column=True):
-    """Class labels as a 1-d array of their original values (integers, strings, booleans,
-    integral floats); continuous, NaN, infinite or complex targets raise."""
-    if y is None:
-        raise InvalidParameterError(
-            "This classifier requires y to be passed, but the target y is None; pass one "
-            "class label per row of X", param=name)
-    if is_sparse(y):
-        raise InvalidParameterTypeError(
-            f"{name} is a sparse matrix, and sparse targets are not supported; pass a 1-d "
-            "array", param=name)
-    arr = np.asarray(y)
-    if arr.dtype.kind == "c":
-        raise InvalidParameterError(f"Complex data not supported: {name} has dtype {arr.dtype}",
-                                    param=name)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr.ravel()
-        if warn_column:
-            warn_column_vector(stacklevel=4)  # above check_labels, check_targets, fit
-    if arr.ndim != 1:
-        raise InvalidParameterError(
-            f"{name} should be a 1d array, got an array of shape {arr.shape} instead; one "
-            "label per sample is expected (multi-output targets are not supported)", param=name)
-    if arr.shape[0] != n_samples:
-        raise InvalidParameterError(
-            "Found input variables with inconsistent numbers of samples: "
-            f"[{n_samples}, {arr.shape[0]}] (X has {n_samples} rows, {name} has "
-            f"{arr.shape[0]} labels)", param=name)
-    values = arr if arr.dtype.kind == "f" else None
-    if arr.dtype.kind == "O":
-        values = np.asarray([v for v in arr if isinstance(v, (float, np.floating))], np.float64)
-    if values is not None and values.size:
-        if np.isnan(values).any():
-            raise InvalidParameterError(
-                f"Input {name} contains NaN; every sample needs a class label", param=name)
-        if np.isinf(values).any():
-            raise InvalidParameterError(
-                f"Input {name} contains infinity; every sample needs a finite class label",
-                param=name)
-        if not np.all(values == np.round(values)):
-            raise InvalidParameterError(
-                "Unknown label type: continuous. A classifier needs discrete class labels "
-                f"(integers, strings or booleans), but {name} holds non-integer numbers; for "
-                "a continuous target use a regression model", param=name)
-    return arr
-
-
-def check_targets(y, n_samples, classes=None, *, name="y"):
-    """Labels ``y`` (one per sample) as ``(classes, codes)``: codes ``np.intc`` 0..K-1 index
-    ``classes``. ``classes`` None takes the sorted unique labels (``np.unique``, as
-    scikit-learn does); labels absent from a given ``classes`` raise."""
-    labels = check_labels(y, n_samples, name=name)
-    try:
-        if classes is None:
-            classes, codes = np.unique(labels, return_inverse=True)
-            return classes, np.ascontiguousarray(codes.reshape(-1), dtype=np.intc)
-        classes = np.asarray(classes)
-        codes = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
-        unknown = classes[codes] != labels
-    except (TypeError, ValueError) as exc:  # strings mixed with numbers, say
-        raise InvalidParameterError(
-            f"Unknown label type: the labels of {name} cannot be sorted or compared with the "
-            f"classes ({exc}); use labels of one type", param=name) from exc
-    if np.any(unknown):
-        raise InvalidParameterError(
-            f"{name} holds labels {np.unique(np.asarray(labels)[unknown]).tolist()} that are "
-            f"not among the classes {classes.tolist()}", param=name)
-    return classes, np.ascontiguousarray(codes, dtype=np.intc)

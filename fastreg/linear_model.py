@@ -32,7 +32,8 @@ from ._sample_weight import check_positive_classes, check_sample_weight, class_w
 from ._sparse_input import refuse_input_scale
 from ._training import fit as _fit
 from ._training.trainer import new_history
-from ._validation import check_array, check_params, check_targets
+from ._targets import check_targets
+from ._validation import check_array, check_params
 from .exceptions import InvalidParameterError
 
 __all__ = ["LogisticRegression", "SoftmaxRegression", "NotFittedError", "load"]

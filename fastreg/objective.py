@@ -32,7 +32,8 @@ import numpy as np
 
 from ._kernels import get_backend
 from ._sample_weight import check_sample_weight
-from ._validation import Param, check_array, check_param, check_targets, check_value
+from ._targets import check_targets
+from ._validation import Param, check_array, check_param, check_value
 from .exceptions import InvalidParameterError
 
 __all__ = ["loss_and_grad", "numerical_gradient"]

@@ -54,6 +54,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 
 from _common cimport cross_entropy_grad_row
+from _epoch_ctx cimport Ctx, Fwd
 from _thread_policy cimport epoch_threads, forward_threads
 from _simd_api cimport (
     fr_simd, FR_STORE, FR_ADD, FR_UPDATE, FR_ADD_UPDATE, fr_simd_available, fr_fwd, fr_bwd_f32,
@@ -179,37 +180,6 @@ def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None
     if min_ns_per_barrier is not None:
         _min_ns_per_barrier = max(0, int(min_ns_per_barrier))
     return previous
-
-
-cdef struct Ctx:
-    const fr_simd* simd
-    int kind                  # 0 float X, 1 uint8 X (float W), 2 double X, 3 uint8 X (double W)
-    const char* X
-    Py_ssize_t row_bytes
-    int d, K, nt
-    bint binary               # K == 1: the sigmoid link
-    Py_ssize_t n, B, S
-    Py_ssize_t prefetch_min_rows
-    const int* y
-    const Py_ssize_t* order
-    const double* lrs
-    const void* sw            # sample weights (N,) of the weights' type, NULL: all 1
-    const void* pscale        # step scale (d,) of the weights' type, NULL: all 1
-    double l2x2, scale
-    void* W                   # working weights in 64-byte panels (simd/pack.h)
-    void* gbuf                # gradient across sub-blocks (batches larger than S), same layout
-    void* zpart               # [2][nt] slots of zslot elements: partial logits per thread
-    Py_ssize_t zslot
-    void* tbuf                # per thread: rows, pf, Z/G, intercept, G sums, labels, exp buffer
-    Py_ssize_t tbuf_bytes
-    fr_barrier_t* barrier
-    bint check_signals        # run Python's signal handlers (called from the main thread)
-    Py_ssize_t stop_at        # the sub-block every thread stops at (set once, by thread 0)
-    PyObject* error           # what a signal handler raised (_run re-raises it)
-    # results, written by thread 0
-    double loss_sum, correct, weight_sum
-    Py_ssize_t batches_done
-    int status                # 1: a non-finite batch, 2: a signal handler raised
 
 
 cdef void _check_signals(Ctx* c, Py_ssize_t u) noexcept nogil:
@@ -505,18 +475,6 @@ cdef int _fwd_prefetch = 1
 # threads start when a call's estimated time on one core is at least this (_thread_policy);
 cdef Py_ssize_t _fwd_min_ns = 200000
 cdef int _fwd_last_threads = 0
-
-
-cdef struct Fwd:
-    const fr_simd* simd
-    int kind                  # as Ctx.kind
-    const char* X
-    Py_ssize_t row_bytes, N
-    int d, K
-    const void* Wp            # packed weights (simd/pack.h)
-    const void* b
-    double scale
-    Py_ssize_t next_task      # the threads' shared task counter
 
 
 cdef void _forward_rows(Fwd* f, Py_ssize_t start, Py_ssize_t stop,

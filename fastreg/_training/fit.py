@@ -37,7 +37,8 @@ import numpy as np
 from .._progress import EpochProgress
 from .._sample_weight import kernel_weights, positive_rows
 from .._sparse_input import as_csr, is_sparse
-from .._validation import check_array, check_targets
+from .._targets import check_targets
+from .._validation import check_array
 from ..exceptions import InvalidParameterError, TrainingDivergedError
 from .schedules import make_schedule
 from .split import stratified_holdout

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import fastreg
-from fastreg._validation import check_array, check_targets
+from fastreg._targets import check_targets
+from fastreg._validation import check_array
 from fastreg.exceptions import InvalidParameterError, InvalidParameterTypeError
 
 N, D, K = 4, 3, 3
