@@ -12,10 +12,10 @@ than any product with K = 10 columns can be, so the bound stays a lower bound). 
 measured with NumPy as the best of a few runs: reading as ``np.maximum.reduce`` over the array
 (NumPy's fastest reduction, 2-4x faster than its pairwise sum, which is compute-bound even on
 data in cache; one thread per chunk when several threads are asked for: NumPy releases the GIL
-inside the reduction), GEMM as ``np.matmul`` of two 2048 x 2048 matrices through NumPy's BLAS. The read
-time is best measured on X itself (:func:`read_time`): server CPUs have last-level caches of up
-to hundreds of MB, and a data set that stays there between epochs reads faster than DRAM streams
-(:func:`stream_bandwidth`, over a fresh 256 MB array, is the machine-level figure).
+inside the reduction), GEMM as ``np.matmul`` of two 2048 x 2048 matrices through NumPy's BLAS.
+The read time is best measured on X itself (:func:`read_time`): server CPUs have last-level
+caches of up to hundreds of MB, and a data set that stays there between epochs reads faster than
+DRAM streams (:func:`stream_bandwidth`, over a fresh 256 MB array, is the machine-level figure).
 
 ``describe()`` names the machine: CPU model and vector extensions from /proc/cpuinfo, logical
 and physical cores, NumPy version and the BLAS libraries threadpoolctl sees (when installed).
@@ -179,7 +179,8 @@ def describe():
         config = np.show_config(mode="dicts") if _accepts_mode() else {}
         blas = config.get("Build Dependencies", {}).get("blas", {})
         if blas:
-            info["blas"].append({"name": blas.get("name", "?"), "version": blas.get("version", "?"),
+            info["blas"].append({"name": blas.get("name", "?"),
+                                 "version": blas.get("version", "?"),
                                  "threads": None, "architecture": None})
         return info
     for lib in threadpool_info():

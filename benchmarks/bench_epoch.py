@@ -47,7 +47,7 @@ _loaded = [_env] if _env in ("cython", "numpy") else fastreg.available_backends(
 BACKENDS = [b for b in ("numpy", "cython", "cython-2t") if b.split("-")[0] in _loaded]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pixels():
     """(uint8 pixels (N, 784), int labels, source name): real MNIST if found, else synthetic."""
     if os.environ.get("FASTREG_DATA"):
@@ -62,7 +62,7 @@ def _pixels():
     return X, rng.integers(0, K, N_SYNTH).astype(np.intc), "synthetic"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data(model, inputs):
     """(X, y) of one model and input type; X is C-contiguous and never copied by the kernels."""
     X, y, _ = _pixels()

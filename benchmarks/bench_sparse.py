@@ -34,7 +34,7 @@ import pytest
 import fastreg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sparse_text import make_text  # noqa: E402
+from sparse_text import make_text
 
 ROWS, FEATURES = 20_000, 20_000
 BATCH_SIZES = (1, 32, 256)
@@ -44,7 +44,7 @@ _env = os.environ.get("FASTREG_BACKEND", "").strip().lower()
 BACKENDS = [_env] if _env in ("cython", "numpy") else fastreg.available_backends()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data(dtype):
     """(X CSR, y) of one dtype, and the per-feature step scales 1 / max|x_j|^2."""
     X, y = make_text(ROWS, FEATURES, dtype=np.dtype(dtype))

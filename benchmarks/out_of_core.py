@@ -1,6 +1,6 @@
 """Train on a dataset file larger than memory, and measure the peak resident memory it takes.
 
-The recipe (the README's "Larger than RAM"): convert once to a dataset file, then stream it
+The recipe ("Larger than RAM" in the manual, docs/guide/out_of_core.rst): convert once to a dataset file, then stream it
 chunk by chunk through ``partial_fit``; each chunk is its own memory mapping, released before
 the next one is used, so resident memory stays near one chunk whatever the file size::
 

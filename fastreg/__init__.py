@@ -8,7 +8,10 @@ Layers (data flows one way): ``fastreg.cli`` -> ``fastreg.linear_model`` (the es
 the kernels). ``fastreg._validation`` checks every input once; ``fastreg.exceptions`` holds the
 public exceptions.
 """
+from __future__ import annotations
+
 import importlib
+from typing import TYPE_CHECKING
 
 from ._kernels import available_backends, get_backend
 from ._version import __version__  # noqa: F401  (written once, in _version.py)
@@ -19,6 +22,9 @@ from .exceptions import (
     TrainingDivergedError,
 )
 from .objective import loss_and_grad, numerical_gradient
+
+if TYPE_CHECKING:  # imported on first use at run time (__getattr__); typed for checkers
+    from .linear_model import LogisticRegression, SoftmaxRegression, load
 
 # The estimators import scikit-learn's base classes when it is installed (about a second):
 # load them on first use, so that `import fastreg` for the kernels alone stays quick.

@@ -54,8 +54,8 @@ from . import _litter
 from ._npz_reader import Entries
 from ._training.trainer import HISTORY_KEYS
 from ._validation import BACKEND_NAMES, check_params
-from .exceptions import ModelFileError
 from ._version import __version__
+from .exceptions import ModelFileError
 
 MAGIC = "fastreg-model"
 FORMAT_VERSION = 2

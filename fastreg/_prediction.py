@@ -11,6 +11,10 @@ need be, never densified; ``input_scale`` does not apply to sparse data and is r
 Column names of a data frame are checked against ``feature_names_in_`` first
 (:mod:`fastreg._feature_names`), as scikit-learn does.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ._feature_names import check_feature_names
@@ -20,12 +24,32 @@ from ._sparse_input import as_csr, is_sparse, refuse_input_scale
 from ._targets import check_labels
 from ._validation import check_array, check_param
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from numpy.typing import ArrayLike, NDArray
+    from scipy.sparse import sparray, spmatrix
+
+    #: X as the estimators take it: an array, a data frame, or a scipy.sparse matrix or array
+    MatrixLike: TypeAlias = ArrayLike | spmatrix | sparray
+
 _PREDICT_CHUNK_BYTES = 1 << 20  # rows converted at a time when X's float type differs
 
 
 class Predictor:
     """``decision_function``, ``predict_proba``, ``predict_log_proba``, ``predict``, ``score``
     from ``coef_``, ``intercept_`` and ``classes_``."""
+
+    if TYPE_CHECKING:  # provided by the estimator class (fastreg.linear_model); types only
+        backend: str | None
+        input_scale: float | None
+        coef_: NDArray[np.floating[Any]]
+        intercept_: NDArray[np.floating[Any]]
+        classes_: NDArray[Any]
+
+        def _check_fitted(self) -> None: ...
+
+        def _check_n_features(self, d: int, name: str) -> None: ...
 
     def _kernels(self):
         return get_backend(check_param("backend", self.backend))
@@ -55,7 +79,7 @@ class Predictor:
             kernels.linear_forward(block, coef, intercept, scale, out=out[start:start + rows])
         return out
 
-    def decision_function(self, X):
+    def decision_function(self, X: MatrixLike) -> NDArray[np.floating[Any]]:
         """Scores as in scikit-learn: with two classes the log-odds of classes_[1], shape
         (n_samples,), positive for classes_[1] (LogisticRegression: its logit z;
         SoftmaxRegression: a_1 - a_0); with more, the logits (n_samples, n_classes)."""
@@ -64,7 +88,7 @@ class Predictor:
             return Z.reshape(-1)
         return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> NDArray[np.floating[Any]]:
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
         Z = self._logits(X)
         kernels = self._kernels()
@@ -73,7 +97,7 @@ class Predictor:
             return np.column_stack([kernels.sigmoid(-z), kernels.sigmoid(z)])
         return kernels.softmax(Z, out=Z)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> NDArray[np.floating[Any]]:
         """Log of :meth:`predict_proba` from the logits, without log(0): log p_k =
         (z_k - m) - log sum_c e^{z_c - m}, m = max_c z_c (z_k - m is exact, even at |z| ~ 1e17)."""
         Z = self._logits(X)
@@ -84,13 +108,13 @@ class Predictor:
         Z -= np.log(np.exp(Z).sum(axis=1, keepdims=True))
         return Z
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> NDArray[Any]:
         """The most probable class of each row (labels from ``classes_``)."""
         Z = self._logits(X)
         idx = (Z[:, 0] >= 0).astype(np.intp) if Z.shape[1] == 1 else Z.argmax(axis=1)
         return self.classes_[idx]
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Mean accuracy of ``predict(X)`` against ``y``: sum_n w_n [right_n] / sum_n w_n with
         ``sample_weight`` w (finite, >= 0, not all zero; None: all ones)."""
         pred = self.predict(X)

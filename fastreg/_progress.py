@@ -26,9 +26,9 @@ class EpochProgress:
     """Report training progress once per epoch.
 
     ``verbose`` 1 draws a tqdm bar (epochs as units, the metrics as its postfix) when tqdm is
-    importable, else prints one line per epoch to ``file`` (stderr by default, where tqdm draws too, so that
-    stdout keeps only results); ``verbose`` >= 2
-    always prints the lines, which suits logs and notebooks that keep output.
+    importable, else prints one line per epoch to ``file`` (stderr by default, where tqdm draws
+    too, so that stdout keeps only results); ``verbose`` >= 2 always prints the lines, which
+    suits logs and notebooks that keep output.
     """
 
     def __init__(self, total_epochs, *, verbose=1, desc="fit", file=None):

@@ -2,7 +2,8 @@
 
 ``check_labels``   y as a 1-d array of its original labels (integers, strings, booleans,
                    integral floats); continuous, NaN, infinite or complex targets raise
-``check_targets``  labels -> ``(classes, codes)``, codes ``np.intc`` in 0..K-1
+``check_targets``  labels -> ``(classes, codes)``, codes ``np.intc`` in 0..K-1 (integer
+                   labels over a short range without a sort: ``_integer_codes``)
 
 Part of the one validation dialect (:mod:`fastreg._validation` checks arrays and
 hyper-parameters); messages follow scikit-learn's wording where its estimator checks look for
@@ -83,6 +84,9 @@ def check_targets(y, n_samples, classes=None, *, name="y"):
     ``classes``. ``classes`` None takes the sorted unique labels (``np.unique``, as
     scikit-learn does); labels absent from a given ``classes`` raise."""
     labels = check_labels(y, n_samples, name=name)
+    fast = _integer_codes(labels, classes)
+    if fast is not None:
+        return fast
     try:
         if classes is None:
             classes, codes = np.unique(labels, return_inverse=True)
@@ -99,3 +103,43 @@ def check_targets(y, n_samples, classes=None, *, name="y"):
             f"{name} holds labels {np.unique(np.asarray(labels)[unknown]).tolist()} that are "
             f"not among the classes {classes.tolist()}", param=name)
     return classes, np.ascontiguousarray(codes, dtype=np.intc)
+
+
+#: Integer labels spanning at most this many values are encoded by a lookup table.
+LOOKUP_SPAN = 1 << 16
+
+
+def _integer_codes(labels, classes):
+    """``(classes, codes)`` of integer ``labels`` in O(n), no sort, or None to take the
+    general path (other label types, a span of values over LOOKUP_SPAN, or labels outside
+    ``classes``, whose error message the general path words).
+
+    Labels within [lo, hi] go through a table of hi - lo + 1 codes: the classes present
+    (``np.bincount``) when ``classes`` is None, else those of ``classes``. The result is
+    exactly ``np.unique(labels, return_inverse=True)``'s, or the searchsorted codes: the
+    sorted classes of integers are their table order.
+    """
+    if labels.dtype.kind not in "iu" or labels.size == 0:
+        return None
+    if classes is not None:
+        classes = np.asarray(classes)
+        if classes.dtype.kind not in "iu" or classes.ndim != 1 or classes.size == 0:
+            return None
+    lo, hi = labels.min(), labels.max()
+    if int(hi) - int(lo) >= LOOKUP_SPAN:
+        return None
+    shifted = labels - lo  # in [0, hi - lo]: no overflow in labels' own dtype
+    if classes is None:
+        present = np.flatnonzero(np.bincount(shifted, minlength=int(hi) - int(lo) + 1))
+        if present.size == int(hi) - int(lo) + 1:  # every value in between: codes = y - lo
+            return (present + lo).astype(labels.dtype), shifted.astype(np.intc)
+        table = np.zeros(int(hi) - int(lo) + 1, dtype=np.intc)
+        table[present] = np.arange(present.size, dtype=np.intc)
+        return (present + lo).astype(labels.dtype), table[shifted]
+    inside = (classes >= lo) & (classes <= hi)
+    table = np.full(int(hi) - int(lo) + 1, -1, dtype=np.intc)
+    table[(classes[inside] - lo).astype(np.intp)] = np.flatnonzero(inside).astype(np.intc)
+    codes = table[shifted]
+    if np.any(codes < 0):  # a label that is not a class: the general path says which
+        return None
+    return classes, codes

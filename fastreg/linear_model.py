@@ -19,6 +19,11 @@ the mixin of :mod:`fastreg._prediction`, the base classes (scikit-learn's when i
 from :mod:`fastreg._estimator_base`, and :mod:`fastreg._training.fit` owns split, step size,
 schedule, RNG, progress and rollback.
 """
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import _persistence
@@ -35,6 +40,12 @@ from ._training.trainer import new_history
 from ._targets import check_targets
 from ._validation import check_array, check_params
 from .exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from typing_extensions import Self
+
+    from ._prediction import MatrixLike
 
 __all__ = ["LogisticRegression", "SoftmaxRegression", "NotFittedError", "load"]
 
@@ -89,7 +100,8 @@ class _LinearClassifier(Predictor, *BASES):
         return hasattr(self, "coef_")
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            X_val: MatrixLike | None = None, y_val: ArrayLike | None = None) -> Self:
         """Train from scratch (or from ``coef_`` with ``warm_start``); return self.
 
         Parameters
@@ -111,7 +123,7 @@ class _LinearClassifier(Predictor, *BASES):
         p = check_params(self.get_params(deep=False))
         kernels = get_backend(p["backend"])
         names = feature_names(X)
-        X = check_array(X, "X", dtype=p["dtype"], accept_sparse=True)
+        X = check_array(X, "X", dtype=p["dtype"], accept_sparse=True, finite=False)
         refuse_input_scale(p["input_scale"], X)
         classes, codes = check_targets(y, X.shape[0])
         self._check_classes(classes)
@@ -140,7 +152,8 @@ class _LinearClassifier(Predictor, *BASES):
                  commit=lambda res: self._commit(res, classes, d, kernels, 0, keep_rng, names))
         return self
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """One epoch over (X, y), continuing from the current weights and step count.
 
         Parameters
@@ -176,7 +189,7 @@ class _LinearClassifier(Predictor, *BASES):
             check_feature_names(self, X)
             names = getattr(self, "feature_names_in_", None)
         X = check_array(X, "X", dtype=p["dtype"] if first else self.coef_.dtype,
-                        accept_sparse=True)
+                        accept_sparse=True, finite=False)  # the epoch checks it
         refuse_input_scale(p["input_scale"], X)
         n, d = X.shape
         if not first:
@@ -265,7 +278,7 @@ class _LinearClassifier(Predictor, *BASES):
                 "appropriate arguments before using this estimator.")
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write parameters and weights to ``path`` (.npz, no pickle; ".npz" appended when
         missing); return the path written. Load with :func:`fastreg.load`."""
         if not self.__sklearn_is_fitted__():
@@ -312,7 +325,7 @@ class SoftmaxRegression(_LinearClassifier):
 ESTIMATORS = (LogisticRegression, SoftmaxRegression)
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> LogisticRegression | SoftmaxRegression:
     """Read a model written by ``model.save(path)``; return a fitted estimator.
 
     Raises ValueError for files that are not fastreg models, for a newer format version and

@@ -28,6 +28,10 @@ Before 0.2.0 the softmax weights were passed as W (d, K). A (d, K) array is refu
 message, except when d == K: such a square W cannot be told from coef and is read as coef
 (K, d); transpose it (``W.T``) yourself.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ._kernels import get_backend
@@ -35,6 +39,9 @@ from ._sample_weight import check_sample_weight
 from ._targets import check_targets
 from ._validation import Param, check_array, check_param, check_value
 from .exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["loss_and_grad", "numerical_gradient"]
 
@@ -97,7 +104,10 @@ def _weights(sample_weight, n, dtype):
     return converted
 
 
-def loss_and_grad(X, y, coef, intercept, *, l2=0.0, sample_weight=None, backend="auto"):
+def loss_and_grad(
+    X: ArrayLike, y: ArrayLike, coef: ArrayLike, intercept: ArrayLike, *, l2: float = 0.0,
+    sample_weight: ArrayLike | None = None, backend: str | None = "auto",
+) -> tuple[float, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
     """Objective J and its gradient (dJ/dcoef, dJ/dintercept), in the estimators' layout.
 
     Parameters
@@ -129,8 +139,10 @@ def loss_and_grad(X, y, coef, intercept, *, l2=0.0, sample_weight=None, backend=
     return float(loss), grad_coef, grad_intercept
 
 
-def numerical_gradient(X, y, coef, intercept, *, l2=0.0, sample_weight=None, eps=1e-6,
-                       backend="auto"):
+def numerical_gradient(
+    X: ArrayLike, y: ArrayLike, coef: ArrayLike, intercept: ArrayLike, *, l2: float = 0.0,
+    sample_weight: ArrayLike | None = None, eps: float = 1e-6, backend: str | None = "auto",
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Centred finite-difference gradient of the objective of :func:`loss_and_grad`.
 
     Each weight theta is moved by +-eps and dJ/dtheta ~ (J(theta + eps) - J(theta - eps)) /

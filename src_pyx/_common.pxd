@@ -52,7 +52,7 @@ cdef inline double binary_cross_entropy(floating z, int y) noexcept nogil:
 
 
 cdef inline floating binary_cross_entropy_dz(floating z, int y) noexcept nogil:
-    """d/dz of :func:`binary_cross_entropy`, s(z) - y, written -s(-z) for y = 1: no cancellation."""
+    """d/dz of :func:`binary_cross_entropy`, s(z) - y, as -s(-z) for y = 1: no cancellation."""
     return -sigmoid(-z) if y else sigmoid(z)
 
 
@@ -65,19 +65,19 @@ cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t n) noe
     with -march=native into shuffles and ran 5x slower (measured, GCC 12).
     """
     cdef floating acc[16]
-    cdef Py_ssize_t j, l, n16 = n - n % 16
-    for l in range(16):
-        acc[l] = 0
+    cdef Py_ssize_t j, lane, half, n16 = n - n % 16
+    for lane in range(16):
+        acc[lane] = 0
     for j in range(0, n16, 16):
-        for l in range(16):
-            acc[l] = acc[l] + a[j + l] * b[j + l]
+        for lane in range(16):
+            acc[lane] = acc[lane] + a[j + lane] * b[j + lane]
     for j in range(n16, n):
         acc[0] = acc[0] + a[j] * b[j]
-    l = 8
-    while l > 0:
-        for j in range(l):
-            acc[j] = acc[j] + acc[j + l]
-        l = l // 2
+    half = 8
+    while half > 0:
+        for j in range(half):
+            acc[j] = acc[j] + acc[j + half]
+        half = half // 2
     return acc[0]
 
 
@@ -144,7 +144,7 @@ cdef inline double row_cross_entropy(const floating* z, Py_ssize_t k, int y) noe
 
 cdef inline double row_cross_entropy_grad(const floating* z, floating* g, Py_ssize_t k,
                                           int y) noexcept nogil:
-    """Loss of :func:`row_cross_entropy`, and its gradient g = softmax(z) - onehot(y) by the logits.
+    """Loss of :func:`row_cross_entropy` and its gradient g = softmax(z) - onehot(y) by the logits.
 
     g may alias z (computed in place). When y is the argmax, g[y] = p_y - 1 is computed as
     -(sum of the other terms) / (1 + that sum), so it does not cancel to 0 as p_y -> 1.

@@ -24,6 +24,8 @@ thing everywhere: the ``FASTREG_BACKEND`` environment variable if set, else ``"c
 is built, else ``"numpy"`` with one RuntimeWarning. None is the same as ``"auto"``. Asking for
 ``"cython"`` when it is not built raises :class:`fastreg.exceptions.BackendUnavailableError`.
 """
+from __future__ import annotations
+
 import functools
 import importlib
 import os
@@ -52,7 +54,7 @@ _BUILD_HINT = (
     "backend='numpy' / FASTREG_BACKEND=numpy"
 )
 
-_cache = {}
+_cache: dict[str, types.SimpleNamespace | ImportError] = {}
 _warned_fallback = False
 
 
@@ -105,7 +107,7 @@ def _load(name):
     return result
 
 
-def available_backends():
+def available_backends() -> list[str]:
     """Names of the backends that load on this machine, preferred first."""
     names = []
     for name in BACKEND_NAMES[1:]:
@@ -126,7 +128,7 @@ def _normalise(name, source=None):
         hint="choose one of " + ", ".join(repr(n) for n in BACKEND_NAMES))
 
 
-def resolve_backend(name="auto"):
+def resolve_backend(name: str | None = "auto") -> str:
     """The concrete backend (``"cython"`` or ``"numpy"``) that ``name`` selects here.
 
     None and ``"auto"`` read ``FASTREG_BACKEND`` and else prefer the compiled backend (one
@@ -152,7 +154,7 @@ def resolve_backend(name="auto"):
         return "numpy"
 
 
-def get_backend(name="auto"):
+def get_backend(name: str | types.SimpleNamespace | None = "auto") -> types.SimpleNamespace:
     """The kernels of backend ``name``: a namespace with ``.name``, each checked kernel, ``.raw``.
 
     Parameters
@@ -171,6 +173,6 @@ def get_backend(name="auto"):
             hint=_BUILD_HINT) from exc
 
 
-def raw_backend(name):
+def raw_backend(name: str | None) -> types.SimpleNamespace:
     """The unchecked kernels of backend ``name`` (``get_backend(name).raw``), for tests."""
     return get_backend(name).raw

@@ -43,7 +43,7 @@ from ..exceptions import InvalidParameterError, TrainingDivergedError
 from .schedules import make_schedule
 from .split import stratified_holdout
 from .step_size import auto_step
-from .trainer import Trainer, new_history
+from .trainer import Trainer, new_history, refuse_non_finite
 
 __all__ = ["draw_rng", "explicit_validation", "fit", "make_rng", "model_input", "partial_fit",
            "step_sizes", "weights_dtype"]
@@ -137,9 +137,13 @@ def step_sizes(params, X, rows, sample_weight, n_outputs, dtype, kept=None):
         return math.nan, None
     if kept is not None:
         return kept
-    learning_rate, step_scale = auto_step(X, rows, sample_weight, n_outputs,
-                                          params["batch_size"], params["l2"],
-                                          params["input_scale"], dtype=dtype)
+    try:
+        learning_rate, step_scale = auto_step(X, rows, sample_weight, n_outputs,
+                                              params["batch_size"], params["l2"],
+                                              params["input_scale"], dtype=dtype)
+    except ValueError:
+        refuse_non_finite(X, rows)  # X not finite: the input checks' error, not auto_step's
+        raise
     return float(learning_rate), step_scale
 
 
@@ -154,6 +158,7 @@ def fit(kernels, params, X, codes, n_classes, coef, intercept, rng, *, weights, 
     TrainResult, with ``learning_rate`` and ``step_scale`` set.
     """
     rows = positive_rows(weights, X.shape[0])
+    refuse_unread_non_finite(X, rows)
     if validation is None and params["early_stopping"]:
         held, kept = stratified_holdout(codes[rows], n_classes, params["validation_fraction"],
                                         rng)
@@ -174,9 +179,19 @@ def partial_fit(kernels, params, X, codes, coef, intercept, rng, *, weights, ste
     """One epoch over the rows of (X, codes) of positive ``weights``, continuing at gradient
     step ``step`` and appending to ``history``; no validation set, no early stopping."""
     rows = positive_rows(weights, X.shape[0])
+    refuse_unread_non_finite(X, rows)
     return _run(kernels, params, X, codes, coef, intercept, rows, rng, weights, step_size,
                 max_epochs=1, step=step, validation=None, history=history,
                 epoch_offset=epoch_offset, early_stopping=False, desc=desc, commit=commit)
+
+
+def refuse_unread_non_finite(X, rows):
+    """The finiteness check of the rows of weight 0, which no kernel reads (the trainer's
+    kernels check the others: :func:`fastreg._training.trainer.refuse_non_finite`)."""
+    if rows.shape[0] < X.shape[0]:
+        unread = np.ones(X.shape[0], dtype=bool)
+        unread[rows] = False
+        refuse_non_finite(X, np.flatnonzero(unread))
 
 
 def _run(kernels, p, X, codes, coef, intercept, rows, rng, weights, step_size, *,

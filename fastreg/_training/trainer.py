@@ -26,6 +26,14 @@ Early stopping
     numbers) and are the ones returned, so the model's validation loss is the minimum of the
     history.
 
+Input that is not finite
+    Training X is not checked for NaN and infinity before training (one pass over X, a third
+    of a compiled epoch at MNIST size): the kernels read every value anyway and stop at a
+    batch whose loss is not finite. When a check fails that way, X (and the validation X) is
+    checked first, and a NaN or infinity in it raises the input checks' own error
+    (:func:`refuse_non_finite`) instead of a divergence; so does one in the rows an early stop
+    within the first epoch left unread. Nothing is committed either way.
+
 Divergence
     Weights are copied before each kernel call. A check diverges when the kernel reports a
     non-finite loss, the weights or the validation loss are not finite afterwards, or the loss
@@ -61,6 +69,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._sparse_input import is_sparse
+from .._validation import check_finite
 from ..exceptions import TrainingDivergedError
 from .evaluator import Evaluator
 
@@ -191,6 +200,11 @@ class Trainer:
                         if not math.isfinite(val_loss):
                             problem = "the validation loss became NaN or infinite"
                 if problem is not None:
+                    # the input checks left the finiteness of X to the kernels (check_array's
+                    # finite=False): a non-finite X, not the steps, may be what stopped them
+                    refuse_non_finite(X)
+                    if validation is not None:
+                        refuse_non_finite(validation[0])
                     self._diverged(problem, epoch, step, lrs[b0:b1], coef, intercept, saved,
                                    best if watch else None, history, epochs_run)
                 step += b1 - b0
@@ -215,6 +229,8 @@ class Trainer:
             if stopped:
                 break
 
+        if stopped and epochs_run == 1:
+            refuse_non_finite(X, order[rows_done:])  # rows no kernel read before the stop
         best_epoch = epoch_offset + epochs_run
         if watch and best["coef"] is not None:
             coef[...] = best["coef"]
@@ -264,6 +280,14 @@ class Trainer:
             hint=f"lower learning_rate (e.g. learning_rate={explicit / 10:.3g}) or scale the "
                  f"features (e.g. input_scale=1/255 for raw pixels); the estimator is left as "
                  f"it was, and the error's .result holds this run's history and {kept}")
+
+
+def refuse_non_finite(X, rows=None):
+    """Raise :func:`fastreg._validation.check_finite`'s error when the dense ``X`` (only
+    ``X[rows]`` when given) holds NaN or infinity; CSR values were checked on the way in."""
+    if is_sparse(X) or X.dtype.kind != "f":
+        return
+    check_finite(X if rows is None else X[rows], "X")
 
 
 def _non_finite(loss, coef, intercept):

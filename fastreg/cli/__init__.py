@@ -70,7 +70,7 @@ def main(argv=None):
                 raise
             _error(str(exc), exc.prog)
             return exc.exit_code
-        except Exception as exc:  # noqa: BLE001 - the CLI never ends in a traceback
+        except Exception as exc:  # the CLI never ends in a traceback
             if debug:
                 raise
             _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug to see where; "

@@ -71,8 +71,13 @@ def check_backend(name, prog="fastreg"):
 def load_data(spec, data_dir, no_download, prog="fastreg", *, no_verify=False):
     """The arrays of the registered data set ``spec``, or a CLIError that says where they
     were looked for and what to do, in command-line terms."""
-    from ..datasets import DataNotFoundError, DatasetError, DownloadError, default_cache_dir
-    from ..datasets import load_dataset
+    from ..datasets import (
+        DataNotFoundError,
+        DatasetError,
+        DownloadError,
+        default_cache_dir,
+        load_dataset,
+    )
 
     cache = default_cache_dir(spec.subdir)
     options = {"verify": False} if no_verify else {}

@@ -167,7 +167,7 @@ def scores(model, X, y):
 
     columns = np.searchsorted(model.classes_, y)
     loss = mean_cross_entropy(model.predict_log_proba(X), columns)
-    return {"loss": loss, "accuracy": model.score(X, y), "n_samples": int(len(y))}
+    return {"loss": loss, "accuracy": model.score(X, y), "n_samples": len(y)}
 
 
 def confusion(model, X, y):

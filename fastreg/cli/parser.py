@@ -10,8 +10,7 @@ The data sets offered, and their titles, come from the dataset registry.
 """
 import argparse
 
-from .._validation import BACKEND_NAMES
-from .._validation import FLOAT_DTYPES, PARAMETERS, argparse_type, cli_flag
+from .._validation import BACKEND_NAMES, FLOAT_DTYPES, PARAMETERS, argparse_type, cli_flag
 from .._version import __version__
 from ..datasets._registry import DATASETS, DEFAULT_DATASET
 from .errors import UsageError

@@ -36,6 +36,8 @@ the file size is exactly what the header declares (a truncated copy is rejected 
 page is read) and reads the classes; :meth:`DatasetFile.verify` also checks the digests of X
 and y, reading the file once.
 """
+from __future__ import annotations
+
 import functools
 import hashlib
 import json
@@ -44,10 +46,17 @@ import mmap
 import numbers
 import os
 import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..exceptions import DatasetError, InvalidParameterError
+
+if TYPE_CHECKING:
+    import dask.array
+    from numpy.typing import NDArray
+    from typing_extensions import Self
 
 MAGIC = b"\x93FASTREG"
 FORMAT_VERSION = 1
@@ -76,7 +85,7 @@ def _count(value):
     return value
 
 
-def open_dataset(path):
+def open_dataset(path: str | os.PathLike[str]) -> DatasetFile:
     """Open a dataset file written by :func:`write_dataset` / :class:`DatasetWriter`.
 
     Reads and checks the 4 KiB header only; the rows stay on disk until used. Raises
@@ -96,7 +105,7 @@ class DatasetFile:
     lives); :meth:`chunks` maps one block of rows at a time, for streaming.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         # absolute: a Dask worker started elsewhere must find the same file
         self.path = os.path.abspath(os.fspath(path))
         with open(self.path, "rb") as f:
@@ -167,14 +176,14 @@ class DatasetFile:
         if self.nbytes != expected:
             what = "truncated" if self.nbytes < expected else "has trailing bytes"
             _fail(path, f"file {what}: the header declares {n} samples x {d} features of "
-                        f"{x_dtype.name} plus labels and classes, {expected} bytes in all, but the file has "
-                        f"{self.nbytes}", again)
+                        f"{x_dtype.name} plus labels and classes, {expected} bytes in all, but "
+                        f"the file has {self.nbytes}", again)
         return meta
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n_samples
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"DatasetFile({self.path!r}, n_samples={self.n_samples}, "
                 f"n_features={self.n_features}, dtype={self.dtype.name}, "
                 f"classes={self.classes.tolist()})")
@@ -204,7 +213,7 @@ class DatasetFile:
                              "be read safely", "open it again with open_dataset")
         return f
 
-    def rows(self, start, stop):
+    def rows(self, start: int, stop: int) -> tuple[NDArray[Any], NDArray[Any]]:
         """``(X[start:stop], y[start:stop])``, freshly mapped (X as (rows, n_features))."""
         start, stop, _ = slice(start, stop).indices(self.n_samples)
         count = max(0, stop - start)
@@ -218,17 +227,17 @@ class DatasetFile:
         return X, y
 
     @functools.cached_property
-    def X(self):
+    def X(self) -> NDArray[Any]:
         """All rows, (n_samples, n_features), read-only, memory-mapped."""
         return self.rows(0, self.n_samples)[0]
 
     @functools.cached_property
-    def y(self):
+    def y(self) -> NDArray[Any]:
         """All labels, (n_samples,), read-only, memory-mapped."""
         with self._checked_file() as f:
             return self._map(self._y["offset"], self.n_samples, self.label_dtype, f)
 
-    def chunk_rows_for(self, chunk_bytes):
+    def chunk_rows_for(self, chunk_bytes: int) -> int:
         """Rows per chunk so that one chunk of X takes at most ``chunk_bytes`` (at least 1)."""
         return max(1, int(chunk_bytes) // self.row_bytes)
 
@@ -246,7 +255,10 @@ class DatasetFile:
                                              else chunk_bytes)
         return int(chunk_rows)
 
-    def chunks(self, chunk_rows=None, *, chunk_bytes=None, shuffle=False, random_state=None):
+    def chunks(
+        self, chunk_rows: int | None = None, *, chunk_bytes: int | None = None,
+        shuffle: bool = False, random_state: int | np.random.Generator | None = None,
+    ) -> Iterator[tuple[NDArray[Any], NDArray[Any]]]:
         """Yield ``(X_chunk, y_chunk)`` over the file, each chunk its own read-only mapping.
 
         Give ``chunk_rows`` or ``chunk_bytes`` (default 64 MiB of X). With ``shuffle`` the
@@ -270,7 +282,8 @@ class DatasetFile:
             yield chunk
             del chunk  # this generator no longer holds the mapping
 
-    def to_dask(self, chunk_rows=None, *, chunk_bytes=None):
+    def to_dask(self, chunk_rows: int | None = None, *,
+                chunk_bytes: int | None = None) -> tuple[dask.array.Array, dask.array.Array]:
         """``(X, y)`` as Dask arrays whose blocks are mapped from the file by the workers.
 
         Each block is a task that opens the file by its path and maps its rows, so the task
@@ -303,7 +316,7 @@ class DatasetFile:
         return (self.nbytes, self._x["sha256"], self._y["sha256"])
 
     # ------------------------------------------------------------------ integrity
-    def verify(self):
+    def verify(self) -> Self:
         """Check the SHA-256 of X and y against the header (reads the file once, in 16 MB
         blocks, without mapping it). Raises :class:`DatasetError` on a mismatch; returns self."""
         with self._checked_file() as f:

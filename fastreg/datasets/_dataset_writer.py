@@ -29,7 +29,6 @@ from ._dataset_file import (
     header_digest,
 )
 
-
 TEMP_SUFFIXES = (".partial", ".labels")  # the rows' and the labels' temporary files
 #: How 0.1.0 named them (``.<name>.<8 random characters>.partial``): removed after a day.
 LEGACY_TEMPS = tuple(_litter.mkstemp_glob(".*.", suffix) for suffix in TEMP_SUFFIXES)

@@ -3,9 +3,9 @@
 A file is fetched from the data set's mirrors in order, streamed into a temporary file in the
 destination folder (named as :mod:`fastreg._litter` says, so a killed download's leftover is
 removed by the next one), checked for its published size and digest, and only then renamed into
-place (an atomic ``os.replace``). A file that fails on every mirror leaves nothing behind and raises
-:class:`DownloadError`, worded once here for every cause, with the size and digest of every file
-still missing and where to put them by hand.
+place (an atomic ``os.replace``). A file that fails on every mirror leaves nothing behind and
+raises :class:`DownloadError`, worded once here for every cause, with the size and digest of
+every file still missing and where to put them by hand.
 
 Time is bounded twice: each read waits at most ``TIMEOUT_SECONDS`` (30 s) for data, and each
 file has an overall deadline, ``download_deadline`` seconds (the loaders' argument; else the

@@ -20,8 +20,9 @@ published size of a known data set) or what a gzip file of that size could hold 
 at most about 1032 bytes per compressed byte). Sizes are computed with Python integers, so no
 header overflows them. Either way the returned array is read-only: copy it to modify it.
 Multi-byte types come back with a big-endian dtype, exactly as stored. ``decompress_idx`` turns
-a ``.gz`` file into an uncompressed one that can be mapped, streaming (never the whole file in memory), verified and
-renamed into place atomically; ``load_mnist(mmap=True)`` uses it (see ``_unpack``).
+a ``.gz`` file into an uncompressed one that can be mapped, streaming (never the whole file in
+memory), verified and renamed into place atomically; ``load_mnist(mmap=True)`` uses it (see
+``_unpack``).
 
 Every check failure raises :class:`fastreg.exceptions.DatasetError` naming the file and what is
 wrong, with what to do in its ``hint``.

@@ -3,6 +3,9 @@
 ``mmap=True`` returns arrays backed by files rather than RAM: uncompressed files are mapped where
 they are, ``.gz`` files through a verified uncompressed copy in the cache (``_unpack``).
 """
+from __future__ import annotations
+
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -27,8 +30,9 @@ class DatasetArrays(NamedTuple):
     y_test: np.ndarray
 
 
-def load_mnist(data_dir=None, *, download=True, mmap=False, verify=True,
-               download_deadline=None):
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
+               mmap: bool = False, verify: bool = True,
+               download_deadline: float | None = None) -> DatasetArrays:
     """The MNIST digits as :class:`DatasetArrays`: from the folder you name, else from
     ``$FASTREG_DATA``, the cache, or the copy shipped with fastreg (no network needed).
 
@@ -62,8 +66,9 @@ def load_mnist(data_dir=None, *, download=True, mmap=False, verify=True,
                         download_deadline=download_deadline)
 
 
-def load_fashion_mnist(data_dir=None, *, download=True, mmap=False, verify=True,
-                       download_deadline=None):
+def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
+                       mmap: bool = False, verify: bool = True,
+                       download_deadline: float | None = None) -> DatasetArrays:
     """Zalando's Fashion-MNIST, same format and rules as :func:`load_mnist`, but it does not
     ship with fastreg: it is downloaded (MD5-checked, as its authors publish) into the cache.
 
@@ -76,8 +81,9 @@ def load_fashion_mnist(data_dir=None, *, download=True, mmap=False, verify=True,
                         download_deadline=download_deadline)
 
 
-def load_dataset(name, data_dir=None, *, download=True, mmap=False, verify=True,
-                 download_deadline=None):
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *,
+                 download: bool = True, mmap: bool = False, verify: bool = True,
+                 download_deadline: float | None = None) -> DatasetArrays:
     """Load the data set registered as ``name`` in ``_registry.DATASETS`` (arguments as in
     :func:`load_mnist`); an unknown name raises InvalidParameterError (``param="dataset"``).
 

@@ -12,7 +12,7 @@
   reaches them at test time. ``standardize=True`` fits the statistics on the training part
   only and applies them unchanged to validation and test data.
 """
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -154,11 +154,11 @@ class Standardizer:
 class Prepared(NamedTuple):
     X_train: np.ndarray
     y_train: np.ndarray
-    X_val: Optional[np.ndarray]
-    y_val: Optional[np.ndarray]
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
     X_test: np.ndarray
     y_test: np.ndarray
-    standardizer: Optional[Standardizer]
+    standardizer: Standardizer | None
 
 
 def prepare(data, *, digits=None, val_fraction=0.1, dtype=np.float64, standardize=False,

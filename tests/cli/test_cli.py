@@ -173,7 +173,8 @@ def test_unexpected_error_is_one_line_and_debug_reraises(monkeypatch, capsys):
     monkeypatch.setattr(cli.train, "run_train", broken)
     assert cli.main(["train"]) == cli.EXIT_FAILURE
     lines = error_lines(capsys.readouterr().err)
-    assert len(lines) == 1 and "unexpected RuntimeError: boom" in lines[0] and "--debug" in lines[0]
+    assert len(lines) == 1
+    assert "unexpected RuntimeError: boom" in lines[0] and "--debug" in lines[0]
     with pytest.raises(RuntimeError, match="boom"):
         cli.main(["train", "--debug"])
 
@@ -368,7 +369,7 @@ def test_train_binary_end_to_end(mnist, tmp_path):
         assert _png_ok(out / name), name
 
     metrics = json.loads((out / "metrics.json").read_text())
-    X_sub, y_sub = binary_subset(mnist.X_train, mnist.y_train, 2, 3)
+    _X_sub, y_sub = binary_subset(mnist.X_train, mnist.y_train, 2, 3)
     X_test, y_test = binary_subset(mnist.X_test, mnist.y_test, 2, 3)
     assert metrics["task"] == "binary" and metrics["digits"] == {"positive": 2, "negative": 3}
     assert metrics["n_train"] + metrics["n_validation"] == len(y_sub) == 12089
@@ -413,7 +414,7 @@ def test_train_softmax_and_evaluate(mnist, tmp_path, capsys, monkeypatch):
     code = cli.main(["train", "--task", "softmax", "--epochs", "2", "--batch-size", "64",
                      "--lr", "0.2", "--no-early-stopping", "--dtype", "float64", "--seed", "7",
                      "--no-download", "--no-progress"])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code == 0, err
     (run,) = list((tmp_path / "runs").iterdir())
     assert re.fullmatch(r"softmax-\d{8}-\d{6}", run.name)

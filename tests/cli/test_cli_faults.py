@@ -19,7 +19,6 @@ from fastreg.cli import evaluate, run_folder, train
 from fastreg.exceptions import DataNotFoundError
 
 
-
 def run_cli(*args, env=None, pre=""):
     """``fastreg ARGS`` in a subprocess; ``pre`` is Python code run before the CLI."""
     code = f"{pre}\nimport sys\nfrom fastreg.cli import main\nsys.exit(main({list(args)!r}))"
@@ -274,7 +273,8 @@ def test_stale_temporary_folders_are_removed(tmp_path, fake_data, capsys):
     # whose pid runs here stays, however old
     suffixes = run_folder.TEMP_SUFFIXES
     assert _litter.remove_stale(tmp_path, suffixes, now=time.time() + 3600) == []
-    removed = _litter.remove_stale(tmp_path, suffixes, now=time.time() + _litter.STALE_SECONDS + 60)
+    later = time.time() + _litter.STALE_SECONDS + 60
+    removed = _litter.remove_stale(tmp_path, suffixes, now=later)
     assert removed == [elsewhere.name] and live.exists() and unrelated.exists()
 
 
@@ -388,9 +388,9 @@ def test_missing_data_without_no_download_does_not_mention_it(tmp_path, monkeypa
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_no_verify_reaches_the_loader(command, monkeypatch, capsys, tmp_path):
-    from fastreg.datasets import load_dataset
-
     import inspect
+
+    from fastreg.datasets import load_dataset
 
     assert "verify" in inspect.signature(load_dataset).parameters
     calls = loader_raising(monkeypatch, DataNotFoundError("nothing", param="data_dir"))

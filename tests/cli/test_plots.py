@@ -72,8 +72,8 @@ def test_curves_without_validation(tmp_path):
 
 def test_curve_plots_the_history_values(tmp_path):
     h = history()
-    fig, ax = plots._curve_figure(h, [("train_loss", "train", "-"), ("val_loss", "val", "-")],
-                                  "loss", "t")
+    _fig, ax = plots._curve_figure(h, [("train_loss", "train", "-"), ("val_loss", "val", "-")],
+                                   "loss", "t")
     train, val = ax.get_lines()
     np.testing.assert_array_equal(train.get_xdata(), h["step"])
     np.testing.assert_allclose(train.get_ydata(), h["train_loss"])

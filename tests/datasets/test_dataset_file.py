@@ -93,7 +93,7 @@ def test_other_input_types_are_stored_as_promised(tmp_path):
     np.testing.assert_array_equal(data.X, Xb)
     with pytest.raises(ValueError, match=r"uint8 cannot store exactly.*X.astype\(np.float32\)"):
         write_dataset(tmp_path / "c.frd", X * 10, y)
-    with pytest.raises(ValueError, match="integer class labels.*np.unique"):
+    with pytest.raises(ValueError, match=r"integer class labels.*np\.unique"):
         write_dataset(tmp_path / "d.frd", X, np.array(list("abcabcabca")))
     with pytest.raises(ValueError, match="one label per sample"):
         write_dataset(tmp_path / "e.frd", X, y[:-1])
@@ -120,11 +120,11 @@ def test_writer_refuses_a_bad_chunk_and_keeps_the_good_ones(tmp_path):
     bad[3, 4] = np.nan
     with DatasetWriter(tmp_path / "w.frd", 12, np.float64) as out:
         out.append(X[:50], y[:50])
-        with pytest.raises(ValueError, match="NaN or infinite.*nothing of this chunk"):
+        with pytest.raises(ValueError, match=r"NaN or infinite.*nothing of this chunk"):
             out.append(bad, y[:10])
         with pytest.raises(ValueError, match=r"shape \(n, 12\).*same features"):
             out.append(X[:10, :11], y[:10])
-        with pytest.raises(ValueError, match="label dtype int16.*label_dtype=np.int64"):
+        with pytest.raises(ValueError, match=r"label dtype int16.*label_dtype=np\.int64"):
             out.append(X[:2], np.array([0, 10**6]))
         out.append(X[50:], y[50:])
     data = open_dataset(tmp_path / "w.frd").verify()
@@ -273,7 +273,7 @@ def test_not_a_dataset_file_and_newer_versions(tmp_path, good_file):
     raw = bytearray(open(good_file, "rb").read())
     raw[8:12] = struct.pack("<I", 2)
     open(good_file, "wb").write(bytes(raw))
-    with pytest.raises(DatasetError, match="format version 2.*upgrade fastreg"):
+    with pytest.raises(DatasetError, match=r"format version 2.*upgrade fastreg"):
         open_dataset(good_file)
     with pytest.raises(FileNotFoundError):
         open_dataset(tmp_path / "missing.frd")
@@ -295,7 +295,7 @@ def test_file_truncated_while_streaming_raises_instead_of_crashing(good_file):
     chunks = data.chunks(50)
     next(chunks)
     os.truncate(good_file, data.nbytes // 2)
-    with pytest.raises(DatasetError, match="changed since it was opened.*open_dataset"):
+    with pytest.raises(DatasetError, match=r"changed since it was opened.*open_dataset"):
         next(chunks)
 
 
@@ -331,7 +331,7 @@ def test_big_endian_input_keeps_its_precision(tmp_path):
 
 def test_conversions_that_would_change_values_are_refused(tmp_path):
     with DatasetWriter(tmp_path / "f.frd", 2, np.float32) as out:
-        with pytest.raises(ValueError, match="beyond the range of float32.*float64"):
+        with pytest.raises(ValueError, match=r"beyond the range of float32.*float64"):
             out.append(np.array([[1e300, 0.0]]), [0])
         with pytest.raises(ValueError, match="complex"):
             out.append(np.ones((1, 2), dtype=complex), [0])
@@ -376,7 +376,7 @@ def test_close_after_a_failed_close_does_not_pretend(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         out.close()
     monkeypatch.undo()
-    with pytest.raises(ValueError, match="abandoned.*nothing was written"):
+    with pytest.raises(ValueError, match=r"abandoned.*nothing was written"):
         out.close()
     with pytest.raises(ValueError, match="abandoned"):
         out.append(*_data(n=1))

@@ -16,11 +16,12 @@ import pytest
 from fastreg.datasets import (
     DatasetError,
     DownloadError,
+    _download,
+    _registry,
     default_cache_dir,
     load_fashion_mnist,
     load_mnist,
 )
-from fastreg.datasets import _download, _registry
 from fastreg.datasets._idx import idx_bytes
 
 NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

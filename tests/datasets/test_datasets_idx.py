@@ -44,8 +44,9 @@ def test_written_bytes_follow_the_format(tmp_path):
 
 def test_reads_hand_made_mnist_style_file(tmp_path):
     body = bytes(range(12))
-    (tmp_path / "images").write_bytes(struct.pack(">IIII", 0x803, 2, 2, 3) + body)
-    (tmp_path / "images.gz").write_bytes(gzip.compress(struct.pack(">IIII", 0x803, 2, 2, 3) + body))
+    raw = struct.pack(">IIII", 0x803, 2, 2, 3) + body
+    (tmp_path / "images").write_bytes(raw)
+    (tmp_path / "images.gz").write_bytes(gzip.compress(raw))
     for name in ("images", "images.gz"):
         back = read_idx(tmp_path / name)
         assert back.dtype == np.uint8
@@ -113,7 +114,7 @@ def test_cut_off_gzip_stream_raises_dataset_error(tmp_path):
 def test_gzip_bytes_under_a_plain_name_say_so(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(gzip.compress(GOOD))
-    with pytest.raises(DatasetError, match="gzip-compressed.*\\.gz"):
+    with pytest.raises(DatasetError, match=r"gzip-compressed.*\.gz"):
         read_idx(path)
 
 

@@ -50,7 +50,7 @@ def test_result_is_named_and_shaped(tmp_path):
     data = load_mnist(tmp_path / "d", download=False)
     assert_same(data, arrays)
     assert data.X_train.shape == (20, 28, 28) and data.y_test.shape == (10,)
-    X_train, y_train, X_test, y_test = data
+    X_train, _y_train, _X_test, y_test = data
     assert X_train is data.X_train and y_test is data.y_test
 
 
@@ -199,7 +199,7 @@ def test_corrupt_local_file_is_an_error_not_a_fall_through(tmp_path):
 
 
 def test_unknown_data_set_name():
-    with pytest.raises(ValueError, match="unknown data set 'kmnist'.*mnist") as info:
+    with pytest.raises(ValueError, match=r"unknown data set 'kmnist'.*mnist") as info:
         datasets.load_dataset("kmnist")
     assert isinstance(info.value, InvalidParameterError) and info.value.param == "dataset"
 

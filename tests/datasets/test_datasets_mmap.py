@@ -17,15 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.data import missing_data as _missing_data
-from helpers.idx_sets import NAMES, offline_private_cache, synthetic, unverified
-from helpers.idx_sets import without_shipped_mnist
-from helpers.idx_sets import write_set as _write_set
 
 from fastreg import LogisticRegression, SoftmaxRegression, datasets
-from fastreg.datasets import DatasetError, default_cache_dir, write_idx
-from fastreg.datasets import _registry, _unpack
+from fastreg.datasets import DatasetError, _registry, _unpack, default_cache_dir, write_idx
 from fastreg.datasets._idx import decompress_idx, idx_bytes
+from helpers.data import missing_data as _missing_data
+from helpers.idx_sets import (
+    NAMES,
+    offline_private_cache,
+    synthetic,
+    unverified,
+    without_shipped_mnist,
+)
+from helpers.idx_sets import write_set as _write_set
 
 # synthetic sets under the published names (verification: test_datasets_verify.py)
 load_mnist = unverified(datasets.load_mnist)
@@ -279,7 +283,7 @@ def test_concurrent_loads_agree_and_leave_no_temporary_files(tmp_path):
         try:
             start.wait()
             results.append(load_mnist(tmp_path / "src", download=False, mmap=True))
-        except BaseException as exc:  # reported below, in the test's thread
+        except BaseException as exc:  # noqa: BLE001  (reported below, in the test's thread)
             errors.append(exc)
 
     threads = [threading.Thread(target=load) for _ in range(4)]
@@ -388,7 +392,7 @@ def test_sets_that_do_not_fit_together_name_the_gz_files(tmp_path):
     arrays = list(synthetic(16))
     arrays[1] = arrays[1][:-1]
     write_set(tmp_path / "src", arrays)
-    with pytest.raises(DatasetError, match="20 images but .* 19 labels") as info:
+    with pytest.raises(DatasetError, match=r"20 images but .* 19 labels") as info:
         load_mnist(tmp_path / "src", download=False, mmap=True)
     assert str(tmp_path / "src" / (NAMES[0] + ".gz")) in str(info.value)
 
@@ -397,7 +401,7 @@ def test_unwritable_cache_says_what_to_do(tmp_path, monkeypatch):
     write_set(tmp_path / "src", synthetic(17))
     (tmp_path / "not-a-folder").write_text("a file where the cache should be")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
-    with pytest.raises(OSError, match="XDG_CACHE_HOME.*data_dir=.*uncompressed") as info:
+    with pytest.raises(OSError, match=r"XDG_CACHE_HOME.*data_dir=.*uncompressed") as info:
         load_mnist(tmp_path / "src", download=False, mmap=True)
     assert str(tmp_path / "src" / (NAMES[0] + ".gz")) in str(info.value)
     assert not isinstance(info.value, DatasetError)

@@ -158,7 +158,7 @@ def test_flatten_is_a_view_of_contiguous_images():
 
 
 def test_scale_rejects_non_uint8_and_non_float_dtype():
-    with pytest.raises(ValueError, match="uint8 pixels.*float64"):
+    with pytest.raises(ValueError, match=r"uint8 pixels.*float64"):
         scale_pixels(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="float32 or float64; got int32"):
         scale_pixels(np.zeros((2, 4), dtype=np.uint8), np.int32)
@@ -190,7 +190,7 @@ def test_standardizer_keeps_float32():
 def test_standardizer_errors():
     with pytest.raises(ValueError, match="not fitted"):
         Standardizer().transform(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="3 features but .* fitted on 2"):
+    with pytest.raises(ValueError, match=r"3 features but .* fitted on 2"):
         Standardizer().fit(np.zeros((4, 2))).transform(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="flatten\\(\\) and scale_pixels\\(\\)"):
         Standardizer().fit(np.zeros((4, 28, 28), dtype=np.uint8))

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from fastreg import datasets
-from fastreg.datasets import DatasetError
-from fastreg.datasets import _fetch, _load, _registry
+from fastreg.datasets import DatasetError, _fetch, _load, _registry
 from fastreg.exceptions import DataNotFoundError, InvalidParameterError
 from helpers.idx_sets import (
     offline_private_cache,
@@ -56,7 +55,7 @@ def test_fetch_and_load_hold_no_table_of_their_own():
 def test_the_finder_says_the_registry_title(monkeypatch):
     monkeypatch.setitem(_registry.DATASETS, "mnist",
                         dataclasses.replace(_registry.MNIST, title="Ziffern", shipped=""))
-    with pytest.raises(DataNotFoundError, match="^Ziffern was not found"):
+    with pytest.raises(DataNotFoundError, match=r"^Ziffern was not found"):
         load_mnist(download=False)
 
 
@@ -64,7 +63,7 @@ def test_the_loader_checks_labels_against_the_registry_classes(tmp_path, monkeyp
     write_set(tmp_path / "d", synthetic(0))  # labels 0..9
     five = dataclasses.replace(_registry.MNIST, class_names=("a", "b", "c", "d", "e"))
     monkeypatch.setitem(_registry.DATASETS, "mnist", five)
-    with pytest.raises(DatasetError, match="out of range; MNIST labels are 0..4"):
+    with pytest.raises(DatasetError, match=r"out of range; MNIST labels are 0\.\.4"):
         load_mnist(tmp_path / "d", download=False)
 
 

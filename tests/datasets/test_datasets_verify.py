@@ -14,11 +14,13 @@ import pytest
 
 from fastreg.datasets import (
     DatasetError,
+    _fetch,
+    _registry,
+    _verify,
     default_cache_dir,
     load_fashion_mnist,
     load_mnist,
 )
-from fastreg.datasets import _fetch, _registry, _verify
 from fastreg.datasets._idx import idx_bytes
 from helpers.idx_sets import NAMES, offline_private_cache, synthetic, write_set
 
@@ -99,7 +101,7 @@ def test_a_damaged_copy_is_refused_naming_the_file(tmp_path):
 
 def test_a_synthetic_set_under_mnist_names_is_refused_unless_verify_is_false(tmp_path):
     arrays = write_set(tmp_path / "subset", synthetic(0))
-    with pytest.raises(DatasetError, match="subset/train-images-idx3-ubyte.gz"):
+    with pytest.raises(DatasetError, match=r"subset/train-images-idx3-ubyte\.gz"):
         load_mnist(tmp_path / "subset", download=False)
     data = load_mnist(tmp_path / "subset", download=False, verify=False)
     np.testing.assert_array_equal(data.X_train, arrays[0])

@@ -1,7 +1,8 @@
 """Training larger than memory: partial_fit over a dataset file, chunk by chunk.
 
-* Peak resident memory: benchmarks/out_of_core.py (the README's recipe) writes a synthetic file
-  of 320 MiB and trains over it in a child process that measures its own resident-set peak.
+* Peak resident memory: benchmarks/out_of_core.py (the manual's recipe,
+  docs/guide/out_of_core.rst) writes a synthetic file of 320 MiB and trains over it in a child
+  process that measures its own resident-set peak.
   Streaming 16 MiB chunks must add at most a few chunks to the peak; the control, slices of one
   mapping of the whole file, must add about the file (which shows the measurement sees file
   pages, so the first assertion can fail).

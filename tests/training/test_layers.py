@@ -33,10 +33,17 @@ def _package(name, path):
 
 
 def imports(name, path):
-    """[(target module, imported names)] of module ``name``, relative imports resolved."""
+    """[(target module, imported names)] of module ``name``, relative imports resolved.
+
+    Imports under ``if TYPE_CHECKING:`` are left out: they name types for the type checker
+    and never run, so they load nothing and can make no cycle."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking_block(block)
+                   for stmt in block.body for n in ast.walk(stmt)}
     found = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found += [(alias.name, ()) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -48,6 +55,19 @@ def imports(name, path):
                 target = node.module
             found.append((target, tuple(alias.name for alias in node.names)))
     return found
+
+
+def _is_type_checking_block(node):
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+
+
+def test_type_checking_imports_are_left_out(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("from typing import TYPE_CHECKING\nimport os\n"
+                    "if TYPE_CHECKING:\n    from .a import B\n")
+    assert imports("fastreg.m", path) == [("typing", ("TYPE_CHECKING",)), ("os", ())]
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
