@@ -15,6 +15,7 @@ FASTREG_NATIVE=1        compile with -march=native (wider vector units; the whee
                         portable). The default build runs on any x86-64 / aarch64 machine.
 FASTREG_NO_OPENMP=1     do not try OpenMP even where the probe compile succeeds.
 """
+
 import os
 import shutil
 import subprocess
@@ -29,22 +30,40 @@ from setuptools import Extension, setup
 SRC = "src_pyx"
 
 #: the C of the linear kernels (src_pyx/simd/, included by _linear.pyx through _simd_api.pxd)
-SIMD_HEADERS = [f"{SRC}/simd/{name}" for name in (
-    "dispatch.h", "isa_template.h", "kernels_template.h", "rows_template.h", "pack.h",
-    "runtime.h")]
+SIMD_HEADERS = [
+    f"{SRC}/simd/{name}"
+    for name in (
+        "dispatch.h",
+        "isa_template.h",
+        "kernels_template.h",
+        "rows_template.h",
+        "pack.h",
+        "runtime.h",
+    )
+]
 
 #: module name -> (Cython source, files it cimports or includes: a change recompiles it)
 EXTENSIONS = {
     "fastreg._kernels._linear": (
         f"{SRC}/_linear.pyx",
-        [f"{SRC}/_common.pxd", f"{SRC}/_thread_policy.pxd", f"{SRC}/_simd_api.pxd",
-         f"{SRC}/_epoch_ctx.pxd", *SIMD_HEADERS],
+        [
+            f"{SRC}/_common.pxd",
+            f"{SRC}/_thread_policy.pxd",
+            f"{SRC}/_simd_api.pxd",
+            f"{SRC}/_epoch_ctx.pxd",
+            *SIMD_HEADERS,
+        ],
     ),
     "fastreg._kernels._loss": (f"{SRC}/_loss.pyx", [f"{SRC}/_common.pxd"]),
     "fastreg._kernels._sparse": (
         f"{SRC}/_sparse.pyx",
-        [f"{SRC}/_common.pxd", f"{SRC}/_sparse_runtime.pxd", f"{SRC}/simd/runtime.h",
-         f"{SRC}/_sparse_rows.pxd", f"{SRC}/simd/sparse_rows.h"],
+        [
+            f"{SRC}/_common.pxd",
+            f"{SRC}/_sparse_runtime.pxd",
+            f"{SRC}/simd/runtime.h",
+            f"{SRC}/_sparse_rows.pxd",
+            f"{SRC}/simd/sparse_rows.h",
+        ],
     ),
 }
 
@@ -72,7 +91,8 @@ def openmp_flags():
             fh.write(code)
         result = subprocess.run(
             [compiler, "-fopenmp", src, "-o", os.path.join(tmp, "probe")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     if result.returncode != 0:
         return [], []
@@ -81,8 +101,12 @@ def openmp_flags():
 
 def _check_sources():
     """Every expected source is there, or the build stops naming what is missing."""
-    missing = [path for source, depends in EXTENSIONS.values() for path in [source, *depends]
-               if not os.path.exists(path)]
+    missing = [
+        path
+        for source, depends in EXTENSIONS.values()
+        for path in [source, *depends]
+        if not os.path.exists(path)
+    ]
     if missing:
         raise SystemExit(
             f"setup.py: missing source file(s) {', '.join(missing)}: every extension in "

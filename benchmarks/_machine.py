@@ -20,6 +20,7 @@ DRAM streams (:func:`stream_bandwidth`, over a fresh 256 MB array, is the machin
 ``describe()`` names the machine: CPU model and vector extensions from /proc/cpuinfo, logical
 and physical cores, NumPy version and the BLAS libraries threadpoolctl sees (when installed).
 """
+
 import os
 import platform
 import time
@@ -28,8 +29,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 #: vector extensions worth naming when reading a benchmark table
-_SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "amx_tile", "asimd",
-               "sve")
+_SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "amx_tile",
+    "asimd",
+    "sve",
+)
 
 
 def epoch_bytes(n_samples, n_features, itemsize):
@@ -90,7 +100,7 @@ def gemm_rate(dtype=np.float32, n=2048, repeats=3):
         t0 = time.perf_counter()
         np.matmul(A, B, out=C)
         best = min(best, time.perf_counter() - t0)
-    return 2.0 * n ** 3 / best
+    return 2.0 * n**3 / best
 
 
 def _blas_limits(threads):
@@ -126,8 +136,10 @@ def probe(threads, n_bytes=256 << 20, gemm_n=2048):
     Returns a dict: ``bandwidth`` {threads: bytes/s}, ``gemm`` {dtype name: {threads: flop/s}}.
     """
     counts = sorted({1, threads})
-    return {"bandwidth": {t: stream_bandwidth(n_bytes, threads=t) for t in counts},
-            "gemm": {name: gemm_rates(name, counts, n=gemm_n) for name in ("float32", "float64")}}
+    return {
+        "bandwidth": {t: stream_bandwidth(n_bytes, threads=t) for t in counts},
+        "gemm": {name: gemm_rates(name, counts, n=gemm_n) for name in ("float32", "float64")},
+    }
 
 
 def _threadpoolctl_available():
@@ -179,16 +191,26 @@ def describe():
         config = np.show_config(mode="dicts") if _accepts_mode() else {}
         blas = config.get("Build Dependencies", {}).get("blas", {})
         if blas:
-            info["blas"].append({"name": blas.get("name", "?"),
-                                 "version": blas.get("version", "?"),
-                                 "threads": None, "architecture": None})
+            info["blas"].append(
+                {
+                    "name": blas.get("name", "?"),
+                    "version": blas.get("version", "?"),
+                    "threads": None,
+                    "architecture": None,
+                }
+            )
         return info
     for lib in threadpool_info():
         if lib.get("user_api") != "blas":
             continue
-        info["blas"].append({"name": lib.get("internal_api"), "version": lib.get("version"),
-                             "threads": lib.get("num_threads"),
-                             "architecture": lib.get("architecture")})
+        info["blas"].append(
+            {
+                "name": lib.get("internal_api"),
+                "version": lib.get("version"),
+                "threads": lib.get("num_threads"),
+                "architecture": lib.get("architecture"),
+            }
+        )
     return info
 
 
@@ -207,10 +229,16 @@ def machine_line(info):
     if info.get("physical_cores"):
         cores += f" ({info['physical_cores']} physical cores in /proc/cpuinfo)"
     simd = "/".join(info["simd"]) or "no SIMD flags read"
-    blas = ", ".join(
-        f"{b['name']} {b['version']}"
-        + (f" ({b['architecture']})" if b.get("architecture") else "")
-        for b in info["blas"]) or "BLAS unknown"
+    blas = (
+        ", ".join(
+            f"{b['name']} {b['version']}"
+            + (f" ({b['architecture']})" if b.get("architecture") else "")
+            for b in info["blas"]
+        )
+        or "BLAS unknown"
+    )
     mhz = f" @ {float(info['mhz']) / 1000:.2f} GHz" if info.get("mhz") else ""
-    return (f"{info['cpu']}{mhz}, {simd}, {cores}; Python {info['python']}, "
-            f"NumPy {info['numpy']} with {blas}")
+    return (
+        f"{info['cpu']}{mhz}, {simd}, {cores}; Python {info['python']}, "
+        f"NumPy {info['numpy']} with {blas}"
+    )

@@ -27,6 +27,7 @@ The NumPy epoch at batch 1 takes 60000 Python-level steps (several seconds): it 
 (``pedantic``, one round), and at batch 8 three rounds; everything else is calibrated by
 pytest-benchmark as usual.
 """
+
 import functools
 import os
 
@@ -92,17 +93,26 @@ def test_epoch(benchmark, model, backend, batch, inputs):
     kwargs = dict(input_scale=1 / 255 if inputs == "uint8" else 1.0, n_threads=n_threads)
 
     benchmark.group = f"{model} {inputs} batch={batch}"
-    benchmark.extra_info.update(model=model, backend=backend, batch=batch, inputs=inputs,
-                                n_threads=n_threads, rows=len(X), data=_pixels()[2])
+    benchmark.extra_info.update(
+        model=model,
+        backend=backend,
+        batch=batch,
+        inputs=inputs,
+        n_threads=n_threads,
+        rows=len(X),
+        data=_pixels()[2],
+    )
     if backend == "numpy" and batch <= 8:
-        result = benchmark.pedantic(epoch, args=args, kwargs=kwargs,
-                                    rounds=1 if batch == 1 else 3, iterations=1)
+        result = benchmark.pedantic(
+            epoch, args=args, kwargs=kwargs, rounds=1 if batch == 1 else 3, iterations=1
+        )
     else:
         result = benchmark(epoch, *args, **kwargs)
     if backend.startswith("cython"):
         from fastreg._kernels import _linear
 
-        benchmark.extra_info.update(simd=_linear._simd_level(),
-                                    threads_used=_linear._last_thread_count())
+        benchmark.extra_info.update(
+            simd=_linear._simd_level(), threads_used=_linear._last_thread_count()
+        )
     loss, accuracy = result
     assert np.isfinite(loss) and 0.0 <= accuracy <= 1.0

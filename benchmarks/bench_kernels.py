@@ -16,6 +16,7 @@ input checks (``get_backend(name).kernel``, as the library calls them). Kernel n
 ``[K=1]`` run the logistic model (coef (1, d)); ``linear_forward[uint8]`` takes uint8 pixels with
 ``input_scale=1/255``, as predictions on MNIST do. The epoch has its own file, bench_epoch.py.
 """
+
 import os
 
 import numpy as np
@@ -51,8 +52,10 @@ def _calls(kernels, b):
     return {
         "linear_forward": (kernels.linear_forward, (b.X, b.coef, b.intercept)),
         "linear_forward[K=1]": (kernels.linear_forward, (b.X, b.coef1, b.intercept1)),
-        "linear_forward[uint8]": (kernels.linear_forward,
-                                  (b.pixels, b.coef, b.intercept, 1 / 255)),
+        "linear_forward[uint8]": (
+            kernels.linear_forward,
+            (b.pixels, b.coef, b.intercept, 1 / 255),
+        ),
         "softmax": (kernels.softmax, (b.Z,)),
         "cross_entropy": (kernels.cross_entropy, (b.Z, b.y)),
         "cross_entropy_grad": (kernels.cross_entropy_grad, (b.Z, b.y)),

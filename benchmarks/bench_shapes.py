@@ -22,6 +22,7 @@ timed; below a scale of 0.01 N may be smaller than K, so fit may see fewer class
 CSR), from which compare.py's floor follows. Tests of one (shape, dtype, batch, threads) share
 a ``benchmark.group``.
 """
+
 import contextlib
 import functools
 import os
@@ -70,8 +71,14 @@ def test_one_epoch(benchmark, request, shape, dtype, batch, threads, api):
     # the smoke test may leave classes out (fit then sees fewer than K); real runs never do
     X, y = _data(shape, spec.rows(scale, every_class=scale >= 0.01), dtype)
     benchmark.group = f"{shape}-{dtype}-b{batch}-{threads}t"
-    benchmark.extra_info.update(n=X.shape[0], d=X.shape[1], k=spec.k, bytes=data_bytes(X),
-                                flops=data_flops(X, spec.k), sparse=spec.sparse)
+    benchmark.extra_info.update(
+        n=X.shape[0],
+        d=X.shape[1],
+        k=spec.k,
+        bytes=data_bytes(X),
+        flops=data_flops(X, spec.k),
+        sparse=spec.sparse,
+    )
     models = []
 
     def setup():
@@ -81,8 +88,9 @@ def test_one_epoch(benchmark, request, shape, dtype, batch, threads, api):
 
     with _blas_threads(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        benchmark.pedantic(lambda epoch, X, y: epoch(X, y), setup=setup, rounds=ROUNDS,
-                           iterations=1)
+        benchmark.pedantic(
+            lambda epoch, X, y: epoch(X, y), setup=setup, rounds=ROUNDS, iterations=1
+        )
     model = models[-1]
     if api == "numpy":
         assert model.backend_ == "numpy"

@@ -24,6 +24,7 @@ prints per group gives the Cython/NumPy ratio from one run. The NumPy epoch at b
 20,000 Python-level steps: it runs once (``pedantic``); everything else is calibrated by
 pytest-benchmark as usual.
 """
+
 import functools
 import os
 import sys
@@ -76,8 +77,15 @@ def test_sparse_epoch(benchmark, kernel, backend, batch, dtype):
     args, kwargs = _epoch_args(dtype, batch, auto=kernel == "epoch[auto]")
     epoch = fastreg.get_backend(backend).sparse_epoch
     benchmark.group = f"sparse {kernel} {dtype} batch={batch}"
-    benchmark.extra_info.update(kernel=kernel, backend=backend, batch=batch, dtype=dtype,
-                                rows=ROWS, features=FEATURES, nnz=int(args[0].nnz))
+    benchmark.extra_info.update(
+        kernel=kernel,
+        backend=backend,
+        batch=batch,
+        dtype=dtype,
+        rows=ROWS,
+        features=FEATURES,
+        nnz=int(args[0].nnz),
+    )
     if backend == "numpy" and batch == 1:
         result = benchmark.pedantic(epoch, args=args, kwargs=kwargs, rounds=1, iterations=1)
     else:

@@ -39,22 +39,36 @@ text), for each ``--dtype`` (default both), ``--batch-size`` (1, 32, 256) and ``
 and their best rates set each row's floor, the ratio time / floor in its own column.
 ``--rows-scale F`` shrinks every N for quick runs.
 """
+
 import argparse
 import os
 import sys
 
 import compare_tables as tables
 import contenders
-from compare_spawn import (BUSY_CPUS, RESULT_TAG, default_threads, mnist_command, progress,
-                           run_worker, shapes_command, spawn)
+from compare_spawn import (
+    BUSY_CPUS,
+    RESULT_TAG,
+    default_threads,
+    mnist_command,
+    progress,
+    run_worker,
+    shapes_command,
+    spawn,
+)
 from contenders import CONTENDERS, EPOCH_CONTENDERS, FIT_CONTENDERS, WORKERS
 from contenders.shapes import API_CONTENDERS, SHAPES
 
 TASKS = ("softmax", "binary")
 DTYPES = ("float32", "float64")
 # the options whose default depends on the mode: (MNIST comparison, --shapes)
-MODE_DEFAULTS = {"dtype": (["float32"], list(DTYPES)), "batch_size": ([32], [1, 32, 256]),
-                 "threads": (None, [1, 2]), "repeats": (5, 3), "lr": (0.5, 0.01)}
+MODE_DEFAULTS = {
+    "dtype": (["float32"], list(DTYPES)),
+    "batch_size": ([32], [1, 32, 256]),
+    "threads": (None, [1, 2]),
+    "repeats": (5, 3),
+    "lr": (0.5, 0.01),
+}
 __all__ = ["RESULT_TAG", "build_parser", "main"]
 
 
@@ -65,8 +79,10 @@ def parse_names(valid, what):
         if unknown or not names:
             raise argparse.ArgumentTypeError(
                 f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; choose from "
-                f"{', '.join(valid)} (comma-separated)")
+                f"{', '.join(valid)} (comma-separated)"
+            )
         return list(dict.fromkeys(names))
+
     return parse
 
 
@@ -90,63 +106,141 @@ def positive_float(text):
 def build_parser():
     p = argparse.ArgumentParser(
         description="Time fastreg against NumPy, scikit-learn and PyTorch on MNIST (one "
-                    "process per contender) and print markdown tables beside the machine's "
-                    "lower bound.")
-    p.add_argument("--task", nargs="+", choices=TASKS, default=["softmax"],
-                   help="softmax: 10 digits; binary: logistic regression on digits 2 vs 3")
+        "process per contender) and print markdown tables beside the machine's "
+        "lower bound."
+    )
+    p.add_argument(
+        "--task",
+        nargs="+",
+        choices=TASKS,
+        default=["softmax"],
+        help="softmax: 10 digits; binary: logistic regression on digits 2 vs 3",
+    )
     p.add_argument("--dtype", nargs="+", choices=DTYPES, help="default: float32 (--shapes: both)")
-    p.add_argument("--batch-size", nargs="+", type=positive_int,
-                   help="default: 32 (--shapes: 1 32 256)")
-    p.add_argument("--contenders", type=parse_contenders, default=list(CONTENDERS),
-                   help=f"comma-separated subset of {','.join(CONTENDERS)} (default: all)")
-    p.add_argument("--epochs", type=positive_int, default=10,
-                   help="epochs before the test accuracy of the epoch contenders is measured")
-    p.add_argument("--repeats", type=positive_int,
-                   help="timed epochs after the warm-up epoch, median reported (default 5; "
-                        "--shapes: 3)")
-    p.add_argument("--fit-repeats", type=positive_int, default=1,
-                   help="timed fits of sklearn-lbfgs and of fastreg-fit's final fit")
-    p.add_argument("--lr", type=float,
-                   help="learning rate of the SGD contenders (default 0.5; --shapes: 0.01)")
+    p.add_argument(
+        "--batch-size", nargs="+", type=positive_int, help="default: 32 (--shapes: 1 32 256)"
+    )
+    p.add_argument(
+        "--contenders",
+        type=parse_contenders,
+        default=list(CONTENDERS),
+        help=f"comma-separated subset of {','.join(CONTENDERS)} (default: all)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=10,
+        help="epochs before the test accuracy of the epoch contenders is measured",
+    )
+    p.add_argument(
+        "--repeats",
+        type=positive_int,
+        help="timed epochs after the warm-up epoch, median reported (default 5; --shapes: 3)",
+    )
+    p.add_argument(
+        "--fit-repeats",
+        type=positive_int,
+        default=1,
+        help="timed fits of sklearn-lbfgs and of fastreg-fit's final fit",
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate of the SGD contenders (default 0.5; --shapes: 0.01)",
+    )
     p.add_argument("--l2", type=float, default=0.0, help="lambda of l2 * ||W||^2")
-    p.add_argument("--target-accuracy", type=float, default=None,
-                   help="test accuracy fastreg-fit must reach (default: 0.925 softmax, "
-                        "0.975 binary)")
-    p.add_argument("--max-fit-epochs", type=positive_int, default=30,
-                   help="largest max_epochs fastreg-fit tries before giving up")
-    p.add_argument("--fit-schedule", default="cosine",
-                   help="lr_schedule of fastreg-fit (the schedule spans each fit's epochs)")
-    p.add_argument("--rows", type=positive_int, default=None,
-                   help="use only the first N training rows (smoke tests)")
-    p.add_argument("--threads", nargs="+", type=positive_int,
-                   help="threads for BLAS, PyTorch and fastreg (default: the usable CPUs; "
-                        "--shapes: 1 2, and only --shapes takes several)")
+    p.add_argument(
+        "--target-accuracy",
+        type=float,
+        default=None,
+        help="test accuracy fastreg-fit must reach (default: 0.925 softmax, 0.975 binary)",
+    )
+    p.add_argument(
+        "--max-fit-epochs",
+        type=positive_int,
+        default=30,
+        help="largest max_epochs fastreg-fit tries before giving up",
+    )
+    p.add_argument(
+        "--fit-schedule",
+        default="cosine",
+        help="lr_schedule of fastreg-fit (the schedule spans each fit's epochs)",
+    )
+    p.add_argument(
+        "--rows",
+        type=positive_int,
+        default=None,
+        help="use only the first N training rows (smoke tests)",
+    )
+    p.add_argument(
+        "--threads",
+        nargs="+",
+        type=positive_int,
+        help="threads for BLAS, PyTorch and fastreg (default: the usable CPUs; "
+        "--shapes: 1 2, and only --shapes takes several)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--probe-mb", type=positive_int, default=256,
-                   help="size of the bandwidth probe's array in MB")
+    p.add_argument(
+        "--probe-mb",
+        type=positive_int,
+        default=256,
+        help="size of the bandwidth probe's array in MB",
+    )
     p.add_argument("--no-probe", action="store_true", help="skip the machine probes")
-    p.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                   help="before each contender, wait up to this long for other processes to "
-                        "leave the CPUs idle (shared machines)")
-    p.add_argument("--retry-busy", type=int, default=0, metavar="N",
-                   help=f"rerun a contender up to N times when other processes kept more than "
-                        f"{BUSY_CPUS} CPUs busy during its run; the least disturbed run is shown")
-    p.add_argument("--download", action="store_true",
-                   help="allow downloading MNIST into the cache when it is not found")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each contender, wait up to this long for other processes to "
+        "leave the CPUs idle (shared machines)",
+    )
+    p.add_argument(
+        "--retry-busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"rerun a contender up to N times when other processes kept more than "
+        f"{BUSY_CPUS} CPUs busy during its run; the least disturbed run is shown",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="allow downloading MNIST into the cache when it is not found",
+    )
     p.add_argument("--out", help="also write the markdown to this file")
-    p.add_argument("--sparse", action="store_true",
-                   help="time one epoch on text-like sparse data instead of MNIST: the other "
-                        "options are benchmarks/sparse_text.py's (see its --help)")
+    p.add_argument(
+        "--sparse",
+        action="store_true",
+        help="time one epoch on text-like sparse data instead of MNIST: the other "
+        "options are benchmarks/sparse_text.py's (see its --help)",
+    )
     shapes = p.add_argument_group("shape matrix (--shapes)")
-    shapes.add_argument("--shapes", action="store_true",
-                        help="one epoch through the public API on random data of many shapes")
-    shapes.add_argument("--shape", nargs="+", choices=list(SHAPES), default=list(SHAPES),
-                        help="the shapes to time (default: all)")
-    shapes.add_argument("--rows-scale", type=positive_float, default=1.0, metavar="F",
-                        help="multiply every shape's N by F (quick runs)")
-    shapes.add_argument("--shape-contenders", type=parse_names(API_CONTENDERS, "shape contender"),
-                        default=list(API_CONTENDERS),
-                        help=f"comma-separated subset of {','.join(API_CONTENDERS)}")
+    shapes.add_argument(
+        "--shapes",
+        action="store_true",
+        help="one epoch through the public API on random data of many shapes",
+    )
+    shapes.add_argument(
+        "--shape",
+        nargs="+",
+        choices=list(SHAPES),
+        default=list(SHAPES),
+        help="the shapes to time (default: all)",
+    )
+    shapes.add_argument(
+        "--rows-scale",
+        type=positive_float,
+        default=1.0,
+        metavar="F",
+        help="multiply every shape's N by F (quick runs)",
+    )
+    shapes.add_argument(
+        "--shape-contenders",
+        type=parse_names(API_CONTENDERS, "shape contender"),
+        default=list(API_CONTENDERS),
+        help=f"comma-separated subset of {','.join(API_CONTENDERS)}",
+    )
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     return p
 
@@ -157,9 +251,11 @@ def _header(out_lines):
 
 def _finish(args, out, load_before):
     if hasattr(os, "getloadavg"):
-        out.append(f"Load average (1 min) before: {load_before:.2f}, after: "
-                   f"{os.getloadavg()[0]:.2f} (on {default_threads()} usable CPUs; other "
-                   "processes running at the same time distort the timings).\n")
+        out.append(
+            f"Load average (1 min) before: {load_before:.2f}, after: "
+            f"{os.getloadavg()[0]:.2f} (on {default_threads()} usable CPUs; other "
+            "processes running at the same time distort the timings).\n"
+        )
     text = "\n".join(out)
     print(text)
     if args.out:
@@ -213,8 +309,10 @@ def run(args):
 
 def run_shapes(args):
     """The shape matrix: probes, one worker per (shape, dtype, threads), probes again."""
-    out, load_before = _header(["## fastreg shape matrix: one epoch through the public API",
-                                ""]), _load()
+    out, load_before = (
+        _header(["## fastreg shape matrix: one epoch through the public API", ""]),
+        _load(),
+    )
     probes = []
     if not args.no_probe:
         progress("measuring the machine (before the shapes) ...")
@@ -227,8 +325,11 @@ def run_shapes(args):
         for dtype in args.dtype:
             for threads in args.threads:
                 progress(f"{shape.name} {dtype} {threads} thread(s) ...")
-                results[shape.name].append(spawn(
-                    args, "shapes", shapes_command(args, shape.name, dtype, threads), threads))
+                results[shape.name].append(
+                    spawn(
+                        args, "shapes", shapes_command(args, shape.name, dtype, threads), threads
+                    )
+                )
     if not args.no_probe:
         progress("measuring the machine (after the shapes) ...")
         probes.append(_probe(args, max(args.threads)))
@@ -274,8 +375,11 @@ def main(argv=None):
             args.shape, args.threads = args.shape[0], args.threads[0]
         else:
             args.batch_size = args.batch_size[0]
-        run_worker(args, WORKERS, {contenders.NotAvailable: "not available",
-                                   contenders.DataMissing: "data missing"})
+        run_worker(
+            args,
+            WORKERS,
+            {contenders.NotAvailable: "not available", contenders.DataMissing: "data missing"},
+        )
         return 0
     return run_shapes(args) if args.shapes else run(args)
 

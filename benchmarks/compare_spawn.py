@@ -5,6 +5,7 @@ the one JSON line tagged ``RESULT_TAG`` it prints, and notes how many CPUs other
 busy meanwhile (:class:`OtherLoad`, from /proc/stat); ``--retry-busy`` reruns a disturbed worker
 and ``--wait-idle`` waits for a quiet machine first.
 """
+
 import json
 import os
 import subprocess
@@ -37,13 +38,38 @@ def mnist_command(args, name, config):
     """The worker command line of contender ``name`` on ``config`` (task, dtype, batch size)."""
     task, dtype, batch = config
     target = args.target_accuracy
-    cmd = [sys.executable, SCRIPT, "--worker", name,
-           "--task", task, "--dtype", dtype, "--batch-size", str(batch),
-           "--epochs", str(args.epochs), "--repeats", str(args.repeats),
-           "--fit-repeats", str(args.fit_repeats), "--lr", repr(args.lr), "--l2", repr(args.l2),
-           "--seed", str(args.seed), "--threads", str(args.threads),
-           "--probe-mb", str(args.probe_mb), "--max-fit-epochs", str(args.max_fit_epochs),
-           "--fit-schedule", args.fit_schedule]
+    cmd = [
+        sys.executable,
+        SCRIPT,
+        "--worker",
+        name,
+        "--task",
+        task,
+        "--dtype",
+        dtype,
+        "--batch-size",
+        str(batch),
+        "--epochs",
+        str(args.epochs),
+        "--repeats",
+        str(args.repeats),
+        "--fit-repeats",
+        str(args.fit_repeats),
+        "--lr",
+        repr(args.lr),
+        "--l2",
+        repr(args.l2),
+        "--seed",
+        str(args.seed),
+        "--threads",
+        str(args.threads),
+        "--probe-mb",
+        str(args.probe_mb),
+        "--max-fit-epochs",
+        str(args.max_fit_epochs),
+        "--fit-schedule",
+        args.fit_schedule,
+    ]
     if target is not None:
         cmd += ["--target-accuracy", repr(target)]
     if args.rows is not None:
@@ -55,11 +81,32 @@ def mnist_command(args, name, config):
 
 def shapes_command(args, shape, dtype, threads):
     """The command line of the ``shapes`` worker: one shape, one dtype, one thread count."""
-    return [sys.executable, SCRIPT, "--worker", "shapes", "--shape", shape, "--dtype", dtype,
-            "--batch-size", *map(str, args.batch_size), "--threads", str(threads),
-            "--repeats", str(args.repeats), "--lr", repr(args.lr), "--seed", str(args.seed),
-            "--rows-scale", repr(args.rows_scale), "--probe-mb", str(args.probe_mb),
-            "--shape-contenders", ",".join(args.shape_contenders)]
+    return [
+        sys.executable,
+        SCRIPT,
+        "--worker",
+        "shapes",
+        "--shape",
+        shape,
+        "--dtype",
+        dtype,
+        "--batch-size",
+        *map(str, args.batch_size),
+        "--threads",
+        str(threads),
+        "--repeats",
+        str(args.repeats),
+        "--lr",
+        repr(args.lr),
+        "--seed",
+        str(args.seed),
+        "--rows-scale",
+        repr(args.rows_scale),
+        "--probe-mb",
+        str(args.probe_mb),
+        "--shape-contenders",
+        ",".join(args.shape_contenders),
+    ]
 
 
 def spawn(args, name, cmd, threads):
@@ -87,7 +134,7 @@ def spawn_once(args, cmd, threads):
     other = meter.stop()
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
-            result = json.loads(line[len(RESULT_TAG):])
+            result = json.loads(line[len(RESULT_TAG) :])
             result["other_cpus"] = other
             return result
     lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()

@@ -1,8 +1,9 @@
 """Train on a dataset file larger than memory, and measure the peak resident memory it takes.
 
-The recipe ("Larger than RAM" in the manual, docs/guide/out_of_core.rst): convert once to a dataset file, then stream it
-chunk by chunk through ``partial_fit``; each chunk is its own memory mapping, released before
-the next one is used, so resident memory stays near one chunk whatever the file size::
+The recipe ("Larger than RAM" in the manual, docs/guide/out_of_core.rst): convert once to a
+dataset file, then stream it chunk by chunk through ``partial_fit``; each chunk is its own
+memory mapping, released before the next one is used, so resident memory stays near one chunk
+whatever the file size::
 
     python benchmarks/out_of_core.py --size-mb 4096 --chunk-mb 64 --epochs 2
 
@@ -20,6 +21,7 @@ stay resident, and the growth is the file.
 be mapped at once: only streaming can train then. ``--json`` prints one JSON object instead of
 the table (tests/test_out_of_core.py reads it).
 """
+
 import argparse
 import gc
 import json
@@ -34,17 +36,18 @@ import numpy as np
 
 N_FEATURES = 784
 N_CLASSES = 10
-SPREAD = 12          # class prototypes: 128 +- SPREAD per pixel (pixel units)
-NOISE = 110          # uniform noise amplitude around a prototype: classes overlap (~90% acc.)
+SPREAD = 12  # class prototypes: 128 +- SPREAD per pixel (pixel units)
+NOISE = 110  # uniform noise amplitude around a prototype: classes overlap (~90% acc.)
 SEED = 20261126
 BLOCK_ROWS = 20_000  # rows generated at a time (16 MB)
-TEST_BLOCK = 2**31    # the block index of the test rows: far beyond any file's blocks
+TEST_BLOCK = 2**31  # the block index of the test rows: far beyond any file's blocks
 
 
 def prototypes(seed=SEED):
     """One random uint8 image per class: the mean every row of that class scatters around."""
-    spread = np.random.default_rng(seed).integers(-SPREAD, SPREAD + 1,
-                                                  size=(N_CLASSES, N_FEATURES), dtype=np.int16)
+    spread = np.random.default_rng(seed).integers(
+        -SPREAD, SPREAD + 1, size=(N_CLASSES, N_FEATURES), dtype=np.int16
+    )
     return 128 + spread
 
 
@@ -92,8 +95,9 @@ def train(path, mode, chunk_bytes, epochs, limit_bytes=None):
 
     data = open_dataset(path)
     X_test, y_test = synthetic_block(TEST_BLOCK, 10_000)
-    model = SoftmaxRegression(input_scale=1 / 255, dtype="float32", random_state=0,
-                              learning_rate=0.05)
+    model = SoftmaxRegression(
+        input_scale=1 / 255, dtype="float32", random_state=0, learning_rate=0.05
+    )
     # warm-up: load everything a fit touches (scikit-learn, the kernels) before the baseline
     warm = SoftmaxRegression(input_scale=1 / 255, dtype="float32")
     warm.partial_fit(X_test[:100], y_test[:100], classes=data.classes)
@@ -115,18 +119,27 @@ def train(path, mode, chunk_bytes, epochs, limit_bytes=None):
         else:  # the control: slices of one mapping of the whole file
             X, y = data.X, data.y
             for lo in range(0, len(data), chunk_rows):
-                model.partial_fit(X[lo:lo + chunk_rows], y[lo:lo + chunk_rows],
-                                  classes=data.classes)
+                model.partial_fit(
+                    X[lo : lo + chunk_rows], y[lo : lo + chunk_rows], classes=data.classes
+                )
                 chunks += 1
     seconds = time.perf_counter() - start
     peak = peak_rss_bytes()
     return {
-        "mode": mode, "file_bytes": data.nbytes, "n_samples": len(data),
-        "chunk_rows": chunk_rows, "chunk_bytes": chunk_rows * data.row_bytes,
-        "epochs": epochs, "partial_fit_calls": chunks, "train_seconds": seconds,
+        "mode": mode,
+        "file_bytes": data.nbytes,
+        "n_samples": len(data),
+        "chunk_rows": chunk_rows,
+        "chunk_bytes": chunk_rows * data.row_bytes,
+        "epochs": epochs,
+        "partial_fit_calls": chunks,
+        "train_seconds": seconds,
         "rows_per_second": epochs * len(data) / seconds,
-        "baseline_rss_bytes": baseline, "peak_rss_bytes": peak, "growth_bytes": peak - baseline,
-        "peak_was_reset": reset, "limit_as_bytes": limit_bytes,
+        "baseline_rss_bytes": baseline,
+        "peak_rss_bytes": peak,
+        "growth_bytes": peak - baseline,
+        "peak_was_reset": reset,
+        "limit_as_bytes": limit_bytes,
         "test_accuracy": model.score(X_test, y_test),
         "backend": model.backend_,
     }
@@ -135,13 +148,21 @@ def train(path, mode, chunk_bytes, epochs, limit_bytes=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", help="dataset file to train on (created when missing)")
-    parser.add_argument("--size-mb", type=float, default=512,
-                        help="size of X in the generated file, MiB (default 512)")
+    parser.add_argument(
+        "--size-mb",
+        type=float,
+        default=512,
+        help="size of X in the generated file, MiB (default 512)",
+    )
     parser.add_argument("--chunk-mb", type=float, default=64, help="MiB of X per chunk")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--mode", choices=("chunks", "whole"), default="chunks")
-    parser.add_argument("--limit-mb", type=float, default=None,
-                        help="cap the child's address space (RLIMIT_AS) at this many MiB")
+    parser.add_argument(
+        "--limit-mb",
+        type=float,
+        default=None,
+        help="cap the child's address space (RLIMIT_AS) at this many MiB",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -149,8 +170,9 @@ def main(argv=None):
     limit = int(args.limit_mb * 2**20) if args.limit_mb else None
 
     if args.child:
-        print(json.dumps(train(args.file, args.mode, int(args.chunk_mb * 2**20), args.epochs,
-                               limit)))
+        print(
+            json.dumps(train(args.file, args.mode, int(args.chunk_mb * 2**20), args.epochs, limit))
+        )
         return 0
 
     made, folder = False, None
@@ -165,16 +187,27 @@ def main(argv=None):
         generate_seconds = time.perf_counter() - start
         made = True
     try:
-        child = [sys.executable, os.path.abspath(__file__), "--child", "--file", path,
-                 "--mode", args.mode, "--chunk-mb", str(args.chunk_mb),
-                 "--epochs", str(args.epochs)]
+        child = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            "--file",
+            path,
+            "--mode",
+            args.mode,
+            "--chunk-mb",
+            str(args.chunk_mb),
+            "--epochs",
+            str(args.epochs),
+        ]
         if args.limit_mb:
             child += ["--limit-mb", str(args.limit_mb)]
         done = subprocess.run(child, capture_output=True, text=True)
         if done.returncode != 0:
             sys.stderr.write(done.stderr)
-            print(f"out_of_core: the training child failed (exit {done.returncode})",
-                  file=sys.stderr)
+            print(
+                f"out_of_core: the training child failed (exit {done.returncode})", file=sys.stderr
+            )
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
         result["generate_seconds"] = generate_seconds
@@ -187,16 +220,22 @@ def main(argv=None):
         print(json.dumps(result))
     else:
         mib = 2**20
-        print(f"file {result['file_bytes'] / mib:,.0f} MiB, {result['n_samples']:,} rows; "
-              f"chunks of {result['chunk_bytes'] / mib:.0f} MiB; mode {result['mode']}; "
-              f"backend {result['backend']}")
-        print(f"peak RSS {result['peak_rss_bytes'] / mib:,.0f} MiB, before training "
-              f"{result['baseline_rss_bytes'] / mib:,.0f} MiB: training added "
-              f"{result['growth_bytes'] / mib:,.0f} MiB")
-        print(f"{result['epochs']} epoch(s), {result['partial_fit_calls']} partial_fit calls in "
-              f"{result['train_seconds']:.1f} s ({result['rows_per_second']:,.0f} rows/s); "
-              f"test accuracy {result['test_accuracy']:.4f}"
-              + (f"; file generated in {generate_seconds:.1f} s" if made else ""))
+        print(
+            f"file {result['file_bytes'] / mib:,.0f} MiB, {result['n_samples']:,} rows; "
+            f"chunks of {result['chunk_bytes'] / mib:.0f} MiB; mode {result['mode']}; "
+            f"backend {result['backend']}"
+        )
+        print(
+            f"peak RSS {result['peak_rss_bytes'] / mib:,.0f} MiB, before training "
+            f"{result['baseline_rss_bytes'] / mib:,.0f} MiB: training added "
+            f"{result['growth_bytes'] / mib:,.0f} MiB"
+        )
+        print(
+            f"{result['epochs']} epoch(s), {result['partial_fit_calls']} partial_fit calls in "
+            f"{result['train_seconds']:.1f} s ({result['rows_per_second']:,.0f} rows/s); "
+            f"test accuracy {result['test_accuracy']:.4f}"
+            + (f"; file generated in {generate_seconds:.1f} s" if made else "")
+        )
     return 0
 
 

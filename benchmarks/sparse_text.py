@@ -36,6 +36,7 @@ The ratio column divides each median by fastreg-raw's; the accuracy on the test 
 timed run says what each contender learned in its epoch. Markdown to stdout, progress to
 stderr.
 """
+
 import argparse
 import math
 import statistics
@@ -46,8 +47,14 @@ import warnings
 import numpy as np
 
 ROWS, FEATURES, CLASSES, NNZ = 200_000, 100_000, 20, 60
-CONTENDERS = ("fastreg-raw", "fastreg-checked", "fastreg-numpy", "fastreg-partial_fit",
-              "fastreg-partial_fit[lr]", "sklearn-sgd")
+CONTENDERS = (
+    "fastreg-raw",
+    "fastreg-checked",
+    "fastreg-numpy",
+    "fastreg-partial_fit",
+    "fastreg-partial_fit[lr]",
+    "sklearn-sgd",
+)
 
 
 def _words_per_document(p, nnz):
@@ -62,8 +69,16 @@ def _words_per_document(p, nnz):
     return 0.5 * (lo + hi)
 
 
-def make_text(rows=ROWS, features=FEATURES, classes=CLASSES, nnz=NNZ, dtype=np.float32,
-              informative=1000, temperature=8.0, seed=0):
+def make_text(
+    rows=ROWS,
+    features=FEATURES,
+    classes=CLASSES,
+    nnz=NNZ,
+    dtype=np.float32,
+    informative=1000,
+    temperature=8.0,
+    seed=0,
+):
     """``(X, y)``: a tf-idf-like CSR matrix (rows, features) of ``dtype`` and labels np.intc
     from a planted softmax model (module docstring)."""
     import scipy.sparse as sp
@@ -76,14 +91,13 @@ def make_text(rows=ROWS, features=FEATURES, classes=CLASSES, nnz=NNZ, dtype=np.f
     words = np.searchsorted(np.cumsum(p), rng.random(lengths.sum()), side="right")
     cols = column_of_rank[np.minimum(words, features - 1)]
     indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    X = sp.csr_matrix((np.ones(cols.shape[0], np.float64), cols, indptr),
-                      shape=(rows, features))
+    X = sp.csr_matrix((np.ones(cols.shape[0], np.float64), cols, indptr), shape=(rows, features))
     X.sum_duplicates()  # term frequencies, each row's words sorted
     df = np.bincount(X.indices, minlength=features)
     idf = np.log((1.0 + rows) / (1.0 + df)) + 1.0
     X.data = (1.0 + np.log(X.data)) * idf[X.indices]
     row_of = np.repeat(np.arange(rows), np.diff(X.indptr))
-    norms = np.sqrt(np.bincount(row_of, weights=X.data ** 2, minlength=rows))
+    norms = np.sqrt(np.bincount(row_of, weights=X.data**2, minlength=rows))
     X.data /= norms[row_of]
     W = np.zeros((classes, features))
     words = column_of_rank[:informative]
@@ -92,8 +106,10 @@ def make_text(rows=ROWS, features=FEATURES, classes=CLASSES, nnz=NNZ, dtype=np.f
     scores *= temperature / scores.std()
     gumbel = -np.log(-np.log(rng.random(scores.shape)))
     y = np.argmax(scores + gumbel, axis=1).astype(np.intc)
-    X = sp.csr_matrix((X.data.astype(dtype), X.indices.astype(np.int32),
-                       X.indptr.astype(np.int32)), shape=(rows, features))
+    X = sp.csr_matrix(
+        (X.data.astype(dtype), X.indices.astype(np.int32), X.indptr.astype(np.int32)),
+        shape=(rows, features),
+    )
     return X, y
 
 
@@ -116,8 +132,9 @@ def _fastreg_epoch(data, args, kernels):
     def run():
         coef, intercept = np.zeros((K, d), X.dtype), np.zeros(K, X.dtype)
         t0 = time.perf_counter()
-        loss, _ = kernels.sparse_epoch(X, y, coef, intercept, order, args.batch_size, lrs,
-                                       args.l2, 1)
+        loss, _ = kernels.sparse_epoch(
+            X, y, coef, intercept, order, args.batch_size, lrs, args.l2, 1
+        )
         seconds = time.perf_counter() - t0
         if not math.isfinite(loss):
             raise RuntimeError("the epoch diverged: lower --lr")
@@ -132,8 +149,9 @@ def _partial_fit(data, args, **params):
     X, y, X_test, y_test, n_classes = data
 
     def run():
-        model = fastreg.SoftmaxRegression(batch_size=args.batch_size, n_threads=1,
-                                          random_state=args.seed, **params)
+        model = fastreg.SoftmaxRegression(
+            batch_size=args.batch_size, n_threads=1, random_state=args.seed, **params
+        )
         t0 = time.perf_counter()
         model.partial_fit(X, y, classes=np.arange(n_classes))
         seconds = time.perf_counter() - t0
@@ -149,8 +167,9 @@ def _sklearn(data, args):
     X, y, X_test, y_test, _ = data
 
     def run():
-        clf = SGDClassifier(loss="log_loss", max_iter=1, tol=None, alpha=args.alpha,
-                            random_state=args.seed)
+        clf = SGDClassifier(
+            loss="log_loss", max_iter=1, tol=None, alpha=args.alpha, random_state=args.seed
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             t0 = time.perf_counter()
@@ -195,22 +214,28 @@ def table(results, reference="fastreg-raw"):
     """Markdown: median, range, median / the reference's median, test accuracy, runs."""
     ref = results.get(reference, {}).get("ms")
     ref = statistics.median(ref) if ref else None
-    lines = [f"| contender | median ms / epoch | min-max | ÷ {reference} | test acc. | runs |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"| contender | median ms / epoch | min-max | ÷ {reference} | test acc. | runs |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         if "error" in r:
             lines.append(f"| {name} | not run: {r['error']} | | | | |")
             continue
         med = statistics.median(r["ms"])
         ratio = f"{med / ref:.2f}" if ref else ""
-        lines.append(f"| {name} | {med:.0f} | {min(r['ms']):.0f}-{max(r['ms']):.0f} | "
-                     f"{ratio} | {r['accuracy']:.3f} | {len(r['ms'])} |")
+        lines.append(
+            f"| {name} | {med:.0f} | {min(r['ms']):.0f}-{max(r['ms']):.0f} | "
+            f"{ratio} | {r['accuracy']:.3f} | {len(r['ms'])} |"
+        )
     return "\n".join(lines)
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description="One epoch of fastreg's sparse kernels against "
-                                            "scikit-learn's SGDClassifier on text-like data.")
+    p = argparse.ArgumentParser(
+        description="One epoch of fastreg's sparse kernels against "
+        "scikit-learn's SGDClassifier on text-like data."
+    )
     p.add_argument("--rows", type=int, default=ROWS)
     p.add_argument("--features", type=int, default=FEATURES)
     p.add_argument("--classes", type=int, default=CLASSES)
@@ -221,13 +246,20 @@ def build_parser():
     p.add_argument("--lr", type=float, default=10.0, help="fastreg's constant learning rate")
     p.add_argument("--l2", type=float, default=1e-6, help="fastreg's l2 (of l2 ||W||^2)")
     p.add_argument("--alpha", type=float, default=1e-4, help="scikit-learn's alpha")
-    p.add_argument("--informative", type=int, default=1000,
-                   help="the most frequent words the planted model weighs")
+    p.add_argument(
+        "--informative",
+        type=int,
+        default=1000,
+        help="the most frequent words the planted model weighs",
+    )
     p.add_argument("--temperature", type=float, default=8.0, help="of the planted model")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--numpy-repeats", type=int, default=3)
-    p.add_argument("--contenders", default=",".join(CONTENDERS),
-                   help=f"comma-separated subset of {','.join(CONTENDERS)}")
+    p.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"comma-separated subset of {','.join(CONTENDERS)}",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -239,13 +271,24 @@ def main(argv=None):
     except ImportError:  # then BLAS keeps its threads (OMP_NUM_THREADS=1 sets them)
         threadpool_limits = None
     t0 = time.perf_counter()
-    X, y = make_text(args.rows + args.test_rows, args.features, args.classes, args.nnz,
-                     np.dtype(args.dtype), args.informative, args.temperature, args.seed)
-    data = (X[:args.rows], y[:args.rows], X[args.rows:], y[args.rows:], args.classes)
+    X, y = make_text(
+        args.rows + args.test_rows,
+        args.features,
+        args.classes,
+        args.nnz,
+        np.dtype(args.dtype),
+        args.informative,
+        args.temperature,
+        args.seed,
+    )
+    data = (X[: args.rows], y[: args.rows], X[args.rows :], y[args.rows :], args.classes)
     X = data[0]
     made = time.perf_counter() - t0
-    print(f"data: {X.shape[0]} x {X.shape[1]} CSR, {X.nnz / X.shape[0]:.1f} nonzeros per row, "
-          f"{X.dtype}, {args.classes} classes (made in {made:.1f} s)", file=sys.stderr)
+    print(
+        f"data: {X.shape[0]} x {X.shape[1]} CSR, {X.nnz / X.shape[0]:.1f} nonzeros per row, "
+        f"{X.dtype}, {args.classes} classes (made in {made:.1f} s)",
+        file=sys.stderr,
+    )
     results = {}
     for name in args.contenders.split(","):
         print(f"{name} ...", file=sys.stderr, flush=True)
@@ -254,12 +297,14 @@ def main(argv=None):
         else:
             with threadpool_limits(limits=1):
                 results[name] = time_contender(name, data, args)
-    print(f"## One epoch on text-like sparse data\n\n`python benchmarks/sparse_text.py "
-          f"{' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
-          f"X: {X.shape[0]} x {X.shape[1]} CSR {X.dtype}, {X.nnz / X.shape[0]:.1f} nonzeros per "
-          f"row (Zipf words, tf-idf, rows of unit norm); {args.classes} classes; batch "
-          f"{args.batch_size}; one thread; fastreg lr {args.lr:g}, l2 {args.l2:g}; "
-          f"scikit-learn alpha {args.alpha:g}.\n\n" + table(results) + "\n")
+    print(
+        f"## One epoch on text-like sparse data\n\n`python benchmarks/sparse_text.py "
+        f"{' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
+        f"X: {X.shape[0]} x {X.shape[1]} CSR {X.dtype}, {X.nnz / X.shape[0]:.1f} nonzeros per "
+        f"row (Zipf words, tf-idf, rows of unit norm); {args.classes} classes; batch "
+        f"{args.batch_size}; one thread; fastreg lr {args.lr:g}, l2 {args.l2:g}; "
+        f"scikit-learn alpha {args.alpha:g}.\n\n" + table(results) + "\n"
+    )
     return 0
 
 

@@ -25,6 +25,7 @@ The figure goes to ``$FASTREG_EXAMPLE_OUTPUT`` (a folder) when set, else to a ne
 folder. ``FASTREG_EXAMPLE_SMALL=1`` trains on the first 2000 training images for at most 10
 epochs (a few seconds in all; test accuracy about 0.97).
 """
+
 import os
 import tempfile
 
@@ -56,14 +57,20 @@ def main():
     clf = LogisticRegression(input_scale=1 / 255, max_epochs=max_epochs, random_state=0)
     clf.fit(X_train, y_train)
 
-    print(f"2 vs 3: {len(X_train)} training images (fit holds 10 % out for early stopping), "
-          f"{len(X_test)} test images")
-    print(f"epochs run {clf.n_iter_}, best epoch {clf.best_epoch_}, "
-          f"learning rate {clf.learning_rate_:.2g}")
+    print(
+        f"2 vs 3: {len(X_train)} training images (fit holds 10 % out for early stopping), "
+        f"{len(X_test)} test images"
+    )
+    print(
+        f"epochs run {clf.n_iter_}, best epoch {clf.best_epoch_}, "
+        f"learning rate {clf.learning_rate_:.2g}"
+    )
     proba = clf.predict_proba(X_test[:5])[:, 1]  # column 1 is classes_[1] = 1, the digit 2
     truth = " ".join("2" if label == 1 else "3" for label in y_test[:5])
-    print(f"P(digit is 2) for the first 5 test images: {' '.join(f'{p:.2f}' for p in proba)} "
-          f"(true: {truth})")
+    print(
+        f"P(digit is 2) for the first 5 test images: {' '.join(f'{p:.2f}' for p in proba)} "
+        f"(true: {truth})"
+    )
     print(f"test accuracy {clf.score(X_test, y_test):.4f}")
 
     path = os.path.join(output_dir(), "weights-2v3.png")

@@ -37,6 +37,7 @@ from distributed that the graph is large: that is the 45 MiB of pixels sent to t
 and the first 2000 test images (a few seconds, most of them spent importing dask-ml; test
 accuracy about 0.84).
 """
+
 import os
 
 import numpy as np
@@ -61,20 +62,30 @@ def main():
         X_test, y_test = X_test[:2000], y_test[:2000]
         passes, block = 2, 1_000
 
-    with LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         print(f"cluster: {len(cluster.workers)} in-process workers, 1 thread each")
         X = da.from_array(X_train, chunks=(block, X_train.shape[1]))
         y = da.from_array(y_train, chunks=block)
         X, y = client.persist([X, y])  # the uint8 blocks sent once, kept on the workers
         print(f"X: dask array {X.shape} {X.dtype} in {X.numblocks[0]} blocks")
 
-        clf = Incremental(SoftmaxRegression(input_scale=1 / 255, random_state=0),
-                          scoring="accuracy", shuffle_blocks=True, random_state=0)
+        clf = Incremental(
+            SoftmaxRegression(input_scale=1 / 255, random_state=0),
+            scoring="accuracy",
+            shuffle_blocks=True,
+            random_state=0,
+        )
         for i in range(passes):  # each call: one pass over the blocks, one epoch per block
             clf.partial_fit(X, y, classes=np.arange(10))
-            print(f"pass {i + 1}: {X.numblocks[0]} blocks, "
-                  f"estimator_.n_iter_ {clf.estimator_.n_iter_}")
+            print(
+                f"pass {i + 1}: {X.numblocks[0]} blocks, "
+                f"estimator_.n_iter_ {clf.estimator_.n_iter_}"
+            )
 
         X_test = da.from_array(X_test, chunks=(block, X_test.shape[1]))
         y_test = da.from_array(y_test, chunks=block)

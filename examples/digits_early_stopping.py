@@ -36,6 +36,7 @@ folder. ``FASTREG_EXAMPLE_SMALL=1`` trains on the first 6000 training images wit
 ``patience=5`` (at most 60 epochs), and tests on the first 2000 test images (a few
 seconds; it stops after 33 epochs, best epoch 28, test accuracy about 0.88).
 """
+
 import os
 import tempfile
 
@@ -67,11 +68,19 @@ def main():
         X_test, y_test = X_test[:2000], y_test[:2000]
         params = dict(max_epochs=60, patience=5)
 
-    clf = SoftmaxRegression(input_scale=1 / 255, early_stopping=True, validation_fraction=0.1,
-                            min_delta=1e-4, random_state=0, **params)
+    clf = SoftmaxRegression(
+        input_scale=1 / 255,
+        early_stopping=True,
+        validation_fraction=0.1,
+        min_delta=1e-4,
+        random_state=0,
+        **params,
+    )
     clf.fit(X_train, y_train)
-    print(f"ten digits: {len(X_train)} training images (fit holds 10 % out for validation), "
-          f"{len(X_test)} test images")
+    print(
+        f"ten digits: {len(X_train)} training images (fit holds 10 % out for validation), "
+        f"{len(X_test)} test images"
+    )
 
     history = clf.history_
     epochs = np.asarray(history["epoch"])
@@ -81,17 +90,22 @@ def main():
         if epoch % 5 and i != best and i != len(epochs) - 1 and epoch != 1:
             continue
         mark = "  <- best: these weights are kept" if i == best else ""
-        print(f"{epoch:5d}  {history['train_loss'][i]:10.4f}  {history['val_loss'][i]:8.4f}  "
-              f"{history['val_accuracy'][i]:12.2%}{mark}")
+        print(
+            f"{epoch:5d}  {history['train_loss'][i]:10.4f}  {history['val_loss'][i]:8.4f}  "
+            f"{history['val_accuracy'][i]:12.2%}{mark}"
+        )
     stopped = "patience" if clf.n_iter_ < clf.max_epochs else "max_epochs"
-    print(f"stopped after {clf.n_iter_} epochs ({stopped} {getattr(clf, stopped)}): "
-          f"best epoch {clf.best_epoch_}")
+    print(
+        f"stopped after {clf.n_iter_} epochs ({stopped} {getattr(clf, stopped)}): "
+        f"best epoch {clf.best_epoch_}"
+    )
     print(f"test accuracy {clf.score(X_test, y_test):.4f}")
 
     path = os.path.join(output_dir(), "loss-digits.png")
     try:
-        plot_loss(history, path, title="Softmax regression, ten digits",
-                  best_step=history["step"][best])
+        plot_loss(
+            history, path, title="Softmax regression, ten digits", best_step=history["step"][best]
+        )
     except PlotsUnavailable as exc:
         print(f"no picture: {exc}")
     else:

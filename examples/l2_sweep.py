@@ -39,6 +39,7 @@ The figure goes to ``$FASTREG_EXAMPLE_OUTPUT`` (a folder) when set, else to a ne
 folder. ``FASTREG_EXAMPLE_SMALL=1`` uses the first 1000 training images and 10 epochs (a few
 seconds).
 """
+
 import os
 import tempfile
 
@@ -91,14 +92,22 @@ def main():
         X, y, epochs = X[:1000], y[:1000], 10
     split = train_val_split(X, y, val_fraction=0.1, random_state=0)
     X_val = scale_pixels(split.X_val, np.float32)  # loss_and_grad takes floats, not uint8
-    print(f"2 vs 3: {len(split.X_train)} training and {len(split.X_val)} validation images, "
-          f"{epochs} epochs per lambda")
+    print(
+        f"2 vs 3: {len(split.X_train)} training and {len(split.X_val)} validation images, "
+        f"{epochs} epochs per lambda"
+    )
 
     print("  lambda  val loss  val accuracy  ||w||^2")
     models, val_loss, norms = [], [], []
     for l2 in L2_GRID:
-        clf = LogisticRegression(input_scale=1 / 255, l2=l2, early_stopping=False,
-                                 max_epochs=epochs, dtype="float32", random_state=0)
+        clf = LogisticRegression(
+            input_scale=1 / 255,
+            l2=l2,
+            early_stopping=False,
+            max_epochs=epochs,
+            dtype="float32",
+            random_state=0,
+        )
         clf.fit(split.X_train, split.y_train)
         loss, _, _ = loss_and_grad(X_val, split.y_val, clf.coef_, clf.intercept_, l2=0.0)
         norm = float(np.sum(clf.coef_.astype(np.float64) ** 2))

@@ -31,6 +31,7 @@ removed at the end. ``FASTREG_EXAMPLE_SMALL=1`` streams the first 6000 training 
 (0.5 MB chunks) for 2 epochs and tests on the first 2000 test images (a few seconds; test
 accuracy about 0.85).
 """
+
 import os
 import tempfile
 
@@ -62,17 +63,22 @@ def main():
         #    parts: files, database pages, a generator). write_dataset(path, X, y) does it in
         #    one call when the arrays (or memory maps of them) are at hand.
         parts = np.array_split(np.arange(len(X_train)), 6)
-        with DatasetWriter(path, n_features=X_train.shape[1], dtype=np.uint8,
-                           sample_shape=(28, 28)) as out:
+        with DatasetWriter(
+            path, n_features=X_train.shape[1], dtype=np.uint8, sample_shape=(28, 28)
+        ) as out:
             for rows in parts:
                 out.append(X_train[rows], y_train[rows])
-        print(f"wrote a dataset file: {len(X_train)} rows x {X_train.shape[1]} uint8 features "
-              f"in {len(parts)} parts, {os.path.getsize(path) / 1e6:.1f} MB")
+        print(
+            f"wrote a dataset file: {len(X_train)} rows x {X_train.shape[1]} uint8 features "
+            f"in {len(parts)} parts, {os.path.getsize(path) / 1e6:.1f} MB"
+        )
 
         # 2. Open it (the header only) and check its contents against the header's digests.
         dataset = open_dataset(path)
-        print(f"opened: {len(dataset)} samples of shape {dataset.sample_shape}, "
-              f"{dataset.dtype}, classes {dataset.classes.tolist()}")
+        print(
+            f"opened: {len(dataset)} samples of shape {dataset.sample_shape}, "
+            f"{dataset.dtype}, classes {dataset.classes.tolist()}"
+        )
         dataset.verify()
         print("checksums verified")
 
@@ -81,12 +87,15 @@ def main():
         rows_per_chunk = dataset.chunk_rows_for(chunk_bytes)
         for epoch in range(epochs):
             n_chunks = 0
-            for X_chunk, y_chunk in dataset.chunks(chunk_bytes=chunk_bytes, shuffle=True,
-                                                   random_state=epoch):
+            for X_chunk, y_chunk in dataset.chunks(
+                chunk_bytes=chunk_bytes, shuffle=True, random_state=epoch
+            ):
                 model.partial_fit(X_chunk, y_chunk, classes=dataset.classes)
                 n_chunks += 1
-            print(f"epoch {epoch + 1}: {n_chunks} chunks of at most {rows_per_chunk} rows, "
-                  f"n_iter_ {model.n_iter_} (one per partial_fit call)")
+            print(
+                f"epoch {epoch + 1}: {n_chunks} chunks of at most {rows_per_chunk} rows, "
+                f"n_iter_ {model.n_iter_} (one per partial_fit call)"
+            )
         del X_chunk, y_chunk  # release the last mapping before the folder is removed
 
     print(f"test accuracy {model.score(X_test, y_test):.4f}")

@@ -34,6 +34,7 @@ Expected output (full data; a few seconds with the Cython backend, times vary)::
 ``FASTREG_EXAMPLE_SMALL=1`` makes 5000 training and 1000 test documents over 10000 words
 (a few seconds; with a tenth of the documents, test accuracy drops to about 0.58).
 """
+
 import os
 import time
 
@@ -58,8 +59,7 @@ def make_corpus(n_docs, n_words, n_classes, rng, topics, *, length=60, topic_sha
     topical = topics[y[doc], rng.integers(topics.shape[1], size=doc.size)]
     words = np.where(rng.random(doc.size) < topic_share, topical, background)
     indptr = np.concatenate(([0], np.cumsum(lengths)))
-    counts = sp.csr_matrix((np.ones(doc.size, np.float32), words, indptr),
-                           shape=(n_docs, n_words))
+    counts = sp.csr_matrix((np.ones(doc.size, np.float32), words, indptr), shape=(n_docs, n_words))
     counts.sum_duplicates()  # one entry per (document, word): the term frequency
     return counts, y
 
@@ -70,11 +70,13 @@ def main():
         n_train, n_test, n_words = 5_000, 1_000, 10_000
     rng = np.random.default_rng(0)
     # each class's topic words: 100 distinct words drawn from all but the 100 most frequent
-    topics = rng.permutation(np.arange(100, n_words))[:n_classes * 100].reshape(n_classes, 100)
+    topics = rng.permutation(np.arange(100, n_words))[: n_classes * 100].reshape(n_classes, 100)
     counts, y = make_corpus(n_train, n_words, n_classes, rng, topics)
     counts_test, y_test = make_corpus(n_test, n_words, n_classes, rng, topics)
-    print(f"corpus: {n_train} training + {n_test} test documents, {n_words} words, "
-          f"{n_classes} classes")
+    print(
+        f"corpus: {n_train} training + {n_test} test documents, {n_words} words, "
+        f"{n_classes} classes"
+    )
 
     tfidf = TfidfTransformer(sublinear_tf=True)
     model = SoftmaxRegression(max_epochs=30, random_state=0)  # early stopping may end sooner
@@ -86,9 +88,11 @@ def main():
     X = tfidf.transform(counts)  # what the model saw
     dense_mb = X.shape[0] * X.shape[1] * X.dtype.itemsize / 1e6
     sparse_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 1e6
-    print(f"X: CSR {X.dtype}, {X.nnz / X.shape[0]:.1f} nonzeros per row "
-          f"({100 * X.nnz / (X.shape[0] * X.shape[1]):.3f} % dense), {sparse_mb:.1f} MB instead "
-          f"of {dense_mb:.0f} MB dense")
+    print(
+        f"X: CSR {X.dtype}, {X.nnz / X.shape[0]:.1f} nonzeros per row "
+        f"({100 * X.nnz / (X.shape[0] * X.shape[1]):.3f} % dense), {sparse_mb:.1f} MB instead "
+        f"of {dense_mb:.0f} MB dense"
+    )
     print(f"trained in {seconds:.1f} s: {model.n_iter_} epochs, best epoch {model.best_epoch_}")
     top = np.argsort(model.coef_, axis=1)[:, -20:]  # each class's 20 largest weights
     found = np.mean([np.isin(top[k], topics[k]).mean() for k in range(n_classes)])

@@ -8,6 +8,7 @@ Layers (data flows one way): ``fastreg.cli`` -> ``fastreg.linear_model`` (the es
 the kernels). ``fastreg._validation`` checks every input once; ``fastreg.exceptions`` holds the
 public exceptions.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """``python -m fastreg``: the same command line as the ``fastreg`` script (see fastreg.cli)."""
+
 import sys
 
 from .cli import main

@@ -5,6 +5,7 @@ With scikit-learn installed the estimators derive from its ``ClassifierMixin`` a
 (scikit-learn is optional: the ``test`` extra) :class:`_ParamsBase` provides the parameter
 protocol (``get_params``, ``set_params``, ``repr``) and fastreg's own ``NotFittedError``.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 if HAVE_SKLEARN:
+
     class NotFittedError(_NotFittedError, _SkNotFittedError):
         """Used before ``fit``: both fastreg's and scikit-learn's ``NotFittedError``."""
 
@@ -40,8 +42,11 @@ else:  # pragma: no cover - see tests/estimators/test_sklearn_compat.py::test_wo
         @classmethod
         def _get_param_names(cls) -> list[str]:
             sig = inspect.signature(cls.__init__)
-            return sorted(p.name for p in sig.parameters.values()
-                          if p.name != "self" and p.kind == p.KEYWORD_ONLY)
+            return sorted(
+                p.name
+                for p in sig.parameters.values()
+                if p.name != "self" and p.kind == p.KEYWORD_ONLY
+            )
 
         def get_params(self, deep: bool = True) -> dict[str, Any]:
             return {name: getattr(self, name) for name in self._get_param_names()}
@@ -50,17 +55,26 @@ else:  # pragma: no cover - see tests/estimators/test_sklearn_compat.py::test_wo
             valid = self._get_param_names()
             for name, value in params.items():
                 if name not in valid:
-                    raise ValueError(f"Invalid parameter {name!r} for estimator "
-                                     f"{type(self).__name__}. Valid parameters are: {valid!r}.")
+                    raise ValueError(
+                        f"Invalid parameter {name!r} for estimator "
+                        f"{type(self).__name__}. Valid parameters are: {valid!r}."
+                    )
                 setattr(self, name, value)
             return self
 
         def __repr__(self) -> str:
             sig = inspect.signature(type(self).__init__)
-            changed = [f"{n}={v!r}" for n, v in self.get_params().items()
-                       if not (v is sig.parameters[n].default or (
-                           type(v) is type(sig.parameters[n].default)
-                           and v == sig.parameters[n].default))]
+            changed = [
+                f"{n}={v!r}"
+                for n, v in self.get_params().items()
+                if not (
+                    v is sig.parameters[n].default
+                    or (
+                        type(v) is type(sig.parameters[n].default)
+                        and v == sig.parameters[n].default
+                    )
+                )
+            ]
             return f"{type(self).__name__}({', '.join(changed)})"
 
     BASES = (_ParamsBase,)

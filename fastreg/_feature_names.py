@@ -14,6 +14,7 @@ followed here without importing it: it is private, and scikit-learn is optional)
 A data frame is recognised by duck typing (an object with ``columns`` and ``shape``: pandas,
 polars, ...), so pandas is never imported.
 """
+
 import warnings
 
 import numpy as np
@@ -39,7 +40,9 @@ def feature_names(X):
             "If you want feature names to be stored and validated, you must convert "
             "them all to strings, by using X.columns = X.columns.astype(str) for "
             "example. Otherwise you can remove feature / column names from your input "
-            "data, or convert them all to a non-string data type.", param="X")
+            "data, or convert them all to a non-string data type.",
+            param="X",
+        )
     return names if types == ["str"] else None
 
 
@@ -52,12 +55,18 @@ def check_feature_names(estimator, X):
     if fitted is None and given is None:
         return
     if fitted is None:
-        warnings.warn(f"X has feature names, but {name} was fitted without feature names",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"X has feature names, but {name} was fitted without feature names",
+            UserWarning,
+            stacklevel=3,
+        )
         return
     if given is None:
-        warnings.warn(f"X does not have valid feature names, but {name} was fitted with "
-                      "feature names", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with feature names",
+            UserWarning,
+            stacklevel=3,
+        )
         return
     if len(fitted) == len(given) and np.all(fitted == given):
         return

@@ -26,6 +26,7 @@ A file that cannot be removed (another process took it first, no permission) is 
 
 This module imports nothing from fastreg (only the standard library), so any layer may use it.
 """
+
 import fnmatch
 import json
 import os
@@ -39,7 +40,8 @@ import time
 STALE_SECONDS = 24 * 3600
 HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
 _OURS = re.compile(
-    r"^\..+\.frw-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[A-Za-z0-9_]+(?P<suffix>\.\w+)$")
+    r"^\..+\.frw-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[A-Za-z0-9_]+(?P<suffix>\.\w+)$"
+)
 _MKSTEMP_RANDOM = "[a-z0-9_]" * 8  # the eight characters tempfile.mkstemp puts in a name
 
 
@@ -84,8 +86,10 @@ def is_stale(name, mtime, suffixes, legacy=(), now=None):
         if ours["host"] == HOST:
             return not pid_running(int(ours["pid"]))
         return now - mtime > STALE_SECONDS
-    return (any(fnmatch.fnmatchcase(name, pattern) for pattern in legacy)
-            and now - mtime > STALE_SECONDS)
+    return (
+        any(fnmatch.fnmatchcase(name, pattern) for pattern in legacy)
+        and now - mtime > STALE_SECONDS
+    )
 
 
 def remove_stale(folder, suffixes, *, legacy=(), now=None):
@@ -102,8 +106,9 @@ def remove_stale(folder, suffixes, *, legacy=(), now=None):
         if not entry.name.startswith("."):
             continue
         try:
-            if not is_stale(entry.name, entry.stat(follow_symlinks=False).st_mtime, suffixes,
-                            legacy, now):
+            if not is_stale(
+                entry.name, entry.stat(follow_symlinks=False).st_mtime, suffixes, legacy, now
+            ):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
@@ -122,8 +127,9 @@ def write_json(path, value):
     then ``os.replace``. Stale ``.part`` files of killed writers in that folder go first."""
     folder = os.path.dirname(os.path.abspath(path))
     remove_stale(folder, (".part",))
-    fd, partial = tempfile.mkstemp(dir=folder, prefix=temp_prefix(os.path.basename(path)),
-                                   suffix=".part")
+    fd, partial = tempfile.mkstemp(
+        dir=folder, prefix=temp_prefix(os.path.basename(path)), suffix=".part"
+    )
     try:
         with os.fdopen(fd, "w") as out:
             json.dump(value, out, indent=1)

@@ -11,16 +11,17 @@ gigabytes nor allocate what a header merely claims. Every failure is raised as t
 ``reject(why)`` error: parsers' ValueError, TypeError, OverflowError, zlib and zip errors
 are turned into it too.
 """
+
 import math
 import os
 import zipfile
 
 import numpy as np
 
-MAX_ENTRIES = 10_000       # members of the zip (a model file has 25 or 26)
-MAX_TEXT = 1 << 20         # characters of a text entry (the parameters' JSON is < 1 kB)
-MAX_RATIO = 1100           # deflate inflates at most ~1032:1; stored members 1:1
-TOTAL_RATIO = 16           # all entries read: at most 16 x the file's size + TOTAL_SLACK
+MAX_ENTRIES = 10_000  # members of the zip (a model file has 25 or 26)
+MAX_TEXT = 1 << 20  # characters of a text entry (the parameters' JSON is < 1 kB)
+MAX_RATIO = 1100  # deflate inflates at most ~1032:1; stored members 1:1
+TOTAL_RATIO = 16  # all entries read: at most 16 x the file's size + TOTAL_SLACK
 TOTAL_SLACK = 16 << 20
 
 
@@ -65,38 +66,57 @@ class Entries:
             if info.flag_bits & 0x1:
                 raise _Malformed("encrypted")
             ratio = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: MAX_RATIO}.get(
-                info.compress_type)
+                info.compress_type
+            )
             if ratio is None:
-                raise _Malformed(f"compression method {info.compress_type} (model files are "
-                                 "stored or deflated)")
+                raise _Malformed(
+                    f"compression method {info.compress_type} (model files are stored or deflated)"
+                )
             if info.file_size > ratio * info.compress_size + 1024:
-                raise _Malformed(f"declares {info.file_size} bytes from {info.compress_size} "
-                                 "compressed bytes, more than its compression can yield")
+                raise _Malformed(
+                    f"declares {info.file_size} bytes from {info.compress_size} "
+                    "compressed bytes, more than its compression can yield"
+                )
             with self.archive.open(info) as fp:
                 return self._read(info, fp, kinds, shape)
         except _Malformed as exc:
             raise self.reject(f"entry {key!r}: {exc}") from None
-        except (ValueError, TypeError, SyntaxError, OverflowError, EOFError, OSError,
-                zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            SyntaxError,
+            OverflowError,
+            EOFError,
+            OSError,
+            zipfile.BadZipFile,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
             raise self.reject(f"entry {key!r}: unreadable: {exc}") from exc
 
     def _read(self, info, fp, kinds, shape):
         version = np.lib.format.read_magic(fp)
         if version not in ((1, 0), (2, 0)):
             raise _Malformed(f".npy format version {version}")
-        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
+        header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
         dims, fortran, dtype = header(fp)
         _check(dims, dtype, kinds, shape)
         count = math.prod(dims)
         size = count * dtype.itemsize  # Python integers: no overflow
         if fp.tell() + size != info.file_size:
-            raise _Malformed(f"declares a {dtype} array of shape {dims}, but the entry holds "
-                             f"{info.file_size - fp.tell()} bytes")
+            raise _Malformed(
+                f"declares a {dtype} array of shape {dims}, but the entry holds "
+                f"{info.file_size - fp.tell()} bytes"
+            )
         self.budget -= size
         if self.budget < 0:
-            raise _Malformed(f"declares {size} bytes, more than the file (or this machine's "
-                             "memory) can hold")
+            raise _Malformed(
+                f"declares {size} bytes, more than the file (or this machine's memory) can hold"
+            )
         out = np.empty(count, dtype=dtype)
         buf, done = memoryview(out.view(np.uint8)).cast("B") if size else b"", 0
         while done < size:
@@ -122,10 +142,14 @@ class Entries:
 
 
 def _check(dims, dtype, kinds, shape):
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
-            or dtype.kind not in kinds or not dtype.isnative:
-        raise _Malformed(f"dtype {dtype} (expected one of the kinds {kinds!r}, native "
-                         "byte order)")
+    if (
+        dtype.hasobject
+        or dtype.fields is not None
+        or dtype.subdtype is not None
+        or dtype.kind not in kinds
+        or not dtype.isnative
+    ):
+        raise _Malformed(f"dtype {dtype} (expected one of the kinds {kinds!r}, native byte order)")
     if any(n < 0 for n in dims):
         raise _Malformed(f"shape {dims}")
     if len(dims) != len(shape) or any(w is not None and n != w for n, w in zip(dims, shape)):

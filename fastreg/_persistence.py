@@ -40,6 +40,7 @@ This module imports no estimator: ``load`` is given the estimator classes a file
 (``fastreg.load`` in :mod:`fastreg.linear_model` passes them), and ``save`` is called by the
 estimator's own ``save`` once it has checked that the model is fitted.
 """
+
 import json
 import math
 import numbers
@@ -61,10 +62,21 @@ MAGIC = "fastreg-model"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 _HISTORY_PREFIX = "history/"
-_FITTED = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "best_epoch_", "t_",
-           "backend_")
-_REQUIRED = ("estimator", "params", "unsaved_params", "classes_object") + _FITTED + tuple(
-    _HISTORY_PREFIX + key for key in HISTORY_KEYS)
+_FITTED = (
+    "coef_",
+    "intercept_",
+    "classes_",
+    "n_features_in_",
+    "n_iter_",
+    "best_epoch_",
+    "t_",
+    "backend_",
+)
+_REQUIRED = (
+    ("estimator", "params", "unsaved_params", "classes_object")
+    + _FITTED
+    + tuple(_HISTORY_PREFIX + key for key in HISTORY_KEYS)
+)
 #: entries that version 2 writes (feature_names_in_ only when there are names)
 _OPTIONAL = ("learning_rate_", "step_scale_", "feature_names_in_")
 _KNOWN = ("__fastreg_model__", "format_version", "fastreg_version") + _REQUIRED + _OPTIONAL
@@ -112,8 +124,11 @@ def _classes_array(classes):
     if classes.dtype != object:
         return classes, False
     plain = np.asarray(classes.tolist())
-    if plain.dtype == object or plain.shape != classes.shape or \
-            any(a != b for a, b in zip(plain.tolist(), classes.tolist())):
+    if (
+        plain.dtype == object
+        or plain.shape != classes.shape
+        or any(a != b for a, b in zip(plain.tolist(), classes.tolist()))
+    ):
         raise ValueError(
             f"classes_ {classes.tolist()!r} mix types that a .npz file cannot hold without "
             "pickle; use labels of one type (all strings or all numbers)"
@@ -128,8 +143,10 @@ def _steps_entries(model):
     if rate is None:
         rate = model.learning_rate if isinstance(model.learning_rate, numbers.Real) else math.nan
     empty = np.asarray(model.coef_)[:0, 0]
-    return {"learning_rate_": np.array(rate, dtype=np.float64),
-            "step_scale_": empty if scale is None else np.asarray(scale)}
+    return {
+        "learning_rate_": np.array(rate, dtype=np.float64),
+        "step_scale_": empty if scale is None else np.asarray(scale),
+    }
 
 
 def save(model, path):
@@ -176,8 +193,9 @@ def save(model, path):
         arrays[_HISTORY_PREFIX + key] = np.asarray(column, dtype=np.float64)
     folder = os.path.dirname(os.path.abspath(path))
     _litter.remove_stale(folder, TEMP_SUFFIXES, legacy=LEGACY_TEMPS)
-    fd, tmp = tempfile.mkstemp(prefix=_litter.temp_prefix(os.path.basename(path)),
-                               suffix=TEMP_SUFFIXES[0], dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=_litter.temp_prefix(os.path.basename(path)), suffix=TEMP_SUFFIXES[0], dir=folder
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
@@ -194,8 +212,11 @@ def save(model, path):
 
 
 def _reject(path, why):
-    return ModelFileError(f"{path} is not a fastreg model file ({why})", param="path",
-                          hint="fastreg.load reads the .npz files written by model.save(path)")
+    return ModelFileError(
+        f"{path} is not a fastreg model file ({why})",
+        param="path",
+        hint="fastreg.load reads the .npz files written by model.save(path)",
+    )
 
 
 def load(path, estimators):
@@ -220,17 +241,22 @@ def load(path, estimators):
             if head.startswith(b"\x93NUMPY"):
                 raise _reject(path, "a single .npy array, not an .npz archive")
             if head[:1] == b"\x80":
-                raise _reject(path, "unreadable: a Python pickle, not an .npz archive; "
-                                    "fastreg never unpickles, as a pickle can run code")
+                raise _reject(
+                    path,
+                    "unreadable: a Python pickle, not an .npz archive; "
+                    "fastreg never unpickles, as a pickle can run code",
+                )
             fh.seek(0)
             try:
                 archive = zipfile.ZipFile(fh)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
-                raise _reject(path, f"unreadable: not a zip archive, as .npz files are ({exc})"
-                              ) from exc
+                raise _reject(
+                    path, f"unreadable: not a zip archive, as .npz files are ({exc})"
+                ) from exc
             with archive:
-                entries = Entries(archive, os.fstat(fh.fileno()).st_size, _KNOWN,
-                                  lambda why: _reject(path, why))
+                entries = Entries(
+                    archive, os.fstat(fh.fileno()).st_size, _KNOWN, lambda why: _reject(path, why)
+                )
                 return _load(entries, path, estimators)
     except OSError as exc:
         raise _reject(path, f"unreadable: {exc}") from exc
@@ -242,9 +268,12 @@ def _load(entries, path, estimators):
         raise _reject(path, "no fastreg marker")
     version = entries.integer("format_version", missing=-1)
     if version not in READABLE_VERSIONS:
-        raise ModelFileError(f"{path} has model format version {version}; this fastreg reads "
-                             f"version {FORMAT_VERSION}", param="path",
-                             hint="upgrade fastreg (pip install -U fastreg-sgd) to read it")
+        raise ModelFileError(
+            f"{path} has model format version {version}; this fastreg reads "
+            f"version {FORMAT_VERSION}",
+            param="path",
+            hint="upgrade fastreg (pip install -U fastreg-sgd) to read it",
+        )
     missing = [k for k in _REQUIRED if k not in entries.members]
     if missing:
         raise _reject(path, f"missing entries {missing}")
@@ -258,13 +287,18 @@ def _load(entries, path, estimators):
         unsaved = json.loads(entries.text("unsaved_params"))
     except (json.JSONDecodeError, RecursionError) as exc:
         raise _reject(path, f"parameters are not valid JSON: {exc}") from exc
-    if not isinstance(params, dict) or not isinstance(unsaved, list) \
-            or not all(isinstance(v, str) for v in unsaved):
+    if (
+        not isinstance(params, dict)
+        or not isinstance(unsaved, list)
+        or not all(isinstance(v, str) for v in unsaved)
+    ):
         raise _reject(path, "parameters are not a JSON object and a list of names")
     pairs = params.get("class_weight")
     if isinstance(pairs, list):
-        if not all(isinstance(p, list) and len(p) == 2 and not isinstance(p[0], (list, dict))
-                   for p in pairs):
+        if not all(
+            isinstance(p, list) and len(p) == 2 and not isinstance(p[0], (list, dict))
+            for p in pairs
+        ):
             raise _reject(path, "class_weight is not a list of [label, weight] pairs")
         params["class_weight"] = {label: weight for label, weight in pairs}
     try:
@@ -278,7 +312,8 @@ def _load(entries, path, estimators):
             f"{path}: the parameters {unsaved} could not be stored in the file (callables or "
             "random generators) and are set to their defaults; set them again with "
             "set_params() before training further",
-            UserWarning, stacklevel=4,
+            UserWarning,
+            stacklevel=4,
         )
     return model
 
@@ -291,20 +326,26 @@ def _restore(model, entries, path):
     t = entries.integer("t_")
     backend = entries.text("backend_")
     if backend not in BACKEND_NAMES[1:] or best_epoch > n_iter:  # a concrete backend
-        raise _reject(path, f"inconsistent attributes: backend_ {backend!r}, best_epoch_ "
-                            f"{best_epoch} of n_iter_ {n_iter}")
+        raise _reject(
+            path,
+            f"inconsistent attributes: backend_ {backend!r}, best_epoch_ "
+            f"{best_epoch} of n_iter_ {n_iter}",
+        )
     classes = entries.read("classes_", "biufUS", (None,))
     if len(classes) < 2 or not bool(np.all(classes[1:] > classes[:-1])):
-        raise _reject(path, f"classes_ {classes.tolist()[:10]} are not at least two unique "
-                            "labels in sorted order")
+        raise _reject(
+            path,
+            f"classes_ {classes.tolist()[:10]} are not at least two unique labels in sorted order",
+        )
     if classes_object:
         classes = np.array(classes.tolist(), dtype=object)
     rows = model._weight_rows(len(classes))
     coef = entries.read("coef_", "f", (rows, d))
     intercept = entries.read("intercept_", "f", (rows,))
     if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
-        raise _reject(path, f"inconsistent weights: coef_ {coef.dtype}, intercept_ "
-                            f"{intercept.dtype}")
+        raise _reject(
+            path, f"inconsistent weights: coef_ {coef.dtype}, intercept_ {intercept.dtype}"
+        )
     if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
         raise _reject(path, "non-finite weights")
     history, length = {}, None
@@ -312,9 +353,17 @@ def _restore(model, entries, path):
         column = entries.read(_HISTORY_PREFIX + key, "fiu", (length,))
         length = column.shape[0]
         history[key] = _history_column(key, column.astype(np.float64), path)
-    state = dict(coef_=np.ascontiguousarray(coef), intercept_=np.ascontiguousarray(intercept),
-                 classes_=classes, n_features_in_=d, n_iter_=n_iter, best_epoch_=best_epoch,
-                 t_=t, backend_=backend, history_=history)
+    state = dict(
+        coef_=np.ascontiguousarray(coef),
+        intercept_=np.ascontiguousarray(intercept),
+        classes_=classes,
+        n_features_in_=d,
+        n_iter_=n_iter,
+        best_epoch_=best_epoch,
+        t_=t,
+        backend_=backend,
+        history_=history,
+    )
     state.update(_step_sizes(model, entries, path, d, coef.dtype))
     if "feature_names_in_" in entries.members:
         names = entries.read("feature_names_in_", "U", (d,))
@@ -327,8 +376,10 @@ def _step_sizes(model, entries, path, d, dtype):
     ``learning_rate`` parameter, when it is a number, and no step scales."""
     if "learning_rate_" not in entries.members:
         rate = model.learning_rate
-        return dict(learning_rate_=float(rate) if isinstance(rate, numbers.Real) else math.nan,
-                    step_scale_=None)
+        return dict(
+            learning_rate_=float(rate) if isinstance(rate, numbers.Real) else math.nan,
+            step_scale_=None,
+        )
     rate = float(entries.read("learning_rate_", "f", ())[()])
     if not (math.isnan(rate) or (math.isfinite(rate) and rate > 0)):
         raise _reject(path, f"learning_rate_ is {rate!r}")
@@ -337,10 +388,16 @@ def _step_sizes(model, entries, path, d, dtype):
         scale = entries.read("step_scale_", "f", (None,))
         if scale.shape[0] == 0:
             scale = None
-        elif scale.shape != (d,) or scale.dtype != dtype or \
-                not (np.isfinite(scale).all() and (scale > 0).all()):
-            raise _reject(path, f"step_scale_ of shape {scale.shape} and dtype {scale.dtype} "
-                                f"does not fit coef_ (d = {d}, {dtype}) or is not finite and > 0")
+        elif (
+            scale.shape != (d,)
+            or scale.dtype != dtype
+            or not (np.isfinite(scale).all() and (scale > 0).all())
+        ):
+            raise _reject(
+                path,
+                f"step_scale_ of shape {scale.shape} and dtype {scale.dtype} "
+                f"does not fit coef_ (d = {d}, {dtype}) or is not finite and > 0",
+            )
     return dict(learning_rate_=rate, step_scale_=scale)
 
 

@@ -11,6 +11,7 @@ need be, never densified; ``input_scale`` does not apply to sparse data and is r
 Column names of a data frame are checked against ``feature_names_in_`` first
 (:mod:`fastreg._feature_names`), as scikit-learn does.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -75,8 +76,8 @@ class Predictor:
         out = np.empty((n, coef.shape[0]), dtype=coef.dtype)
         rows = max(1, _PREDICT_CHUNK_BYTES // (X.shape[1] * coef.dtype.itemsize))
         for start in range(0, n, rows):
-            block = np.ascontiguousarray(X[start:start + rows], dtype=coef.dtype)
-            kernels.linear_forward(block, coef, intercept, scale, out=out[start:start + rows])
+            block = np.ascontiguousarray(X[start : start + rows], dtype=coef.dtype)
+            kernels.linear_forward(block, coef, intercept, scale, out=out[start : start + rows])
         return out
 
     def decision_function(self, X: MatrixLike) -> NDArray[np.floating[Any]]:

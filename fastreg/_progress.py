@@ -5,6 +5,7 @@ loss and accuracy (when there is a validation set). This module and the command 
 only places of the library that print. The fit driver (:mod:`fastreg._training.fit`) creates
 one when ``verbose`` is set and hands its ``epoch_end`` to the trainer as a callback.
 """
+
 import math
 import sys
 
@@ -18,8 +19,11 @@ def _tqdm():
 
 
 def _fmt(value, spec):
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
+    return (
+        "-"
+        if value is None or (isinstance(value, float) and math.isnan(value))
         else format(value, spec)
+    )
 
 
 class EpochProgress:
@@ -38,8 +42,14 @@ class EpochProgress:
         self.bar = None
         tqdm = _tqdm() if verbose == 1 else None
         if tqdm is not None:
-            self.bar = tqdm(total=self.total, desc=desc, unit="epoch", file=file,
-                            dynamic_ncols=True, leave=True)
+            self.bar = tqdm(
+                total=self.total,
+                desc=desc,
+                unit="epoch",
+                file=file,
+                dynamic_ncols=True,
+                leave=True,
+            )
 
     def epoch_end(self, epoch, train_loss, history):
         """Called after each epoch with its mean train loss and the history so far."""
@@ -49,14 +59,17 @@ class EpochProgress:
         if self.bar is not None:
             self.bar.set_postfix_str(
                 f"loss={_fmt(train_loss, '.4f')} val_loss={_fmt(val_loss, '.4f')} "
-                f"val_acc={_fmt(val_acc, '.4f')}", refresh=False)
+                f"val_acc={_fmt(val_acc, '.4f')}",
+                refresh=False,
+            )
             self.bar.update(1)
             return
         print(
             f"{self.desc} epoch {epoch}/{self.total}: train loss {_fmt(train_loss, '.4f')}, "
             f"val loss {_fmt(val_loss, '.4f')}, val accuracy {_fmt(val_acc, '.4f')}, "
             f"lr {_fmt(lr, '.3g')}",
-            file=self.file, flush=True,
+            file=self.file,
+            flush=True,
         )
 
     def close(self, note=None):

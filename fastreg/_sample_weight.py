@@ -20,14 +20,21 @@ out. The rules, each written once here:
   passed as None (no weights), which is the same objective, bit for bit the unweighted path.
 * Validation loss and accuracy are weighted by the held-out rows' w_n.
 """
+
 import numbers
 
 import numpy as np
 
 from .exceptions import InvalidParameterError
 
-__all__ = ["check_positive_classes", "check_sample_weight", "class_weights", "kernel_weights",
-           "positive_rows", "row_weights"]
+__all__ = [
+    "check_positive_classes",
+    "check_sample_weight",
+    "class_weights",
+    "kernel_weights",
+    "positive_rows",
+    "row_weights",
+]
 
 
 def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
@@ -45,22 +52,29 @@ def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
             weights = np.array(sample_weight, dtype=np.float64)  # always a copy
         except (TypeError, ValueError) as exc:
             raise InvalidParameterError(
-                f"{name} must be numbers, one weight per sample: {exc}", param=name) from exc
+                f"{name} must be numbers, one weight per sample: {exc}", param=name
+            ) from exc
         if weights.ndim != 1:
             raise InvalidParameterError(
                 f"{name} must be 1-d (one weight per sample), got shape {weights.shape}",
-                param=name)
+                param=name,
+            )
         if weights.shape[0] != n_samples:
             raise InvalidParameterError(
                 f"{name} has {weights.shape[0]} weights, but X has {n_samples} samples; "
-                "pass one weight per sample", param=name)
+                "pass one weight per sample",
+                param=name,
+            )
     if not np.isfinite(weights).all():
         raise InvalidParameterError(
-            f"Input {name} contains NaN or infinity; weights must be finite", param=name)
+            f"Input {name} contains NaN or infinity; weights must be finite", param=name
+        )
     if (weights < 0).any():
         raise InvalidParameterError(
             f"Negative values in {name} (the smallest is {weights.min():g}); weights must be "
-            ">= 0 (0 leaves a sample out)", param=name)
+            ">= 0 (0 leaves a sample out)",
+            param=name,
+        )
     return weights
 
 
@@ -78,9 +92,10 @@ def class_weights(class_weight, classes, codes):
     unknown = [label for label in class_weight if label not in known]
     if unknown:
         raise InvalidParameterError(
-            f"class_weight names labels {unknown!r} that are not classes of the data "
-            f"{known!r}", param="class_weight",
-            hint="key the dict by the labels of y (classes_)")
+            f"class_weight names labels {unknown!r} that are not classes of the data {known!r}",
+            param="class_weight",
+            hint="key the dict by the labels of y (classes_)",
+        )
     weights = np.ones(k)
     for i, label in enumerate(known):
         if label in class_weight:
@@ -108,7 +123,9 @@ def positive_rows(weights, n_samples):
     if rows.size == 0:
         raise InvalidParameterError(
             "All sample weights are zero (sample_weight times class_weight); at least one "
-            "sample needs a weight above zero", param="sample_weight")
+            "sample needs a weight above zero",
+            param="sample_weight",
+        )
     return rows
 
 
@@ -123,7 +140,9 @@ def check_positive_classes(weights, codes, classes, estimator):
         raise InvalidParameterError(
             f"{estimator} needs samples of at least 2 classes with a weight above zero, but "
             f"only the class {classes.tolist()[present[0]]!r} has some (sample_weight times "
-            "class_weight)", param="sample_weight")
+            "class_weight)",
+            param="sample_weight",
+        )
 
 
 def kernel_weights(weights, rows, dtype):

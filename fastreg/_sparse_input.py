@@ -14,6 +14,7 @@ The data are never densified. Finiteness and shapes are checked by the caller
 (:func:`fastreg._validation.check_array`, the one dialect), which calls this module; scipy is
 never imported here (the matrix's own methods and class build the result).
 """
+
 import numpy as np
 
 from .exceptions import InvalidParameterError
@@ -51,6 +52,7 @@ def refuse_input_scale(input_scale, X, name="X"):
     if input_scale is not None and is_sparse(X):
         raise InvalidParameterError(
             f"input_scale={input_scale!r} cannot be used with sparse {name}: sparse data is "
-            "used as given (the sparse kernels do not scale it)", param="input_scale",
-            hint="scale the matrix yourself (X * scale keeps it sparse) and set "
-                 "input_scale=None")
+            "used as given (the sparse kernels do not scale it)",
+            param="input_scale",
+            hint="scale the matrix yourself (X * scale keeps it sparse) and set input_scale=None",
+        )

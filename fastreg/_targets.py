@@ -9,12 +9,14 @@ Part of the one validation dialect (:mod:`fastreg._validation` checks arrays and
 hyper-parameters); messages follow scikit-learn's wording where its estimator checks look for
 it ("Unknown label type", "inconsistent numbers of samples").
 """
+
 import warnings
 
 import numpy as np
 
 from ._sparse_input import is_sparse
 from .exceptions import InvalidParameterError, InvalidParameterTypeError
+
 
 def warn_column_vector(stacklevel=3):
     """scikit-learn's DataConversionWarning (our own class without scikit-learn) for a
@@ -25,7 +27,10 @@ def warn_column_vector(stacklevel=3):
         category = DataConversionWarning
     warnings.warn(
         "A column-vector y was passed when a 1d array was expected. Please change the shape "
-        "of y to (n_samples, ), for example using ravel().", category, stacklevel=stacklevel + 1)
+        "of y to (n_samples, ), for example using ravel().",
+        category,
+        stacklevel=stacklevel + 1,
+    )
 
 
 class DataConversionWarning(UserWarning):
@@ -38,15 +43,19 @@ def check_labels(y, n_samples, *, name="y", warn_column=True):
     if y is None:
         raise InvalidParameterError(
             "This classifier requires y to be passed, but the target y is None; pass one "
-            "class label per row of X", param=name)
+            "class label per row of X",
+            param=name,
+        )
     if is_sparse(y):
         raise InvalidParameterTypeError(
-            f"{name} is a sparse matrix, and sparse targets are not supported; pass a 1-d "
-            "array", param=name)
+            f"{name} is a sparse matrix, and sparse targets are not supported; pass a 1-d array",
+            param=name,
+        )
     arr = np.asarray(y)
     if arr.dtype.kind == "c":
-        raise InvalidParameterError(f"Complex data not supported: {name} has dtype {arr.dtype}",
-                                    param=name)
+        raise InvalidParameterError(
+            f"Complex data not supported: {name} has dtype {arr.dtype}", param=name
+        )
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.ravel()
         if warn_column:
@@ -54,28 +63,36 @@ def check_labels(y, n_samples, *, name="y", warn_column=True):
     if arr.ndim != 1:
         raise InvalidParameterError(
             f"{name} should be a 1d array, got an array of shape {arr.shape} instead; one "
-            "label per sample is expected (multi-output targets are not supported)", param=name)
+            "label per sample is expected (multi-output targets are not supported)",
+            param=name,
+        )
     if arr.shape[0] != n_samples:
         raise InvalidParameterError(
             "Found input variables with inconsistent numbers of samples: "
             f"[{n_samples}, {arr.shape[0]}] (X has {n_samples} rows, {name} has "
-            f"{arr.shape[0]} labels)", param=name)
+            f"{arr.shape[0]} labels)",
+            param=name,
+        )
     values = arr if arr.dtype.kind == "f" else None
     if arr.dtype.kind == "O":
         values = np.asarray([v for v in arr if isinstance(v, (float, np.floating))], np.float64)
     if values is not None and values.size:
         if np.isnan(values).any():
             raise InvalidParameterError(
-                f"Input {name} contains NaN; every sample needs a class label", param=name)
+                f"Input {name} contains NaN; every sample needs a class label", param=name
+            )
         if np.isinf(values).any():
             raise InvalidParameterError(
                 f"Input {name} contains infinity; every sample needs a finite class label",
-                param=name)
+                param=name,
+            )
         if not np.all(values == np.round(values)):
             raise InvalidParameterError(
                 "Unknown label type: continuous. A classifier needs discrete class labels "
                 f"(integers, strings or booleans), but {name} holds non-integer numbers; for "
-                "a continuous target use a regression model", param=name)
+                "a continuous target use a regression model",
+                param=name,
+            )
     return arr
 
 
@@ -97,11 +114,15 @@ def check_targets(y, n_samples, classes=None, *, name="y"):
     except (TypeError, ValueError) as exc:  # strings mixed with numbers, say
         raise InvalidParameterError(
             f"Unknown label type: the labels of {name} cannot be sorted or compared with the "
-            f"classes ({exc}); use labels of one type", param=name) from exc
+            f"classes ({exc}); use labels of one type",
+            param=name,
+        ) from exc
     if np.any(unknown):
         raise InvalidParameterError(
             f"{name} holds labels {np.unique(np.asarray(labels)[unknown]).tolist()} that are "
-            f"not among the classes {classes.tolist()}", param=name)
+            f"not among the classes {classes.tolist()}",
+            param=name,
+        )
     return classes, np.ascontiguousarray(codes, dtype=np.intc)
 
 

@@ -18,6 +18,7 @@ data", "0 feature(s)", "Unknown label type", ...). Bad arguments raise
 :class:`fastreg.exceptions.InvalidParameterError` (a ``ValueError``) with ``param`` set; a value
 of the wrong type raises its subclass ``InvalidParameterTypeError``, also a ``TypeError``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ class Param:
             what = "a real number" if self.kind == "real" else "an integer"
             lo_in, hi_in = self.closed in ("both", "left"), self.closed in ("both", "right")
             if self.low is not None and self.high is not None:
-                what += (f" in {'[' if lo_in else '('}{_num(self.low)}, "
-                         f"{_num(self.high)}{']' if hi_in else ')'}")
+                what += (
+                    f" in {'[' if lo_in else '('}{_num(self.low)}, "
+                    f"{_num(self.high)}{']' if hi_in else ')'}"
+                )
             elif self.low is not None:
                 what += f" {'>=' if lo_in else '>'} {_num(self.low)}"
             elif self.high is not None:
@@ -93,8 +96,11 @@ class Param:
             what = "'balanced' or a dict {class label: weight >= 0}"
             return f"None, {what}" if with_none else what
         else:  # random_state
-            what = "an int >= 0" if not with_none else \
-                "None, an int >= 0, or a numpy Generator/RandomState/SeedSequence"
+            what = (
+                "an int >= 0"
+                if not with_none
+                else "None, an int >= 0, or a numpy Generator/RandomState/SeedSequence"
+            )
             return what
         return f"None or {what}" if self.none and with_none else what
 
@@ -181,25 +187,30 @@ def check_value(spec, name, value):
     # random_state: validated here, turned into a Generator by the training code
     if isinstance(value, (np.random.Generator, np.random.RandomState, np.random.SeedSequence)):
         return value
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < 0:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
         raise _fail(name, spec, value)
     return int(value)
 
 
 def _class_weight(spec, name, value):
-    """"balanced", or a dict with finite weights >= 0 (a new dict of floats)."""
+    """ "balanced", or a dict with finite weights >= 0 (a new dict of floats)."""
     if isinstance(value, str) and value == "balanced":
         return value
     if not isinstance(value, dict):
         raise _fail(name, spec, value, wrong_type=not isinstance(value, str))
     weights = {}
     for label, weight in value.items():
-        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real) \
-                or not math.isfinite(weight) or weight < 0:
+        if (
+            isinstance(weight, (bool, np.bool_))
+            or not isinstance(weight, numbers.Real)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
             raise InvalidParameterError(
                 f"{name} must be {spec.describe()}, got the weight {weight!r} for the class "
-                f"{label!r}", param=name)
+                f"{label!r}",
+                param=name,
+            )
         weights[label] = float(weight)
     return weights
 
@@ -235,7 +246,8 @@ def argparse_type(name):
             return check_param(name, value)
         except (ValueError, TypeError):  # InvalidParameterError is a ValueError
             raise argparse.ArgumentTypeError(
-                f"must be {spec.describe(with_none=False)}, got {text!r}") from None
+                f"must be {spec.describe(with_none=False)}, got {text!r}"
+            ) from None
 
     convert.__name__ = name  # argparse names the type in some of its messages
     return convert
@@ -256,23 +268,30 @@ def check_finite(arr, name="X"):
             return
     rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
     step = max(1, FINITE_CHUNK // max(1, rows.shape[1]))
-    bad = sum(int(b.size - np.count_nonzero(np.isfinite(b)))
-              for b in (rows[i:i + step] for i in range(0, rows.shape[0], step)))
+    bad = sum(
+        int(b.size - np.count_nonzero(np.isfinite(b)))
+        for b in (rows[i : i + step] for i in range(0, rows.shape[0], step))
+    )
     if bad:
         raise InvalidParameterError(
             f"Input {name} contains NaN or infinity ({bad} value(s)); remove or impute them "
-            "before calling this method", param=name)
+            "before calling this method",
+            param=name,
+        )
 
 
 def _check_kind(dtype, name):
     """Refuse complex and non-numeric dtypes (objects are converted by the caller)."""
     if dtype.kind == "c":
         raise InvalidParameterError(
-            f"Complex data not supported: {name} has dtype {dtype}", param=name)
+            f"Complex data not supported: {name} has dtype {dtype}", param=name
+        )
     if dtype.kind not in "biufO":
         raise InvalidParameterTypeError(
             f"{name} has dtype {dtype}; pass a real-valued numeric array (float32 or "
-            "float64, or integers such as uint8 pixels)", param=name)
+            "float64, or integers such as uint8 pixels)",
+            param=name,
+        )
 
 
 def _check_shape(arr, name, ndim):
@@ -283,28 +302,37 @@ def _check_shape(arr, name, ndim):
     if len(shape) == 0:
         raise InvalidParameterError(
             f"Expected 2D array, got scalar array instead: {name}={arr!r}. Reshape your data "
-            "to (n_samples, n_features)", param=name)
+            "to (n_samples, n_features)",
+            param=name,
+        )
     if len(shape) == 1 and ndim == 2:
         raise InvalidParameterError(
             f"Expected 2D array, got 1D array instead ({name} of shape {shape}). Reshape "
             "your data either using array.reshape(-1, 1) if your data has a single feature or "
-            "array.reshape(1, -1) if it contains a single sample.", param=name)
+            "array.reshape(1, -1) if it contains a single sample.",
+            param=name,
+        )
     if len(shape) > 2:
         raise InvalidParameterError(
             f"Found array with dim {len(shape)}. {name} of shape {shape} must be 2-d "
-            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)", param=name)
+            "(n_samples, n_features); flatten images with X.reshape(len(X), -1)",
+            param=name,
+        )
     if shape[0] == 0:
         raise InvalidParameterError(
-            f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is "
-            "required.", param=name)
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required.",
+            param=name,
+        )
     if ndim == 2 and shape[1] == 0:
         raise InvalidParameterError(
-            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is "
-            "required.", param=name)
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required.",
+            param=name,
+        )
 
 
-def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2, accept_sparse=False,
-                finite=True):
+def check_array(
+    X, name="X", *, dtype=None, allow_uint8=True, ndim=2, accept_sparse=False, finite=True
+):
     """``X`` as a finite, non-empty, C-contiguous array of ``ndim`` (2 or 1) dimensions.
 
     uint8 arrays (pixels) are returned unchanged with ``allow_uint8`` whatever ``dtype``: the
@@ -327,7 +355,9 @@ def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2, accept_spa
         if not accept_sparse:
             raise InvalidParameterTypeError(
                 f"{name} is a sparse matrix, and sparse input is not supported here: pass a "
-                "dense array (X.toarray())", param=name)
+                "dense array (X.toarray())",
+                param=name,
+            )
         _check_kind(X.dtype, name)
         _check_shape(X, name, 2)
         X = as_csr(X, dtype)
@@ -338,7 +368,8 @@ def check_array(X, name="X", *, dtype=None, allow_uint8=True, ndim=2, accept_spa
     except ValueError as exc:  # ragged nested lists
         raise InvalidParameterError(
             f"{name} could not be converted to an array (rows of different lengths?): {exc}",
-            param=name) from exc
+            param=name,
+        ) from exc
     _check_kind(arr.dtype, name)
     if arr.dtype.kind == "O":
         arr = arr.astype(np.float64)  # TypeError for values that are not numbers

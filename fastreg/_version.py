@@ -1,2 +1,3 @@
 """The version of fastreg: the one place it is written (pyproject.toml reads it from here)."""
+
 __version__ = "0.2.0"

@@ -11,6 +11,7 @@ the message it carries two fields that programs can read instead of parsing text
 The command line maps ``param`` to its own option name (``learning_rate`` -> ``--lr``) through
 the parameter table of :mod:`fastreg._validation`, and never parses a message.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 class FastregError(Exception):
     """Base of fastreg's exceptions: ``str(err)`` is the whole message (reason, then hint)."""
 
-    def __init__(self, message: str, *, param: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, hint: str | None = None) -> None:
         self.reason = message
         self.param = param
         self.hint = hint
@@ -62,8 +62,14 @@ class TrainingDivergedError(FastregError, FloatingPointError):
     ``learning_rate`` is the largest learning rate of the failed steps.
     """
 
-    def __init__(self, message: str, result: TrainResult | None = None, *,
-                 learning_rate: float | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        result: TrainResult | None = None,
+        *,
+        learning_rate: float | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, param="learning_rate", hint=hint)
         self.result = result
         self.learning_rate = learning_rate
@@ -92,8 +98,14 @@ class DataNotFoundError(FastregError, FileNotFoundError):
     ``searched`` lists the folders looked in.
     """
 
-    def __init__(self, message: str, *, searched: Iterable[str | os.PathLike[str]] = (),
-                 param: str | None = "data_dir", hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        searched: Iterable[str | os.PathLike[str]] = (),
+        param: str | None = "data_dir",
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, param=param, hint=hint)
         self.searched = list(searched)
 

@@ -19,6 +19,7 @@ the mixin of :mod:`fastreg._prediction`, the base classes (scikit-learn's when i
 from :mod:`fastreg._estimator_base`, and :mod:`fastreg._training.fit` owns split, step size,
 schedule, RNG, progress and rollback.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,12 +33,11 @@ from ._feature_names import check_feature_names, feature_names
 from ._kernels import get_backend
 from ._params_doc import PARAMS_DOC
 from ._prediction import Predictor
-from ._sample_weight import check_positive_classes, check_sample_weight, class_weights, \
-    row_weights
+from ._sample_weight import check_positive_classes, check_sample_weight, class_weights, row_weights
 from ._sparse_input import refuse_input_scale
+from ._targets import check_targets
 from ._training import fit as _fit
 from ._training.trainer import new_history
-from ._targets import check_targets
 from ._validation import check_array, check_params
 from .exceptions import InvalidParameterError
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from ._prediction import MatrixLike
 
-__all__ = ["LogisticRegression", "SoftmaxRegression", "NotFittedError", "load"]
+__all__ = ["LogisticRegression", "NotFittedError", "SoftmaxRegression", "load"]
 
 
 class _LinearClassifier(Predictor, *BASES):
@@ -56,12 +56,31 @@ class _LinearClassifier(Predictor, *BASES):
 
     _softmax_always = False
 
-    def __init__(self, *, learning_rate="auto", batch_size=32, max_epochs=100, l2=0.0,
-                 lr_schedule="constant", lr_decay=0.9, lr_decay_steps=None,
-                 early_stopping=True, validation_fraction=0.1, patience=10, min_delta=1e-4,
-                 validation_interval=1, shuffle=True, random_state=None, warm_start=False,
-                 backend="auto", dtype=None, input_scale=None, n_threads=1, verbose=0,
-                 class_weight=None):
+    def __init__(
+        self,
+        *,
+        learning_rate="auto",
+        batch_size=32,
+        max_epochs=100,
+        l2=0.0,
+        lr_schedule="constant",
+        lr_decay=0.9,
+        lr_decay_steps=None,
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=10,
+        min_delta=1e-4,
+        validation_interval=1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        backend="auto",
+        dtype=None,
+        input_scale=None,
+        n_threads=1,
+        verbose=0,
+        class_weight=None,
+    ):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -90,6 +109,7 @@ class _LinearClassifier(Predictor, *BASES):
         return n_classes if cls._softmax_always or n_classes > 2 else 1
 
     if HAVE_SKLEARN:
+
         def __sklearn_tags__(self):
             tags = super().__sklearn_tags__()
             tags.classifier_tags.multi_class = True
@@ -100,8 +120,15 @@ class _LinearClassifier(Predictor, *BASES):
         return hasattr(self, "coef_")
 
     # ------------------------------------------------------------------ training
-    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
-            X_val: MatrixLike | None = None, y_val: ArrayLike | None = None) -> Self:
+    def fit(
+        self,
+        X: MatrixLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        X_val: MatrixLike | None = None,
+        y_val: ArrayLike | None = None,
+    ) -> Self:
         """Train from scratch (or from ``coef_`` with ``warm_start``); return self.
 
         Parameters
@@ -139,21 +166,39 @@ class _LinearClassifier(Predictor, *BASES):
                 raise InvalidParameterError(
                     f"warm_start=True continues from a model of classes "
                     f"{self.classes_.tolist()}, but y holds classes {classes.tolist()}",
-                    param="warm_start", hint="fit with warm_start=False instead")
+                    param="warm_start",
+                    hint="fit with warm_start=False instead",
+                )
         validation = None
         if X_val is not None or y_val is not None:
             validation = _fit.explicit_validation(X_val, y_val, d, classes, dtype, per_class)
             refuse_input_scale(p["input_scale"], validation[0], "X_val")
         coef, intercept = self._initial_weights(len(classes), d, dtype, warm)
         rng, keep_rng = _fit.draw_rng(p["random_state"])
-        _fit.fit(kernels, p, X, codes, len(classes), coef, intercept, rng, weights=weights,
-                 validation=validation, step_size=self._kept_step(p, d, dtype) if warm else None,
-                 desc=type(self).__name__,
-                 commit=lambda res: self._commit(res, classes, d, kernels, 0, keep_rng, names))
+        _fit.fit(
+            kernels,
+            p,
+            X,
+            codes,
+            len(classes),
+            coef,
+            intercept,
+            rng,
+            weights=weights,
+            validation=validation,
+            step_size=self._kept_step(p, d, dtype) if warm else None,
+            desc=type(self).__name__,
+            commit=lambda res: self._commit(res, classes, d, kernels, 0, keep_rng, names),
+        )
         return self
 
-    def partial_fit(self, X: MatrixLike, y: ArrayLike, classes: ArrayLike | None = None,
-                    sample_weight: ArrayLike | None = None) -> Self:
+    def partial_fit(
+        self,
+        X: MatrixLike,
+        y: ArrayLike,
+        classes: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> Self:
         """One epoch over (X, y), continuing from the current weights and step count.
 
         Parameters
@@ -176,11 +221,13 @@ class _LinearClassifier(Predictor, *BASES):
         if p["class_weight"] == "balanced":
             raise InvalidParameterError(
                 "class_weight 'balanced' is not supported for partial_fit: the class "
-                "frequencies of the whole stream are not known", param="class_weight",
+                "frequencies of the whole stream are not known",
+                param="class_weight",
                 hint="compute the weights from a large enough sample of the targets, e.g. "
-                     "n / (n_classes * np.bincount(codes)) as sklearn.utils."
-                     "compute_class_weight('balanced', classes=classes, y=y_sample) does, and "
-                     "pass them as a dict")
+                "n / (n_classes * np.bincount(codes)) as sklearn.utils."
+                "compute_class_weight('balanced', classes=classes, y=y_sample) does, and "
+                "pass them as a dict",
+            )
         kernels = get_backend(p["backend"])
         first = not self.__sklearn_is_fitted__()
         if first:
@@ -188,27 +235,46 @@ class _LinearClassifier(Predictor, *BASES):
         else:
             check_feature_names(self, X)
             names = getattr(self, "feature_names_in_", None)
-        X = check_array(X, "X", dtype=p["dtype"] if first else self.coef_.dtype,
-                        accept_sparse=True, finite=False)  # the epoch checks it
+        X = check_array(
+            X,
+            "X",
+            dtype=p["dtype"] if first else self.coef_.dtype,
+            accept_sparse=True,
+            finite=False,
+        )  # the epoch checks it
         refuse_input_scale(p["input_scale"], X)
         n, d = X.shape
         if not first:
             self._check_n_features(d, "X")
         all_classes = self._partial_fit_classes(classes, first)
         _, codes = check_targets(y, n, all_classes)
-        weights = row_weights(check_sample_weight(sample_weight, n),
-                              class_weights(p["class_weight"], all_classes, codes), codes)
+        weights = row_weights(
+            check_sample_weight(sample_weight, n),
+            class_weights(p["class_weight"], all_classes, codes),
+            codes,
+        )
         dtype = _fit.weights_dtype(p["dtype"], X) if first else self.coef_.dtype
         coef, intercept = self._initial_weights(len(all_classes), d, dtype, not first)
         rng, keep_rng = _fit.draw_rng(p["random_state"], getattr(self, "_rng", None))
         history = new_history() if first else {k: list(v) for k, v in self.history_.items()}
         done = 0 if first else self.n_iter_
         kept = None if first else self._kept_step(p, d, dtype)
-        _fit.partial_fit(kernels, p, X, codes, coef, intercept, rng, weights=weights,
-                         step_size=kept, step=0 if first else self.t_, history=history,
-                         epoch_offset=done, desc=type(self).__name__,
-                         commit=lambda res: self._commit(res, all_classes, d, kernels, done,
-                                                         keep_rng, names))
+        _fit.partial_fit(
+            kernels,
+            p,
+            X,
+            codes,
+            coef,
+            intercept,
+            rng,
+            weights=weights,
+            step_size=kept,
+            step=0 if first else self.t_,
+            history=history,
+            epoch_offset=done,
+            desc=type(self).__name__,
+            commit=lambda res: self._commit(res, all_classes, d, kernels, done, keep_rng, names),
+        )
         return self
 
     def _partial_fit_classes(self, classes, first):
@@ -216,7 +282,9 @@ class _LinearClassifier(Predictor, *BASES):
         if first and classes is None:
             raise InvalidParameterError(
                 "classes must be passed on the first call to partial_fit: all labels the "
-                "model will see, e.g. classes=np.unique(y_all)", param="classes")
+                "model will see, e.g. classes=np.unique(y_all)",
+                param="classes",
+            )
         if classes is None:
             return self.classes_
         given = check_targets(classes, np.size(classes), name="classes")[0]
@@ -225,18 +293,28 @@ class _LinearClassifier(Predictor, *BASES):
         elif not np.array_equal(given, self.classes_):
             raise InvalidParameterError(
                 f"classes={given.tolist()} differs from the classes "
-                f"{self.classes_.tolist()} of the first call to partial_fit", param="classes")
+                f"{self.classes_.tolist()} of the first call to partial_fit",
+                param="classes",
+            )
         return given if first else self.classes_
 
     def _commit(self, result, classes, n_features, kernels, epochs_before, keep_rng, names):
         """Adopt a completed run: every attribute in one dict update (no half commit); the
         feature names of this fit, or none (a refit on an array forgets the old ones)."""
         state = dict(
-            classes_=classes, coef_=result.coef, intercept_=result.intercept,
-            n_features_in_=n_features, n_iter_=epochs_before + result.epochs_run,
-            best_epoch_=result.best_epoch, t_=result.step, history_=result.history,
-            learning_rate_=float(result.learning_rate), step_scale_=result.step_scale,
-            backend_=kernels.name, _rng=keep_rng())
+            classes_=classes,
+            coef_=result.coef,
+            intercept_=result.intercept,
+            n_features_in_=n_features,
+            n_iter_=epochs_before + result.epochs_run,
+            best_epoch_=result.best_epoch,
+            t_=result.step,
+            history_=result.history,
+            learning_rate_=float(result.learning_rate),
+            step_scale_=result.step_scale,
+            backend_=kernels.name,
+            _rng=keep_rng(),
+        )
         if names is not None:
             state["feature_names_in_"] = names
         vars(self).update(state)
@@ -247,8 +325,10 @@ class _LinearClassifier(Predictor, *BASES):
         k = self._weight_rows(n_classes)
         if not warm:
             return np.zeros((k, d), dtype=dtype), np.zeros(k, dtype=dtype)
-        return (np.array(self.coef_, dtype=dtype, order="C"),
-                np.array(self.intercept_, dtype=dtype, order="C"))
+        return (
+            np.array(self.coef_, dtype=dtype, order="C"),
+            np.array(self.intercept_, dtype=dtype, order="C"),
+        )
 
     def _kept_step(self, params, d, dtype):
         """The fitted ``(learning_rate_, step_scale_)`` to continue with under "auto" (a
@@ -263,19 +343,24 @@ class _LinearClassifier(Predictor, *BASES):
         if len(classes) < 2:
             raise InvalidParameterError(
                 f"{type(self).__name__} needs samples of at least 2 classes, but the data "
-                f"contains only one class: {classes.tolist()!r}", param="y")
+                f"contains only one class: {classes.tolist()!r}",
+                param="y",
+            )
 
     def _check_n_features(self, d, name):
         if d != self.n_features_in_:
             raise InvalidParameterError(
                 f"{name} has {d} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input.", param=name)
+                f"{self.n_features_in_} features as input.",
+                param=name,
+            )
 
     def _check_fitted(self):
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator.")
+                "appropriate arguments before using this estimator."
+            )
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> str:
@@ -283,7 +368,8 @@ class _LinearClassifier(Predictor, *BASES):
         missing); return the path written. Load with :func:`fastreg.load`."""
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet; fit it before save()")
+                f"This {type(self).__name__} instance is not fitted yet; fit it before save()"
+            )
         return _persistence.save(self, path)
 
 

@@ -7,6 +7,7 @@ Both take true and predicted labels as 1-d arrays of equal length. The confusion
 number of samples of its class. Bad arguments raise
 :class:`fastreg.exceptions.InvalidParameterError` (a ``ValueError``) naming the argument.
 """
+
 import numpy as np
 
 from .exceptions import InvalidParameterError
@@ -17,15 +18,19 @@ def _check_labels(y_true, y_pred):
     if y_true.ndim != 1 or y_pred.ndim != 1:
         raise InvalidParameterError(
             f"labels must be 1-d, got y_true with shape {y_true.shape} and y_pred with "
-            f"{y_pred.shape}", param="y_true" if y_true.ndim != 1 else "y_pred")
+            f"{y_pred.shape}",
+            param="y_true" if y_true.ndim != 1 else "y_pred",
+        )
     if y_true.shape != y_pred.shape:
         raise InvalidParameterError(
-            f"y_true has {y_true.size} labels but y_pred has {y_pred.size}", param="y_pred",
-            hint="pass one prediction per sample")
+            f"y_true has {y_true.size} labels but y_pred has {y_pred.size}",
+            param="y_pred",
+            hint="pass one prediction per sample",
+        )
     if y_true.size == 0:
         raise InvalidParameterError(
-            "no samples: accuracy and the confusion matrix need at least one label",
-            param="y_true")
+            "no samples: accuracy and the confusion matrix need at least one label", param="y_true"
+        )
     return y_true, y_pred
 
 
@@ -50,7 +55,8 @@ def confusion_matrix(y_true, y_pred, labels=None):
     if labels.ndim != 1 or labels.size == 0 or np.unique(labels).size != labels.size:
         raise InvalidParameterError(
             f"labels must be a non-empty list of distinct values, got {labels.tolist()}",
-            param="labels")
+            param="labels",
+        )
     order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]
 
@@ -60,7 +66,9 @@ def confusion_matrix(y_true, y_pred, labels=None):
         if unknown.any():
             raise InvalidParameterError(
                 f"{name} holds labels {np.unique(y[unknown]).tolist()} that are not among "
-                f"labels={labels.tolist()}", param=name)
+                f"labels={labels.tolist()}",
+                param=name,
+            )
         return order[pos]
 
     k = labels.size
@@ -81,14 +89,19 @@ def mean_cross_entropy(log_proba, y_index):
     if log_proba.ndim != 2 or y_index.shape != (log_proba.shape[0],):
         raise InvalidParameterError(
             f"log_proba must be (n_samples, n_classes) and y_index (n_samples,), got "
-            f"{log_proba.shape} and {y_index.shape}", param="log_proba")
+            f"{log_proba.shape} and {y_index.shape}",
+            param="log_proba",
+        )
     if y_index.size == 0:
-        raise InvalidParameterError("no samples: the cross-entropy needs at least one label",
-                                    param="y_index")
+        raise InvalidParameterError(
+            "no samples: the cross-entropy needs at least one label", param="y_index"
+        )
     if y_index.min() < 0 or y_index.max() >= log_proba.shape[1]:
         raise InvalidParameterError(
             f"y_index holds columns in [{y_index.min()}, {y_index.max()}] but log_proba has "
-            f"{log_proba.shape[1]} columns", param="y_index")
+            f"{log_proba.shape[1]} columns",
+            param="y_index",
+        )
     picked = log_proba[np.arange(y_index.size), y_index]
     return -float(picked.sum(dtype=np.float64)) / y_index.size
 

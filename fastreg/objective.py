@@ -28,6 +28,7 @@ Before 0.2.0 the softmax weights were passed as W (d, K). A (d, K) array is refu
 message, except when d == K: such a square W cannot be told from coef and is read as coef
 (K, d); transpose it (``W.T``) yourself.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -51,8 +52,11 @@ _EPS = Param("real", 0, None, "neither")  # numerical_gradient's step: not an es
 def _dtype(*arrays):
     """float32 when every floating input is float32, float64 otherwise."""
     kinds = [np.asarray(a).dtype for a in arrays if np.asarray(a).dtype.kind == "f"]
-    return np.dtype(np.float32) if kinds and all(k == np.float32 for k in kinds) \
+    return (
+        np.dtype(np.float32)
+        if kinds and all(k == np.float32 for k in kinds)
         else np.dtype(np.float64)
+    )
 
 
 def _prepare(X, y, coef, intercept, l2, sample_weight):
@@ -62,7 +66,9 @@ def _prepare(X, y, coef, intercept, l2, sample_weight):
     if np.ndim(coef) != 2:
         raise InvalidParameterError(
             f"coef must be 2-d (n_classes, n_features) as an estimator's coef_, got shape "
-            f"{np.shape(coef)}; for the logistic model pass w.reshape(1, -1)", param="coef")
+            f"{np.shape(coef)}; for the logistic model pass w.reshape(1, -1)",
+            param="coef",
+        )
     coef = check_array(coef, "coef", allow_uint8=False)
     dtype = _dtype(X, coef)
     X = X.astype(dtype, copy=False)
@@ -70,17 +76,25 @@ def _prepare(X, y, coef, intercept, l2, sample_weight):
     n, d = X.shape
     K = coef.shape[0]
     if coef.shape[1] != d:
-        hint = ("; it looks like W (n_features, n_classes) of fastreg < 0.2: pass W.T"
-                if K == d else "")
+        hint = (
+            "; it looks like W (n_features, n_classes) of fastreg < 0.2: pass W.T"
+            if K == d
+            else ""
+        )
         raise InvalidParameterError(
             f"coef has shape {coef.shape} but X has {d} features: coef must be "
-            f"(n_classes, n_features), as an estimator's coef_{hint}", param="coef")
+            f"(n_classes, n_features), as an estimator's coef_{hint}",
+            param="coef",
+        )
     if np.ndim(intercept) != 1 or np.shape(intercept)[0] != K:
         raise InvalidParameterError(
             f"intercept must have shape ({K},) to match coef of shape {coef.shape}, as an "
-            f"estimator's intercept_, got shape {np.shape(intercept)}", param="intercept")
-    intercept = np.array(check_array(intercept, "intercept", allow_uint8=False, ndim=1),
-                         dtype=dtype, order="C")
+            f"estimator's intercept_, got shape {np.shape(intercept)}",
+            param="intercept",
+        )
+    intercept = np.array(
+        check_array(intercept, "intercept", allow_uint8=False, ndim=1), dtype=dtype, order="C"
+    )
     _, codes = check_targets(y, n, np.arange(max(K, 2)))
     return X, codes, coef, intercept, check_param("l2", l2), _weights(sample_weight, n, dtype)
 
@@ -96,17 +110,26 @@ def _weights(sample_weight, n, dtype):
         raise InvalidParameterError(
             f"sample_weight holds weights too large for {dtype} (the largest is "
             f"{weights.max():g}); scale the weights down (J does not change)",
-            param="sample_weight")
+            param="sample_weight",
+        )
     if not converted.sum(dtype=np.float64) > 0:
         raise InvalidParameterError(
             "All sample weights are zero (in the computation's dtype): the objective is a "
-            "weighted mean; give at least one sample a weight above zero", param="sample_weight")
+            "weighted mean; give at least one sample a weight above zero",
+            param="sample_weight",
+        )
     return converted
 
 
 def loss_and_grad(
-    X: ArrayLike, y: ArrayLike, coef: ArrayLike, intercept: ArrayLike, *, l2: float = 0.0,
-    sample_weight: ArrayLike | None = None, backend: str | None = "auto",
+    X: ArrayLike,
+    y: ArrayLike,
+    coef: ArrayLike,
+    intercept: ArrayLike,
+    *,
+    l2: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+    backend: str | None = "auto",
 ) -> tuple[float, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
     """Objective J and its gradient (dJ/dcoef, dJ/dintercept), in the estimators' layout.
 
@@ -134,14 +157,22 @@ def loss_and_grad(
     """
     kernels = get_backend(check_param("backend", "auto" if backend is None else backend))
     X, codes, coef, intercept, l2, weights = _prepare(X, y, coef, intercept, l2, sample_weight)
-    loss, grad_coef, grad_intercept = kernels.loss_grad(X, codes, coef, intercept, l2,
-                                                        sample_weight=weights)
+    loss, grad_coef, grad_intercept = kernels.loss_grad(
+        X, codes, coef, intercept, l2, sample_weight=weights
+    )
     return float(loss), grad_coef, grad_intercept
 
 
 def numerical_gradient(
-    X: ArrayLike, y: ArrayLike, coef: ArrayLike, intercept: ArrayLike, *, l2: float = 0.0,
-    sample_weight: ArrayLike | None = None, eps: float = 1e-6, backend: str | None = "auto",
+    X: ArrayLike,
+    y: ArrayLike,
+    coef: ArrayLike,
+    intercept: ArrayLike,
+    *,
+    l2: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+    eps: float = 1e-6,
+    backend: str | None = "auto",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Centred finite-difference gradient of the objective of :func:`loss_and_grad`.
 
@@ -157,13 +188,15 @@ def numerical_gradient(
     coef64 = np.array(coef, dtype=np.float64)
     intercept64 = np.array(intercept, dtype=np.float64)
     # checks, once; then the checked float64 weights serve every evaluation
-    X64, codes, coef64, intercept64, l2, weights = _prepare(X64, y, coef64, intercept64, l2,
-                                                            sample_weight)
+    X64, codes, coef64, intercept64, l2, weights = _prepare(
+        X64, y, coef64, intercept64, l2, sample_weight
+    )
     get_backend(check_param("backend", "auto" if backend is None else backend))
 
     def objective():
-        return loss_and_grad(X64, codes, coef64, intercept64, l2=l2, sample_weight=weights,
-                             backend=backend)[0]
+        return loss_and_grad(
+            X64, codes, coef64, intercept64, l2=l2, sample_weight=weights, backend=backend
+        )[0]
 
     grads = []
     for theta in (coef64, intercept64):

@@ -15,6 +15,7 @@ Inputs are plain data, so the pictures can be redrawn from the files a run write
 ``coef``     the weights, ``(n_classes, n_pixels)`` for softmax regression or ``(n_pixels,)`` /
              ``(1, n_pixels)`` for the binary model, each row reshaped to ``image_shape``.
 """
+
 import math
 
 import numpy as np
@@ -102,8 +103,13 @@ TRAIN_LABEL = "train (running mean over batches)"
 
 def _mark_best(ax, best_step):
     if best_step is not None:
-        ax.axvline(best_step, color="0.4", linestyle=":", linewidth=1.2,
-                   label=f"kept weights (step {int(best_step)})")
+        ax.axvline(
+            best_step,
+            color="0.4",
+            linestyle=":",
+            linewidth=1.2,
+            label=f"kept weights (step {int(best_step)})",
+        )
         ax.legend()
 
 

@@ -10,6 +10,7 @@ Real-data tests take the ``mnist`` fixture. It reads the files through the proje
 data-directory setting, FASTREG_DATA. Without it they skip, except under FASTREG_REQUIRE_DATA=1
 (CI), where a missing data set fails the run instead.
 """
+
 import os
 
 import pytest

@@ -12,9 +12,9 @@ or :class:`DataMissing`. The modules:
 ``probes``          ``machine``, ``floor`` (not contenders: the machine's lower bound)
 ``shapes``          ``shapes`` (the shape matrix of ``--shapes``)
 """
+
 from . import fastreg_epoch, fastreg_fit, probes, shapes, sklearn_lbfgs, sklearn_sgd, torch_sgd
-from ._common import (BINARY_DIGITS, DEFAULT_TARGET, DataMissing, NotAvailable, load_task,
-                      target)
+from ._common import BINARY_DIGITS, DEFAULT_TARGET, DataMissing, NotAvailable, load_task, target
 
 EPOCH_CONTENDERS = ("fastreg-cython", "fastreg-numpy", "sklearn-sgd", "torch")
 FIT_CONTENDERS = ("fastreg-fit", "fastreg-defaults", "sklearn-lbfgs")
@@ -34,5 +34,15 @@ WORKERS = {
     "shapes": shapes.work,
 }
 
-__all__ = ["BINARY_DIGITS", "CONTENDERS", "DEFAULT_TARGET", "DataMissing", "EPOCH_CONTENDERS",
-           "FIT_CONTENDERS", "NotAvailable", "WORKERS", "load_task", "target"]
+__all__ = [
+    "BINARY_DIGITS",
+    "CONTENDERS",
+    "DEFAULT_TARGET",
+    "EPOCH_CONTENDERS",
+    "FIT_CONTENDERS",
+    "WORKERS",
+    "DataMissing",
+    "NotAvailable",
+    "load_task",
+    "target",
+]

@@ -1,4 +1,5 @@
 """What the contenders share: the MNIST loader, the epoch timer, the errors a worker reports."""
+
 import os
 import time
 
@@ -43,18 +44,26 @@ def load_task(task, dtype, rows=None, download=False):
     except ImportError as exc:
         raise DataMissing(f"fastreg.datasets is not importable: {exc}") from exc
     try:
-        data = load_mnist(download=download,
-                          verify=os.environ.get("FASTREG_COMPARE_VERIFY", "1") != "0")
+        data = load_mnist(
+            download=download, verify=os.environ.get("FASTREG_COMPARE_VERIFY", "1") != "0"
+        )
     except (FileNotFoundError, DatasetError) as exc:
-        raise DataMissing(f"{exc}\n(compare.py reads MNIST through FASTREG_DATA; pass "
-                          "--download to let it fetch the files into the cache)") from exc
+        raise DataMissing(
+            f"{exc}\n(compare.py reads MNIST through FASTREG_DATA; pass "
+            "--download to let it fetch the files into the cache)"
+        ) from exc
     digits = BINARY_DIGITS if task == "binary" else None
     ready = prepare(data, digits=digits, val_fraction=None, dtype=np.dtype(dtype))
     X, y = ready.X_train[:rows], ready.y_train[:rows]  # rows=None keeps them all
     n_outputs = 1 if task == "binary" else 10
     as_labels = lambda v: np.ascontiguousarray(v, dtype=np.intc)  # noqa: E731
-    return (np.ascontiguousarray(X), as_labels(y), np.ascontiguousarray(ready.X_test),
-            as_labels(ready.y_test), n_outputs)
+    return (
+        np.ascontiguousarray(X),
+        as_labels(y),
+        np.ascontiguousarray(ready.X_test),
+        as_labels(ready.y_test),
+        n_outputs,
+    )
 
 
 def timed_epochs(run_epoch, evaluate, args):
@@ -68,9 +77,13 @@ def timed_epochs(run_epoch, evaluate, args):
             break
         if epoch == args.epochs:
             accuracy = evaluate()
-    timed = times[1:1 + args.repeats]
-    return {"epoch_ms": [1e3 * t for t in timed], "test_accuracy": accuracy,
-            "epochs_run": len(times), "diverged": status == "diverged"}
+    timed = times[1 : 1 + args.repeats]
+    return {
+        "epoch_ms": [1e3 * t for t in timed],
+        "test_accuracy": accuracy,
+        "epochs_run": len(times),
+        "diverged": status == "diverged",
+    }
 
 
 def fastreg_estimator(task):

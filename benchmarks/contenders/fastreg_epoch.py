@@ -3,6 +3,7 @@
 ``get_backend(name).epoch`` (coef (K, d), K = 1 for the binary task) over a fresh seeded
 permutation, constant learning rate, zero start.
 """
+
 from ._common import NotAvailable, load_task, timed_epochs
 
 NAMES = ("fastreg-cython", "fastreg-numpy")
@@ -29,8 +30,9 @@ def work(args, backend_name):
 
     def run_epoch(_):
         order = rng.permutation(n)
-        loss, _acc = epoch_fn(X, y, coef, intercept, order, B, lrs, args.l2,
-                              n_threads=args.threads)
+        loss, _acc = epoch_fn(
+            X, y, coef, intercept, order, B, lrs, args.l2, n_threads=args.threads
+        )
         return "diverged" if not np.isfinite(loss) else None
 
     def evaluate():
@@ -39,8 +41,12 @@ def work(args, backend_name):
         return float(np.mean(pred == y_test))
 
     result = timed_epochs(run_epoch, evaluate, args)
-    result.update(n_train=n, n_features=d, n_outputs=K,
-                  notes=f"{backend.name} backend's {epoch_fn.__name__}, lr {args.lr:g}")
+    result.update(
+        n_train=n,
+        n_features=d,
+        n_outputs=K,
+        notes=f"{backend.name} backend's {epoch_fn.__name__}, lr {args.lr:g}",
+    )
     return result
 
 

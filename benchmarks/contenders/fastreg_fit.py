@@ -10,6 +10,7 @@
 ``fastreg-defaults``
     the same estimator with its defaults (early stopping on a held-out 10 %): one fit.
 """
+
 from ._common import fastreg_estimator, load_task, target, timed_fit
 
 NAMES = ("fastreg-fit", "fastreg-defaults")
@@ -26,9 +27,16 @@ def work_fit(args):
     X, y, X_test, y_test, _ = load_task(args.task, args.dtype, args.rows, args.download)
 
     def make(epochs):
-        return cls(learning_rate=args.lr, batch_size=args.batch_size, max_epochs=epochs,
-                   lr_schedule=args.fit_schedule, l2=args.l2, early_stopping=False,
-                   random_state=args.seed, n_threads=args.threads)
+        return cls(
+            learning_rate=args.lr,
+            batch_size=args.batch_size,
+            max_epochs=epochs,
+            lr_schedule=args.fit_schedule,
+            l2=args.l2,
+            early_stopping=False,
+            random_state=args.seed,
+            n_threads=args.threads,
+        )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "auto" falling back to NumPy
@@ -43,13 +51,19 @@ def work_fit(args):
         epochs, first, accuracy = tried[-1]
         times = [first] + [timed_fit(make(epochs), X, y) for _ in range(args.fit_repeats - 1)]
     reached = accuracy >= goal
-    how = (f"smallest max_epochs reaching the target: {epochs}" if reached else
-           f"TARGET NOT REACHED within {args.max_fit_epochs} epochs")
-    return {"fit_s": times, "test_accuracy": accuracy,
-            "notes": f"{cls.__name__}(learning_rate={args.lr:g}, batch_size={args.batch_size}, "
-                     f"lr_schedule='{args.fit_schedule}', early_stopping=False) on the "
-                     f"{model.backend_} backend; {how} (fits of 1..{epochs} epochs tried, "
-                     f"{sum(t[1] for t in tried):.1f} s in all)"}
+    how = (
+        f"smallest max_epochs reaching the target: {epochs}"
+        if reached
+        else f"TARGET NOT REACHED within {args.max_fit_epochs} epochs"
+    )
+    return {
+        "fit_s": times,
+        "test_accuracy": accuracy,
+        "notes": f"{cls.__name__}(learning_rate={args.lr:g}, batch_size={args.batch_size}, "
+        f"lr_schedule='{args.fit_schedule}', early_stopping=False) on the "
+        f"{model.backend_} backend; {how} (fits of 1..{epochs} epochs tried, "
+        f"{sum(t[1] for t in tried):.1f} s in all)",
+    }
 
 
 def work_defaults(args):
@@ -64,6 +78,9 @@ def work_defaults(args):
         for _ in range(args.fit_repeats):
             model = cls(random_state=args.seed, n_threads=args.threads)
             times.append(timed_fit(model, X, y))
-    return {"fit_s": times, "test_accuracy": float(model.score(X_test, y_test)),
-            "notes": f"{cls.__name__}() defaults on the {model.backend_} backend: "
-                     f"{model.n_iter_} epochs, weights of epoch {model.best_epoch_}"}
+    return {
+        "fit_s": times,
+        "test_accuracy": float(model.score(X_test, y_test)),
+        "notes": f"{cls.__name__}() defaults on the {model.backend_} backend: "
+        f"{model.n_iter_} epochs, weights of epoch {model.best_epoch_}",
+    }

@@ -27,6 +27,7 @@ sparse ``text`` shape is ``benchmarks/sparse_text.make_text`` (tf-idf-like CSR, 
 nonzeros a row, 20 classes). The worker also reads X once (``_machine.read_time``, on X itself)
 for the floor.
 """
+
 import time
 import warnings
 
@@ -47,20 +48,23 @@ class Shape:
 
     def rows(self, scale, every_class=True):
         """N times ``scale``, at least MIN_ROWS, and at least K when ``every_class``."""
-        return max(MIN_ROWS, self.k if every_class else 1, int(round(self.n * scale)))
+        return max(MIN_ROWS, self.k if every_class else 1, round(self.n * scale))
 
 
-SHAPES = {s.name: s for s in (
-    Shape("mnist", 60000, 784, 10, "MNIST-like"),
-    Shape("cifar", 50000, 3072, 10, "CIFAR-like"),
-    Shape("classes-100", 60000, 784, 100, "many classes"),
-    Shape("classes-1000", 10000, 784, 1000, "very many classes"),
-    Shape("few-features", 500000, 54, 7, "few features (covertype-like)"),
-    Shape("wide", 5000, 20000, 10, "wide"),
-    Shape("binary-small", 100000, 20, 1, "binary, small d"),
-    Shape("binary-large", 20000, 5000, 1, "binary, large d"),
-    Shape("text", 200000, 100000, 20, "sparse text-like CSR, ~60 nonzeros a row", sparse=True),
-)}
+SHAPES = {
+    s.name: s
+    for s in (
+        Shape("mnist", 60000, 784, 10, "MNIST-like"),
+        Shape("cifar", 50000, 3072, 10, "CIFAR-like"),
+        Shape("classes-100", 60000, 784, 100, "many classes"),
+        Shape("classes-1000", 10000, 784, 1000, "very many classes"),
+        Shape("few-features", 500000, 54, 7, "few features (covertype-like)"),
+        Shape("wide", 5000, 20000, 10, "wide"),
+        Shape("binary-small", 100000, 20, 1, "binary, small d"),
+        Shape("binary-large", 20000, 5000, 1, "binary, large d"),
+        Shape("text", 200000, 100000, 20, "sparse text-like CSR, ~60 nonzeros a row", sparse=True),
+    )
+}
 
 
 def make_data(shape, n, dtype, seed):
@@ -106,8 +110,11 @@ def data_flops(X, k):
     return 4 * X.shape[0] * X.shape[1] * k
 
 
-ESTIMATOR_HOW = {"fastreg partial_fit": "partial_fit", "fastreg fit": "fit",
-                 "fastreg-numpy partial_fit": "numpy"}
+ESTIMATOR_HOW = {
+    "fastreg partial_fit": "partial_fit",
+    "fastreg fit": "fit",
+    "fastreg-numpy partial_fit": "numpy",
+}
 
 
 def estimator_epoch(shape, how, lr, batch, threads, seed):
@@ -162,10 +169,13 @@ def _torch_run(shape, args, batch, dtype):
         t0 = time.perf_counter()
         perm = torch.randperm(X.shape[0], generator=gen)
         for start in range(0, X.shape[0], batch):
-            idx = perm[start:start + batch]
+            idx = perm[start : start + batch]
             out = model(Xt[idx])
-            loss = (F.binary_cross_entropy_with_logits(out.squeeze(1), yt[idx]) if shape.k == 1
-                    else F.cross_entropy(out, yt[idx]))
+            loss = (
+                F.binary_cross_entropy_with_logits(out.squeeze(1), yt[idx])
+                if shape.k == 1
+                else F.cross_entropy(out, yt[idx])
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -205,10 +215,22 @@ def work(args):
     t0 = time.perf_counter()
     X, y = make_data(shape, shape.rows(args.rows_scale), args.dtype, args.seed)
     made_s = time.perf_counter() - t0
-    rows = [time_one(name, shape, args, batch, X, y)
-            for batch in args.batch_size for name in args.shape_contenders]
-    return {"shape": shape.name, "n": X.shape[0], "d": X.shape[1], "k": shape.k,
-            "dtype": args.dtype, "threads": args.threads, "bytes": data_bytes(X),
-            "flops": data_flops(X, shape.k), "nnz": int(getattr(X, "nnz", X.size)),
-            "read_s": read_seconds(X, args.threads),
-            "made_s": made_s, "rows": rows}
+    rows = [
+        time_one(name, shape, args, batch, X, y)
+        for batch in args.batch_size
+        for name in args.shape_contenders
+    ]
+    return {
+        "shape": shape.name,
+        "n": X.shape[0],
+        "d": X.shape[1],
+        "k": shape.k,
+        "dtype": args.dtype,
+        "threads": args.threads,
+        "bytes": data_bytes(X),
+        "flops": data_flops(X, shape.k),
+        "nnz": int(getattr(X, "nnz", X.size)),
+        "read_s": read_seconds(X, args.threads),
+        "made_s": made_s,
+        "rows": rows,
+    }

@@ -2,6 +2,7 @@
 
 One whole fit; fastreg-fit's time to accuracy is set against its time.
 """
+
 import time
 
 from ._common import NotAvailable, load_task
@@ -30,6 +31,9 @@ def work(args):
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     n_iter = int(clf.n_iter_.max())
     how = "converged" if converged else f"max_iter={clf.max_iter} reached"
-    return {"fit_s": times, "test_accuracy": float(clf.score(X_test, y_test)),
-            "notes": f"scikit-learn {sklearn.__version__} defaults (C={clf.C:g}): {n_iter} "
-                     f"iterations, {how}"}
+    return {
+        "fit_s": times,
+        "test_accuracy": float(clf.score(X_test, y_test)),
+        "notes": f"scikit-learn {sklearn.__version__} defaults (C={clf.C:g}): {n_iter} "
+        f"iterations, {how}",
+    }

@@ -3,6 +3,7 @@
 Per-sample updates (it has no mini-batches), one-vs-rest for 10 classes, scikit-learn's default
 'optimal' schedule.
 """
+
 from ._common import NotAvailable, load_task, timed_epochs
 
 NAME = "sklearn-sgd"
@@ -28,7 +29,9 @@ def work(args):
 
     result = timed_epochs(run_epoch, lambda: float(clf.score(X_test, y_test)), args)
     ovr = ", one-vs-rest" if K > 1 else ""
-    result.update(notes=f"scikit-learn {sklearn.__version__}: per-sample SGD (no mini-batches)"
-                        f"{ovr}, alpha {clf.alpha:g}, '{clf.learning_rate}' schedule, "
-                        f"n_jobs {args.threads}")
+    result.update(
+        notes=f"scikit-learn {sklearn.__version__}: per-sample SGD (no mini-batches)"
+        f"{ovr}, alpha {clf.alpha:g}, '{clf.learning_rate}' schedule, "
+        f"n_jobs {args.threads}"
+    )
     return result

@@ -3,6 +3,7 @@
 ``nn.Linear`` + cross-entropy + ``optim.SGD``, manual batching over ``torch.randperm`` (no
 DataLoader), zero start. (The module is not called ``torch.py``: it would shadow PyTorch.)
 """
+
 from ._common import NotAvailable, load_task, timed_epochs
 
 NAME = "torch"
@@ -14,8 +15,9 @@ def import_torch():
         import torch
         import torch.nn.functional as F
     except ImportError as exc:
-        raise NotAvailable(f"PyTorch is not installed ({exc}); it is optional: "
-                           "`pip install torch` to include it") from exc
+        raise NotAvailable(
+            f"PyTorch is not installed ({exc}); it is optional: `pip install torch` to include it"
+        ) from exc
     return torch, F
 
 
@@ -32,7 +34,8 @@ def work(args):
     if args.task == "binary":
         yt = torch.from_numpy(y).to(tdtype)
         loss_fn = lambda out, target: F.binary_cross_entropy_with_logits(  # noqa: E731
-            out.squeeze(1), target)
+            out.squeeze(1), target
+        )
     else:
         yt = torch.from_numpy(y).long()
         loss_fn = F.cross_entropy
@@ -41,8 +44,13 @@ def work(args):
         model.weight.zero_()
         model.bias.zero_()
     # fastreg's l2 multiplies ||W||^2, so its gradient is 2 l2 W; the bias is not penalised
-    opt = torch.optim.SGD([{"params": [model.weight], "weight_decay": 2 * args.l2},
-                           {"params": [model.bias], "weight_decay": 0.0}], lr=args.lr)
+    opt = torch.optim.SGD(
+        [
+            {"params": [model.weight], "weight_decay": 2 * args.l2},
+            {"params": [model.bias], "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+    )
     generator = torch.Generator().manual_seed(args.seed)
     B = args.batch_size
 
@@ -50,7 +58,7 @@ def work(args):
         perm = torch.randperm(n, generator=generator)
         loss = None
         for start in range(0, n, B):
-            idx = perm[start:start + B]
+            idx = perm[start : start + B]
             loss = loss_fn(model(Xt[idx]), yt[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -64,6 +72,8 @@ def work(args):
         return float(np.mean(pred.numpy() == y_test))
 
     result = timed_epochs(run_epoch, evaluate, args)
-    result.update(notes=f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
-                        f"nn.Linear + cross-entropy + optim.SGD, lr {args.lr:g}")
+    result.update(
+        notes=f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"nn.Linear + cross-entropy + optim.SGD, lr {args.lr:g}"
+    )
     return result

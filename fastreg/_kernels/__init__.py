@@ -24,6 +24,7 @@ thing everywhere: the ``FASTREG_BACKEND`` environment variable if set, else ``"c
 is built, else ``"numpy"`` with one RuntimeWarning. None is the same as ``"auto"``. Asking for
 ``"cython"`` when it is not built raises :class:`fastreg.exceptions.BackendUnavailableError`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -71,19 +72,26 @@ def _assemble(name, modules):
         for kernel in kernels:
             func = getattr(module, kernel, None)
             if not callable(func):
-                raise ImportError(f"backend {name!r} lacks the kernel {kernel!r} "
-                                  f"(module {module.__name__})")
+                raise ImportError(
+                    f"backend {name!r} lacks the kernel {kernel!r} (module {module.__name__})"
+                )
             raw[kernel] = func
-    checked = {kernel: _checked(func, getattr(_checks, kernel), compiled=name == "cython")
-               for kernel, func in raw.items()}
-    return types.SimpleNamespace(name=name, raw=types.SimpleNamespace(name=name, **raw),
-                                 **checked)
+    checked = {
+        kernel: _checked(func, getattr(_checks, kernel), compiled=name == "cython")
+        for kernel, func in raw.items()
+    }
+    return types.SimpleNamespace(name=name, raw=types.SimpleNamespace(name=name, **raw), **checked)
 
 
 def _checked(raw, check, *, compiled):
     """``raw`` preceded by its input check (and the compiled kernels' C int size limit)."""
-    coef_at = {"linear_forward": 1, "epoch": 2, "sparse_linear_forward": 1,
-               "sparse_epoch": 2}.get(raw.__name__) if compiled else None
+    coef_at = (
+        {"linear_forward": 1, "epoch": 2, "sparse_linear_forward": 1, "sparse_epoch": 2}.get(
+            raw.__name__
+        )
+        if compiled
+        else None
+    )
 
     @functools.wraps(raw)
     def kernel(*args, **kwargs):
@@ -124,8 +132,10 @@ def _normalise(name, source=None):
         return name.strip().lower()
     where = source or repr(name)
     raise InvalidParameterError(
-        f"unknown backend {where}", param="backend",
-        hint="choose one of " + ", ".join(repr(n) for n in BACKEND_NAMES))
+        f"unknown backend {where}",
+        param="backend",
+        hint="choose one of " + ", ".join(repr(n) for n in BACKEND_NAMES),
+    )
 
 
 def resolve_backend(name: str | None = "auto") -> str:
@@ -149,8 +159,12 @@ def resolve_backend(name: str | None = "auto") -> str:
     except ImportError as exc:
         if not _warned_fallback:
             _warned_fallback = True
-            warnings.warn(f"fastreg falls back to its NumPy backend: the compiled kernels do "
-                          f"not load ({exc}); {_BUILD_HINT}", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"fastreg falls back to its NumPy backend: the compiled kernels do "
+                f"not load ({exc}); {_BUILD_HINT}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return "numpy"
 
 
@@ -169,8 +183,8 @@ def get_backend(name: str | types.SimpleNamespace | None = "auto") -> types.Simp
         return _load(name)
     except ImportError as exc:
         raise BackendUnavailableError(
-            f"the {name} backend is not available: {exc}", param="backend",
-            hint=_BUILD_HINT) from exc
+            f"the {name} backend is not available: {exc}", param="backend", hint=_BUILD_HINT
+        ) from exc
 
 
 def raw_backend(name: str | None) -> types.SimpleNamespace:

@@ -25,6 +25,7 @@ What is checked (wrong types raise TypeError, wrong values ValueError):
   dtype and whose structure (indptr, every stored index) is checked in full: the compiled
   kernels index with it unchecked (``_csr``).
 """
+
 from dataclasses import replace
 
 import numpy as np
@@ -39,8 +40,9 @@ _C_INT_MAX_K = 2**31 - 1
 
 def _array(a, name):
     if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}; "
-                        f"pass np.asarray({name})")
+        raise TypeError(
+            f"{name} must be a NumPy array, got {type(a).__name__}; pass np.asarray({name})"
+        )
     return a
 
 
@@ -50,8 +52,9 @@ def _floats(a, name, ndim, dtype=None):
     if dtype is None and a.dtype not in _FLOATS:
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {a.dtype}")
     if dtype is not None and a.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} (the dtype of the other float arrays), "
-                        f"got {a.dtype}")
+        raise TypeError(
+            f"{name} must have dtype {dtype} (the dtype of the other float arrays), got {a.dtype}"
+        )
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-d array, got shape {a.shape}")
     if not a.flags.c_contiguous:
@@ -83,8 +86,9 @@ def _labels(y, n_rows, K):
     if y.dtype.kind not in "iub":
         raise TypeError(f"y must hold integer class indices, got dtype {y.dtype}")
     if y.ndim != 1 or y.shape[0] != n_rows:
-        raise ValueError(f"y has shape {y.shape} but there are {n_rows} rows: pass one label "
-                         "per row")
+        raise ValueError(
+            f"y has shape {y.shape} but there are {n_rows} rows: pass one label per row"
+        )
     n_classes = max(K, 2)
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         what = "0/1 (K = 1, the logistic model)" if K == 1 else f"0..{n_classes - 1}"
@@ -106,13 +110,16 @@ def _model(X, coef, intercept, *, allow_uint8, writeable=False):
     X = _array(X, "X")
     if X.ndim != 2 or (X.dtype != dtype and not (allow_uint8 and X.dtype == np.uint8)):
         pixels = " or uint8 pixels" if allow_uint8 else ""
-        raise TypeError(f"X must be a 2-d array of dtype {dtype} (the dtype of coef){pixels}, "
-                        f"got a {X.ndim}-d {X.dtype} array")
+        raise TypeError(
+            f"X must be a 2-d array of dtype {dtype} (the dtype of coef){pixels}, "
+            f"got a {X.ndim}-d {X.dtype} array"
+        )
     if X.shape[1] != coef.shape[1]:
         raise ValueError(f"X has {X.shape[1]} features but coef has {coef.shape[1]}")
     if not X.flags.c_contiguous:
-        raise ValueError("X must be C-contiguous; pass np.ascontiguousarray(X) once (the "
-                         "kernels never copy X)")
+        raise ValueError(
+            "X must be C-contiguous; pass np.ascontiguousarray(X) once (the kernels never copy X)"
+        )
     return X, coef, intercept
 
 
@@ -120,19 +127,24 @@ def _weights(coef, intercept, writeable):
     """coef (K, d) float32/float64 and intercept (K,) of its dtype (writeable when asked)."""
     coef = _floats(coef, "coef", 2)
     if coef.shape[0] < 1:
-        raise ValueError(f"coef must be (K, d) with K >= 1 (K = 1: the logistic model), got "
-                         f"shape {coef.shape}")
+        raise ValueError(
+            f"coef must be (K, d) with K >= 1 (K = 1: the logistic model), got shape {coef.shape}"
+        )
     dtype = coef.dtype
     if not isinstance(intercept, np.ndarray) or intercept.dtype != dtype:
-        raise TypeError(f"intercept must be a {dtype} array like coef, got "
-                        f"{getattr(intercept, 'dtype', type(intercept).__name__)}")
+        raise TypeError(
+            f"intercept must be a {dtype} array like coef, got "
+            f"{getattr(intercept, 'dtype', type(intercept).__name__)}"
+        )
     _floats(intercept, "intercept", 1, dtype)
     if intercept.shape != (coef.shape[0],):
-        raise ValueError(f"coef {coef.shape} takes intercept ({coef.shape[0]},), got "
-                         f"{intercept.shape}")
+        raise ValueError(
+            f"coef {coef.shape} takes intercept ({coef.shape[0]},), got {intercept.shape}"
+        )
     if writeable and not (coef.flags.writeable and intercept.flags.writeable):
-        raise ValueError("coef and intercept must be writeable C-contiguous arrays (they are "
-                         "updated in place)")
+        raise ValueError(
+            "coef and intercept must be writeable C-contiguous arrays (they are updated in place)"
+        )
     return coef, intercept
 
 
@@ -140,8 +152,10 @@ def check_c_int_range(coef):
     """The compiled kernels' size limit: d and K fit their C int indices (NumPy has none)."""
     K, d = coef.shape
     if d > _C_INT_MAX_D or K > _C_INT_MAX_K:
-        raise ValueError(f"{d} features x {K} classes is beyond the compiled kernels (C int "
-                         "indices); use the NumPy backend (backend='numpy')")
+        raise ValueError(
+            f"{d} features x {K} classes is beyond the compiled kernels (C int "
+            "indices); use the NumPy backend (backend='numpy')"
+        )
 
 
 def _reals(a, name, length, what, dtype):
@@ -149,16 +163,20 @@ def _reals(a, name, length, what, dtype):
     each finite (and then the caller checks its sign)."""
     a = _array(a, name)
     if a.dtype.kind not in "iuf" or a.ndim != 1:
-        raise TypeError(f"{name} must be None or a 1-d array of reals, got a {a.ndim}-d "
-                        f"{a.dtype} array")
+        raise TypeError(
+            f"{name} must be None or a 1-d array of reals, got a {a.ndim}-d {a.dtype} array"
+        )
     if a.shape[0] != length:
-        raise ValueError(f"{name} has {a.shape[0]} entries but there are {length} {what}s: "
-                         f"pass one per {what}")
+        raise ValueError(
+            f"{name} has {a.shape[0]} entries but there are {length} {what}s: pass one per {what}"
+        )
     with np.errstate(over="ignore"):  # an overflow to inf is reported just below
         a = np.ascontiguousarray(a, dtype=dtype)
     if not np.isfinite(a).all():
-        raise ValueError(f"{name} holds values that are not finite in {dtype} (nan, inf, or "
-                         f"too large); pass finite {name}")
+        raise ValueError(
+            f"{name} holds values that are not finite in {dtype} (nan, inf, or "
+            f"too large); pass finite {name}"
+        )
     return a
 
 
@@ -169,13 +187,14 @@ def _sample_weight(sample_weight, n_rows, dtype, rows=None):
         return None
     v = _reals(sample_weight, "sample_weight", n_rows, "row of X", dtype)
     if v.size and v.min() < 0:
-        raise ValueError(f"sample_weight holds negative values (min {v.min()}); pass "
-                         "weights >= 0")
+        raise ValueError(f"sample_weight holds negative values (min {v.min()}); pass weights >= 0")
     used = v if rows is None else v[rows]
     if not used.sum(dtype=np.float64) > 0:
         where = "" if rows is None else " of the rows in order"
-        raise ValueError(f"the sample weights{where} are all zero: the weighted mean loss "
-                         "needs a positive weight sum; give some rows a positive weight")
+        raise ValueError(
+            f"the sample weights{where} are all zero: the weighted mean loss "
+            "needs a positive weight sum; give some rows a positive weight"
+        )
     return v
 
 
@@ -185,8 +204,10 @@ def _step_scale(step_scale, d, dtype):
         return None
     p = _reals(step_scale, "step_scale", d, "feature", dtype)
     if p.size and not p.min() > 0:
-        raise ValueError(f"step_scale holds values <= 0 (min {p.min()}); pass factors > 0 "
-                         "(1 leaves a feature's step as it is)")
+        raise ValueError(
+            f"step_scale holds values <= 0 (min {p.min()}); pass factors > 0 "
+            "(1 leaves a feature's step as it is)"
+        )
     return p
 
 
@@ -194,13 +215,17 @@ def _order(order, n_rows):
     """The rows of an epoch: a non-empty 1-d array of row indices of X, as C-contiguous intp."""
     order = _array(order, "order")
     if order.dtype.kind not in "iu" or order.ndim != 1:
-        raise TypeError(f"order must be a 1-d array of integer row indices, got a {order.ndim}-d "
-                        f"{order.dtype} array")
+        raise TypeError(
+            f"order must be a 1-d array of integer row indices, got a {order.ndim}-d "
+            f"{order.dtype} array"
+        )
     if order.shape[0] == 0:
         raise ValueError("order is empty: an epoch needs at least one row")
     if order.min() < 0 or order.max() >= n_rows:
-        raise ValueError(f"order holds row indices outside 0..{n_rows - 1} (X has "
-                         f"{n_rows} rows): found {order.min()}..{order.max()}")
+        raise ValueError(
+            f"order holds row indices outside 0..{n_rows - 1} (X has "
+            f"{n_rows} rows): found {order.min()}..{order.max()}"
+        )
     return np.ascontiguousarray(order, dtype=np.intp)
 
 
@@ -209,12 +234,15 @@ def _learning_rates(learning_rates, n, batch_size):
     float64."""
     lrs = _array(learning_rates, "learning_rates")
     if lrs.dtype.kind not in "iuf" or lrs.ndim != 1:
-        raise TypeError(f"learning_rates must be a 1-d array of reals, got a {lrs.ndim}-d "
-                        f"{lrs.dtype} array")
+        raise TypeError(
+            f"learning_rates must be a 1-d array of reals, got a {lrs.ndim}-d {lrs.dtype} array"
+        )
     n_batches = -(-n // batch_size)
     if lrs.shape[0] < n_batches:
-        raise ValueError(f"learning_rates has {lrs.shape[0]} entries but the epoch has "
-                         f"{n_batches} batches; pass one learning rate per batch")
+        raise ValueError(
+            f"learning_rates has {lrs.shape[0]} entries but the epoch has "
+            f"{n_batches} batches; pass one learning rate per batch"
+        )
     return np.ascontiguousarray(lrs, dtype=np.float64)
 
 
@@ -226,19 +254,53 @@ def linear_forward(X, coef, intercept, input_scale=1.0, out=None):
     return X, coef, intercept, input_scale, out
 
 
-def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0,
-          n_threads=1, sample_weight=None, step_scale=None):
+def epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    input_scale=1.0,
+    n_threads=1,
+    sample_weight=None,
+    step_scale=None,
+):
     X, coef, intercept = _model(X, coef, intercept, allow_uint8=True, writeable=True)
     input_scale = _scalar("input_scale", input_scale)
     y, order, batch_size, lrs, l2, n_threads, sample_weight, step_scale = _epoch_args(
-        X.shape[0], coef, y, order, batch_size, learning_rates, l2, n_threads, sample_weight,
-        step_scale)
-    return (X, y, coef, intercept, order, batch_size, lrs, l2, input_scale, n_threads,
-            sample_weight, step_scale)
+        X.shape[0],
+        coef,
+        y,
+        order,
+        batch_size,
+        learning_rates,
+        l2,
+        n_threads,
+        sample_weight,
+        step_scale,
+    )
+    return (
+        X,
+        y,
+        coef,
+        intercept,
+        order,
+        batch_size,
+        lrs,
+        l2,
+        input_scale,
+        n_threads,
+        sample_weight,
+        step_scale,
+    )
 
 
-def _epoch_args(n_rows, coef, y, order, batch_size, learning_rates, l2, n_threads,
-                sample_weight, step_scale):
+def _epoch_args(
+    n_rows, coef, y, order, batch_size, learning_rates, l2, n_threads, sample_weight, step_scale
+):
     """The arguments every epoch kernel (dense and sparse) shares, checked in one place."""
     y = _labels(y, n_rows, coef.shape[0])
     batch_size = _scalar("batch_size", batch_size)
@@ -281,8 +343,7 @@ def cross_entropy_grad(Z, y, loss=None, grad=None):
     return Z, y, loss, grad
 
 
-def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None,
-              sample_weight=None):
+def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None, sample_weight=None):
     X, coef, intercept = _model(X, coef, intercept, allow_uint8=False)
     if X.shape[0] == 0:
         raise ValueError("X has no rows: the mean loss needs at least one")
@@ -308,8 +369,10 @@ def _csr(X, coef):
     within a row (duplicates are summed).
     """
     if getattr(X, "format", None) != "csr":
-        raise TypeError(f"X must be a scipy.sparse CSR matrix or array (X.format == 'csr'), got "
-                        f"{type(X).__name__}; convert it once with X.tocsr()")
+        raise TypeError(
+            f"X must be a scipy.sparse CSR matrix or array (X.format == 'csr'), got "
+            f"{type(X).__name__}; convert it once with X.tocsr()"
+        )
     shape = tuple(X.shape)
     if len(shape) != 2:
         raise ValueError(f"X must be 2-d (N, d), got shape {shape}")
@@ -322,23 +385,36 @@ def _csr(X, coef):
             raise ValueError(f"{name} must be a 1-d C-contiguous array, got shape {a.shape}")
     data, indices, indptr = parts.values()
     if data.dtype != dtype:
-        raise TypeError(f"X must hold {dtype} values (the dtype of coef), got {data.dtype}; "
-                        f"convert it once with X.astype(np.{dtype})")
+        raise TypeError(
+            f"X must hold {dtype} values (the dtype of coef), got {data.dtype}; "
+            f"convert it once with X.astype(np.{dtype})"
+        )
     if indices.dtype not in _INDEX_DTYPES or indptr.dtype not in _INDEX_DTYPES:
-        raise TypeError(f"X.indices and X.indptr must be int32 or int64, got {indices.dtype} "
-                        f"and {indptr.dtype}")
+        raise TypeError(
+            f"X.indices and X.indptr must be int32 or int64, got {indices.dtype} "
+            f"and {indptr.dtype}"
+        )
     if indptr.shape[0] != N + 1:
-        raise ValueError(f"X is not a valid CSR matrix: indptr has {indptr.shape[0]} entries "
-                         f"for {N} rows (N + 1 = {N + 1} expected)")
+        raise ValueError(
+            f"X is not a valid CSR matrix: indptr has {indptr.shape[0]} entries "
+            f"for {N} rows (N + 1 = {N + 1} expected)"
+        )
     nnz = int(indptr[-1])
-    if indptr[0] != 0 or nnz > min(indices.shape[0], data.shape[0]) or (
-            N and (np.diff(indptr) < 0).any()):
-        raise ValueError(f"X is not a valid CSR matrix: indptr must rise from 0 to at most the "
-                         f"{min(indices.shape[0], data.shape[0])} stored entries, never "
-                         f"decreasing (found {indptr[0]}..{nnz})")
+    if (
+        indptr[0] != 0
+        or nnz > min(indices.shape[0], data.shape[0])
+        or (N and (np.diff(indptr) < 0).any())
+    ):
+        raise ValueError(
+            f"X is not a valid CSR matrix: indptr must rise from 0 to at most the "
+            f"{min(indices.shape[0], data.shape[0])} stored entries, never "
+            f"decreasing (found {indptr[0]}..{nnz})"
+        )
     if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= d):
-        raise ValueError(f"X is not a valid CSR matrix: column indices outside 0..{d - 1} "
-                         f"(found {indices[:nnz].min()}..{indices[:nnz].max()})")
+        raise ValueError(
+            f"X is not a valid CSR matrix: column indices outside 0..{d - 1} "
+            f"(found {indices[:nnz].min()}..{indices[:nnz].max()})"
+        )
     if indices.dtype != indptr.dtype:  # one index type per call
         X = X.copy()
         X.indices, X.indptr = indices.astype(np.int64), indptr.astype(np.int64)
@@ -352,12 +428,43 @@ def sparse_linear_forward(X, coef, intercept, out=None):
     return X, coef, intercept, out
 
 
-def sparse_epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, n_threads=1,
-                 sample_weight=None, step_scale=None):
+def sparse_epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    n_threads=1,
+    sample_weight=None,
+    step_scale=None,
+):
     coef, intercept = _weights(coef, intercept, writeable=True)
     X = _csr(X, coef)
     y, order, batch_size, lrs, l2, n_threads, sample_weight, step_scale = _epoch_args(
-        X.shape[0], coef, y, order, batch_size, learning_rates, l2, n_threads, sample_weight,
-        step_scale)
-    return (X, y, coef, intercept, order, batch_size, lrs, l2, n_threads, sample_weight,
-            step_scale)
+        X.shape[0],
+        coef,
+        y,
+        order,
+        batch_size,
+        learning_rates,
+        l2,
+        n_threads,
+        sample_weight,
+        step_scale,
+    )
+    return (
+        X,
+        y,
+        coef,
+        intercept,
+        order,
+        batch_size,
+        lrs,
+        l2,
+        n_threads,
+        sample_weight,
+        step_scale,
+    )

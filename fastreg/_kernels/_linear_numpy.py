@@ -10,6 +10,7 @@ a row x means ``dtype(x) * dtype(input_scale)``, the scale applied inside, for e
 no caller makes a scaled float copy. The input checks of ``fastreg/_kernels/_checks.py`` run
 before these functions on both backends; the functions here trust their inputs.
 """
+
 import numpy as np
 
 from . import _loss_numpy
@@ -59,8 +60,20 @@ def _right(Z, y):
     return Z.argmax(axis=1) == y
 
 
-def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0,
-          n_threads=1, sample_weight=None, step_scale=None):
+def epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    input_scale=1.0,
+    n_threads=1,
+    sample_weight=None,
+    step_scale=None,
+):
     """Mini-batch gradient descent over the rows ``X[order]``, in place on coef and intercept.
 
     Batch t holds rows R_t = ``order[t*B:(t+1)*B]`` (the last may be smaller, B = batch_size,
@@ -92,19 +105,41 @@ def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_sc
     _batches_done = 0
     # overflow is reported by the (nan, nan) result, as the compiled epoch does, not by warnings
     with np.errstate(over="ignore", invalid="ignore"):
-        return _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale,
-                      sample_weight, step_scale)
+        return _epoch(
+            X,
+            y,
+            coef,
+            intercept,
+            order,
+            batch_size,
+            learning_rates,
+            l2,
+            input_scale,
+            sample_weight,
+            step_scale,
+        )
 
 
-def _epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale,
-           sample_weight, step_scale):
+def _epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    input_scale,
+    sample_weight,
+    step_scale,
+):
     global _batches_done
     dtype = coef.dtype
     n = order.shape[0]
     weighted = sample_weight is not None
     loss_sum, correct, weight_sum = 0.0, 0.0, 0.0
     for t, start in enumerate(range(0, n, batch_size)):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         Xb = _scaled(X[idx], dtype, input_scale)
         yb = y[idx]
         Z = np.matmul(Xb, coef.T)

@@ -22,6 +22,7 @@ backends; the functions here trust their inputs): arrays are float32 or float64 
 have the dtype of the logits or weights; ``y`` is ``np.intc``; ``out``-style arguments are
 written and returned when given, allocated when None.
 """
+
 import numpy as np
 
 
@@ -117,8 +118,7 @@ def cross_entropy_grad(Z, y, loss=None, grad=None):
     return loss, grad
 
 
-def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None,
-              sample_weight=None):
+def loss_grad(X, y, coef, intercept, l2, grad_coef=None, grad_intercept=None, sample_weight=None):
     """Objective and gradient of the model on the batch (X, y): ``(J, grad_coef, grad_intercept)``.
 
     With weights w_n (``sample_weight``; None means w = 1) and W = sum_n w_n > 0:

@@ -44,6 +44,7 @@ int32 or int64 indices, in any order within a row, duplicates summed; the checks
 ``fastreg/_kernels/_checks.py`` run first on both backends, the functions here trust their
 inputs. SciPy is not imported: X brings its own methods.
 """
+
 import numpy as np
 
 from . import _loss_numpy
@@ -234,8 +235,9 @@ class _LazyWeights(_Weights):
     def logits(self, Xb, features, t):
         self.catch_up(features, t)
         dtype = self.V.dtype
-        scaled = type(Xb)((Xb.data * self.scale[Xb.indices].astype(dtype), Xb.indices,
-                           Xb.indptr), shape=Xb.shape)
+        scaled = type(Xb)(
+            (Xb.data * self.scale[Xb.indices].astype(dtype), Xb.indices, Xb.indptr), shape=Xb.shape
+        )
         return scaled @ self.V
 
     def step(self, t, lr, features, data_part, step_b):
@@ -255,8 +257,19 @@ class _LazyWeights(_Weights):
         return self.V.T * self.scale.astype(self.V.dtype)
 
 
-def sparse_epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, n_threads=1,
-                 sample_weight=None, step_scale=None):
+def sparse_epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    n_threads=1,
+    sample_weight=None,
+    step_scale=None,
+):
     """Mini-batch gradient descent over the rows ``X[order]`` of a CSR X, in place on coef and
     intercept: the dense ``epoch``'s steps and results (module docstring), O(nnz_t K) a step.
 
@@ -291,10 +304,10 @@ def _epoch(X, y, order, batch_size, learning_rates, sample_weight, weights):
     dtype = weights.b.dtype
     loss_sum, correct, weight_sum = 0.0, 0.0, 0.0
     for t, start in enumerate(range(0, order.shape[0], batch_size)):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         nb = idx.shape[0]
         Xb, yb = X[idx], y[idx]
-        features, column = np.unique(Xb.indices[:Xb.indptr[-1]], return_inverse=True)
+        features, column = np.unique(Xb.indices[: Xb.indptr[-1]], return_inverse=True)
         Z = weights.logits(Xb, features, t)
         Z += weights.b
         right = _right(Z, yb)

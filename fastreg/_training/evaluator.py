@@ -4,6 +4,7 @@ The validation loss carries no L2 term (it measures the fit to unseen data, the 
 stopping watches). With weights w on the validation rows both are weighted means:
 sum w E / sum w and sum w [right] / sum w; without, plain means.
 """
+
 import numpy as np
 
 from .._sparse_input import is_sparse
@@ -40,12 +41,13 @@ class Evaluator:
         else:
             Z = k.linear_forward(self.X, coef, intercept, self.input_scale, out=self.logits)
         k.cross_entropy(Z, self.y, out=self.losses)
-        right = (Z[:, 0] >= 0) == self.positive if Z.shape[1] == 1 else \
-            Z.argmax(axis=1) == self.y
+        right = (Z[:, 0] >= 0) == self.positive if Z.shape[1] == 1 else Z.argmax(axis=1) == self.y
         w = self.weights
         if w is None:
             n = self.losses.shape[0]
             return float(self.losses.sum(dtype=np.float64)) / n, np.count_nonzero(right) / n
         total = float(w.sum())
-        return (float(np.dot(w, self.losses.astype(np.float64))) / total,
-                float(w.sum(where=right)) / total)
+        return (
+            float(np.dot(w, self.losses.astype(np.float64))) / total,
+            float(w.sum(where=right)) / total,
+        )

@@ -29,6 +29,7 @@ fitted attributes; this module owns everything between them and the epoch loop:
 weights' dtype (:mod:`fastreg._sparse_input`); ``weights`` the per-row weights w_n of
 :func:`fastreg._sample_weight.row_weights` (float64) or None.
 """
+
 import copy
 import math
 
@@ -45,8 +46,16 @@ from .split import stratified_holdout
 from .step_size import auto_step
 from .trainer import Trainer, new_history, refuse_non_finite
 
-__all__ = ["draw_rng", "explicit_validation", "fit", "make_rng", "model_input", "partial_fit",
-           "step_sizes", "weights_dtype"]
+__all__ = [
+    "draw_rng",
+    "explicit_validation",
+    "fit",
+    "make_rng",
+    "model_input",
+    "partial_fit",
+    "step_sizes",
+    "weights_dtype",
+]
 
 
 def make_rng(random_state):
@@ -109,12 +118,14 @@ def explicit_validation(X_val, y_val, n_features, classes, dtype, per_class=None
     if X_val is None or y_val is None:
         raise InvalidParameterError(
             "pass both X_val and y_val for an explicit validation set, or neither",
-            param="X_val" if X_val is None else "y_val")
+            param="X_val" if X_val is None else "y_val",
+        )
     X_val = check_array(X_val, "X_val", accept_sparse=True)
     if X_val.shape[1] != n_features:
         raise InvalidParameterError(
             f"X_val has {X_val.shape[1]} features, but X has {n_features}; they must match",
-            param="X_val")
+            param="X_val",
+        )
     _, codes = check_targets(y_val, X_val.shape[0], classes, name="y_val")
     weights = None if per_class is None else per_class[codes]
     return model_input(X_val, dtype), codes, weights
@@ -138,17 +149,38 @@ def step_sizes(params, X, rows, sample_weight, n_outputs, dtype, kept=None):
     if kept is not None:
         return kept
     try:
-        learning_rate, step_scale = auto_step(X, rows, sample_weight, n_outputs,
-                                              params["batch_size"], params["l2"],
-                                              params["input_scale"], dtype=dtype)
+        learning_rate, step_scale = auto_step(
+            X,
+            rows,
+            sample_weight,
+            n_outputs,
+            params["batch_size"],
+            params["l2"],
+            params["input_scale"],
+            dtype=dtype,
+        )
     except ValueError:
         refuse_non_finite(X, rows)  # X not finite: the input checks' error, not auto_step's
         raise
     return float(learning_rate), step_scale
 
 
-def fit(kernels, params, X, codes, n_classes, coef, intercept, rng, *, weights, validation,
-        step_size, desc, commit):
+def fit(
+    kernels,
+    params,
+    X,
+    codes,
+    n_classes,
+    coef,
+    intercept,
+    rng,
+    *,
+    weights,
+    validation,
+    step_size,
+    desc,
+    commit,
+):
     """Train ``coef`` (K, d) / ``intercept`` (K,) in place for up to ``max_epochs`` epochs.
 
     Rows of zero ``weights`` are dropped. ``validation`` is ``(X_val, codes_val, w_val)`` or
@@ -160,29 +192,76 @@ def fit(kernels, params, X, codes, n_classes, coef, intercept, rng, *, weights, 
     rows = positive_rows(weights, X.shape[0])
     refuse_unread_non_finite(X, rows)
     if validation is None and params["early_stopping"]:
-        held, kept = stratified_holdout(codes[rows], n_classes, params["validation_fraction"],
-                                        rng)
+        held, kept = stratified_holdout(codes[rows], n_classes, params["validation_fraction"], rng)
         val_rows, rows = rows[held], rows[kept]
         X_val = X[val_rows] if is_sparse(X) else np.ascontiguousarray(X[val_rows])
         w_val = None if weights is None else weights[val_rows]
         if w_val is not None and np.all(w_val == w_val[0]):
             w_val = None  # equal weights: the unweighted means, exactly
         validation = (X_val, codes[val_rows], w_val)
-    return _run(kernels, params, X, codes, coef, intercept, rows, rng, weights, step_size,
-                max_epochs=params["max_epochs"], step=0, validation=validation,
-                history=new_history(), epoch_offset=0,
-                early_stopping=params["early_stopping"], desc=desc, commit=commit)
+    return _run(
+        kernels,
+        params,
+        X,
+        codes,
+        coef,
+        intercept,
+        rows,
+        rng,
+        weights,
+        step_size,
+        max_epochs=params["max_epochs"],
+        step=0,
+        validation=validation,
+        history=new_history(),
+        epoch_offset=0,
+        early_stopping=params["early_stopping"],
+        desc=desc,
+        commit=commit,
+    )
 
 
-def partial_fit(kernels, params, X, codes, coef, intercept, rng, *, weights, step_size, step,
-                history, epoch_offset, desc, commit):
+def partial_fit(
+    kernels,
+    params,
+    X,
+    codes,
+    coef,
+    intercept,
+    rng,
+    *,
+    weights,
+    step_size,
+    step,
+    history,
+    epoch_offset,
+    desc,
+    commit,
+):
     """One epoch over the rows of (X, codes) of positive ``weights``, continuing at gradient
     step ``step`` and appending to ``history``; no validation set, no early stopping."""
     rows = positive_rows(weights, X.shape[0])
     refuse_unread_non_finite(X, rows)
-    return _run(kernels, params, X, codes, coef, intercept, rows, rng, weights, step_size,
-                max_epochs=1, step=step, validation=None, history=history,
-                epoch_offset=epoch_offset, early_stopping=False, desc=desc, commit=commit)
+    return _run(
+        kernels,
+        params,
+        X,
+        codes,
+        coef,
+        intercept,
+        rows,
+        rng,
+        weights,
+        step_size,
+        max_epochs=1,
+        step=step,
+        validation=None,
+        history=history,
+        epoch_offset=epoch_offset,
+        early_stopping=False,
+        desc=desc,
+        commit=commit,
+    )
 
 
 def refuse_unread_non_finite(X, rows):
@@ -194,43 +273,92 @@ def refuse_unread_non_finite(X, rows):
         refuse_non_finite(X, np.flatnonzero(unread))
 
 
-def _run(kernels, p, X, codes, coef, intercept, rows, rng, weights, step_size, *,
-         max_epochs, step, validation, history, epoch_offset, early_stopping, desc, commit):
+def _run(
+    kernels,
+    p,
+    X,
+    codes,
+    coef,
+    intercept,
+    rows,
+    rng,
+    weights,
+    step_size,
+    *,
+    max_epochs,
+    step,
+    validation,
+    history,
+    epoch_offset,
+    early_stopping,
+    desc,
+    commit,
+):
     sample_weight = kernel_weights(weights, rows, coef.dtype)
-    learning_rate, step_scale = step_sizes(p, X, rows, sample_weight, coef.shape[0],
-                                           coef.dtype, step_size)
+    learning_rate, step_scale = step_sizes(
+        p, X, rows, sample_weight, coef.shape[0], coef.dtype, step_size
+    )
     steps = -(-rows.shape[0] // p["batch_size"])
     # a callable schedule ignores the base rate (learning_rate_ is NaN then)
     base = learning_rate if math.isfinite(learning_rate) else 1.0
-    schedule = make_schedule(p["lr_schedule"], base, decay=p["lr_decay"],
-                             decay_steps=p["lr_decay_steps"] or steps,
-                             total_steps=p["max_epochs"] * steps)
+    schedule = make_schedule(
+        p["lr_schedule"],
+        base,
+        decay=p["lr_decay"],
+        decay_steps=p["lr_decay_steps"] or steps,
+        total_steps=p["max_epochs"] * steps,
+    )
     scale = 1.0 if p["input_scale"] is None else p["input_scale"]
     progress = None
     if p["verbose"]:
         progress = EpochProgress(max_epochs, verbose=min(p["verbose"], 2), desc=desc)
-    trainer = Trainer(kernels, batch_size=p["batch_size"], l2=p["l2"], schedule=schedule,
-                      validation_interval=p["validation_interval"], shuffle=p["shuffle"],
-                      early_stopping=early_stopping, patience=p["patience"],
-                      min_delta=p["min_delta"], input_scale=scale, n_threads=p["n_threads"],
-                      step_scale=step_scale,
-                      callback=None if progress is None else progress.epoch_end)
+    trainer = Trainer(
+        kernels,
+        batch_size=p["batch_size"],
+        l2=p["l2"],
+        schedule=schedule,
+        validation_interval=p["validation_interval"],
+        shuffle=p["shuffle"],
+        early_stopping=early_stopping,
+        patience=p["patience"],
+        min_delta=p["min_delta"],
+        input_scale=scale,
+        n_threads=p["n_threads"],
+        step_scale=step_scale,
+        callback=None if progress is None else progress.epoch_end,
+    )
     try:
-        result = trainer.run(X, codes, coef, intercept, rows, rng, max_epochs=max_epochs,
-                             step=step, validation=validation, history=history,
-                             epoch_offset=epoch_offset, sample_weight=sample_weight)
+        result = trainer.run(
+            X,
+            codes,
+            coef,
+            intercept,
+            rows,
+            rng,
+            max_epochs=max_epochs,
+            step=step,
+            validation=validation,
+            history=history,
+            epoch_offset=epoch_offset,
+            sample_weight=sample_weight,
+        )
     except TrainingDivergedError as err:
         if progress is not None:
-            progress.close(f"diverged in epoch {epoch_offset + err.result.epochs_run}; "
-                           "the model is unchanged")
+            progress.close(
+                f"diverged in epoch {epoch_offset + err.result.epochs_run}; the model is unchanged"
+            )
         raise
     except BaseException:
         if progress is not None:
             progress.close("stopped; the model is unchanged")
         raise
     if progress is not None:
-        progress.close(f"early stop after epoch {epoch_offset + result.epochs_run}, best epoch "
-                       f"{result.best_epoch}" if result.stopped_early else None)
+        progress.close(
+            f"early stop after epoch {epoch_offset + result.epochs_run}, best epoch "
+            f"{result.best_epoch}"
+            if result.stopped_early
+            else None
+        )
     result.learning_rate, result.step_scale = learning_rate, step_scale
     commit(result)
     return result

@@ -29,6 +29,7 @@ Reading order
     scipy.sparse._sparsetools; NumPy's fancy indexing and bincount, 2-3x slower, if those are
     gone).
 """
+
 import numpy as np
 
 __all__ = ["CSRRows", "DenseRows", "training_rows"]
@@ -104,7 +105,7 @@ class DenseRows:
         for Xc, w in self._blocks():
             if buf is None:
                 buf = np.empty((self.step, self.X.shape[1]), dtype=self.ftype)
-            Y = buf[:Xc.shape[0]]
+            Y = buf[: Xc.shape[0]]
             if Xc.dtype != Y.dtype:  # uint8: numpy's plain cast, then the product in float
                 np.copyto(Y, Xc, casting="unsafe")
                 Xc = Y
@@ -173,9 +174,12 @@ class CSRRows:
             indptr = indptr.astype(itype)  # scipy's loops take one index type
         self.indptr = indptr
         self.tools = _sparsetools()
-        if not (self.tools is not None and itype in (np.int32, np.int64)
-                and indptr.dtype == itype
-                and all(a.flags.c_contiguous for a in (X.data, X.indices, indptr))):
+        if not (
+            self.tools is not None
+            and itype in (np.int32, np.int64)
+            and indptr.dtype == itype
+            and all(a.flags.c_contiguous for a in (X.data, X.indices, indptr))
+        ):
             self.tools = None
         # the blocks: (start, stop) into the rows read, all of X's (``used`` None: X read in
         # place, block by block, with weight 0 for the rows left out) or the used rows
@@ -208,7 +212,7 @@ class CSRRows:
                     continue
                 a, b = int(indptr[start]), int(indptr[stop])
                 data, indices = X.data[a:b], X.indices[a:b]
-                ptr = (indptr[start:stop + 1] - a).astype(itype, copy=False)
+                ptr = (indptr[start : stop + 1] - a).astype(itype, copy=False)
             else:
                 sel = self.used[start:stop]
                 w = self.row_weight[sel]
@@ -218,12 +222,15 @@ class CSRRows:
                 np.cumsum(lens, out=ptr[1:])
                 k = int(ptr[-1])
                 if self._gathered is None:
-                    self._gathered = (np.empty(self.max_entries, dtype=X.data.dtype),
-                                      np.empty(self.max_entries, dtype=itype))
+                    self._gathered = (
+                        np.empty(self.max_entries, dtype=X.data.dtype),
+                        np.empty(self.max_entries, dtype=itype),
+                    )
                 data, indices = self._gathered[0][:k], self._gathered[1][:k]
                 if tools is not None:  # row by row copies
-                    tools.csr_row_index(sel.shape[0], sel, indptr, X.indices, X.data,
-                                        indices, data)
+                    tools.csr_row_index(
+                        sel.shape[0], sel, indptr, X.indices, X.data, indices, data
+                    )
                 else:
                     pos = np.repeat(first - ptr[:-1], lens)
                     pos += np.arange(k, dtype=pos.dtype)
@@ -231,8 +238,8 @@ class CSRRows:
                     np.take(X.indices, pos, out=indices)
             if not self.canonical:  # sum them in a copy (sum_duplicates works in place)
                 import scipy.sparse as sp
-                S = sp.csr_matrix((data, indices, ptr), shape=(w.shape[0], X.shape[1]),
-                                  copy=True)
+
+                S = sp.csr_matrix((data, indices, ptr), shape=(w.shape[0], X.shape[1]), copy=True)
                 S.sum_duplicates()
                 data, indices, ptr = S.data, S.indices, S.indptr
             yield data, indices, ptr, w
@@ -305,8 +312,9 @@ class CSRRows:
                 tools.csc_matvecs(d, n, 2, ptr, indices, v, T.reshape(-1), XtT.reshape(-1))
             else:
                 for j in range(2):
-                    XtT[:, j] += np.bincount(indices, minlength=d,
-                                             weights=v * np.repeat(T[:, j], np.diff(ptr)))
+                    XtT[:, j] += np.bincount(
+                        indices, minlength=d, weights=v * np.repeat(T[:, j], np.diff(ptr))
+                    )
             MV[0, d] += t.sum()
             MV[1, d] += w.sum()
             with np.errstate(over="ignore"):  # only in rows left out

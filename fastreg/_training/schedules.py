@@ -20,6 +20,7 @@ callable f       alpha_t = f(t), called with the integer step count t
 A schedule is evaluated for a whole epoch at once (``rates(steps)`` gives one float64 rate per
 step), because the fused epoch kernels take the learning rate of every batch up front.
 """
+
 import math
 import numbers
 
@@ -77,9 +78,13 @@ class Schedule:
         return float(self.rates(np.array([t]))[0])
 
     def __repr__(self):
-        name = getattr(self.kind, "__name__", repr(self.kind)) if callable(self.kind) else self.kind
-        return (f"Schedule({name}, learning_rate={self.learning_rate}, decay={self.decay}, "
-                f"decay_steps={self.decay_steps}, total_steps={self.total_steps})")
+        name = (
+            getattr(self.kind, "__name__", repr(self.kind)) if callable(self.kind) else self.kind
+        )
+        return (
+            f"Schedule({name}, learning_rate={self.learning_rate}, decay={self.decay}, "
+            f"decay_steps={self.decay_steps}, total_steps={self.total_steps})"
+        )
 
 
 def _call(f, t):
@@ -87,12 +92,15 @@ def _call(f, t):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise InvalidParameterTypeError(
             f"lr_schedule({t}) returned {value!r}; a callable schedule must return a real "
-            "number, the learning rate of step t", param="lr_schedule")
+            "number, the learning rate of step t",
+            param="lr_schedule",
+        )
     value = float(value)
     if not math.isfinite(value) or value < 0:
         raise InvalidParameterError(
             f"lr_schedule({t}) returned {value}; learning rates must be finite and >= 0",
-            param="lr_schedule")
+            param="lr_schedule",
+        )
     return value
 
 
@@ -109,19 +117,28 @@ def make_schedule(lr_schedule, learning_rate, *, decay, decay_steps, total_steps
     learning_rate = check_param("learning_rate", learning_rate)
     decay_steps = check_param("lr_decay_steps", decay_steps)
     if decay_steps is None:
-        raise InvalidParameterError("lr_decay_steps must be resolved to an integer >= 1 "
-                                    "before the schedule is made", param="lr_decay_steps")
+        raise InvalidParameterError(
+            "lr_decay_steps must be resolved to an integer >= 1 before the schedule is made",
+            param="lr_decay_steps",
+        )
     if lr_schedule in ("step", "exponential", "inverse"):
         decay = check_param("lr_decay", decay)
         if lr_schedule == "inverse" and decay < 0:
             raise InvalidParameterError(
-                f"lr_decay of the 'inverse' schedule must be >= 0, got {decay}",
-                param="lr_decay")
+                f"lr_decay of the 'inverse' schedule must be >= 0, got {decay}", param="lr_decay"
+            )
         if lr_schedule != "inverse" and not 0 < decay <= 1:
             raise InvalidParameterError(
                 f"lr_decay of the {lr_schedule!r} schedule is the factor applied every "
-                f"lr_decay_steps steps and must lie in (0, 1], got {decay}", param="lr_decay")
+                f"lr_decay_steps steps and must lie in (0, 1], got {decay}",
+                param="lr_decay",
+            )
     else:  # the decay settings do not apply to this schedule
         decay = 1.0
-    return Schedule(lr_schedule, learning_rate, decay=decay, decay_steps=decay_steps,
-                    total_steps=max(1, int(total_steps)))
+    return Schedule(
+        lr_schedule,
+        learning_rate,
+        decay=decay,
+        decay_steps=decay_steps,
+        total_steps=max(1, int(total_steps)),
+    )

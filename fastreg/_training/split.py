@@ -8,6 +8,7 @@ half up, but at least one row stays for training); if that holds out nothing at 
 data), one row of the largest class is held out. Procedure: one ``rng.permutation`` of all
 rows, grouped by class with a stable sort, and the first take_c rows of each group held out.
 """
+
 import numpy as np
 
 
@@ -27,8 +28,7 @@ def stratified_holdout(codes, n_classes, fraction, rng):
     perm = rng.permutation(n)
     grouped = perm[np.argsort(codes[perm], kind="stable")]
     counts = np.bincount(codes, minlength=n_classes)
-    take = np.minimum(np.floor(fraction * counts + 0.5).astype(np.intp),
-                      np.maximum(counts - 1, 0))
+    take = np.minimum(np.floor(fraction * counts + 0.5).astype(np.intp), np.maximum(counts - 1, 0))
     if take.sum() == 0:
         take[np.argmax(counts)] = 1
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))

@@ -80,6 +80,7 @@ Cost
     text-like CSR matrix of benchmarks/sparse_text.py (200,000 x 100,000, 12M stored float32
     entries): about 0.1 s on a shared 2-core machine, a third of it the max |x| pass.
 """
+
 import numbers
 
 import numpy as np
@@ -96,8 +97,7 @@ STEP_FACTOR = 1.5
 _CURVATURE = {True: 0.25, False: 0.5}
 
 
-def auto_step(X, rows, sample_weight, n_classes, batch_size, l2, input_scale=1.0, *,
-              dtype=None):
+def auto_step(X, rows, sample_weight, n_classes, batch_size, l2, input_scale=1.0, *, dtype=None):
     """The base learning rate and per-feature step sizes of ``learning_rate="auto"``.
 
     Parameters
@@ -125,8 +125,10 @@ def auto_step(X, rows, sample_weight, n_classes, batch_size, l2, input_scale=1.0
     if weights is not None:  # weight 0 == absent row
         rows = rows[weights[rows] > 0]
         if rows.shape[0] == 0:
-            raise ValueError("the sample weights of the training rows are all zero; give "
-                             "some rows a positive weight")
+            raise ValueError(
+                "the sample weights of the training rows are all zero; give "
+                "some rows a positive weight"
+            )
     binary = _check_k(n_classes)
     batch_size = check_param("batch_size", batch_size)
     l2 = check_param("l2", l2)
@@ -140,18 +142,22 @@ def auto_step(X, rows, sample_weight, n_classes, batch_size, l2, input_scale=1.0
     data = training_rows(X, rows, weights, sparse)
     maxabs = data.maxabs()  # in X's units: uint8 counts, not yet times input_scale
     if not np.isfinite(maxabs).all():
-        raise ValueError("X holds values that are not finite (nan or inf) in its training "
-                         "rows; the step size needs finite features")
+        raise ValueError(
+            "X holds values that are not finite (nan or inf) in its training "
+            "rows; the step size needs finite features"
+        )
     zero = maxabs == 0
     m_model = maxabs * float(input_scale)
     c = _CURVATURE[binary]
     with np.errstate(over="ignore", divide="ignore", under="ignore"):  # checked below
-        curvature = np.where(zero & (l2 == 0), 1.0, m_model ** 2 + 2.0 * l2 / c)
+        curvature = np.where(zero & (l2 == 0), 1.0, m_model**2 + 2.0 * l2 / c)
         step_scale = (1.0 / curvature).astype(dtype)
     if not (np.isfinite(step_scale).all() and (step_scale > 0).all()):
-        raise ValueError(f"a feature's largest |value| is so small or so large that "
-                         f"1 / (max|x_j|^2 + 2 l2 / c) is not a positive finite {dtype}; "
-                         "rescale X")
+        raise ValueError(
+            f"a feature's largest |value| is so small or so large that "
+            f"1 / (max|x_j|^2 + 2 l2 / c) is not a positive finite {dtype}; "
+            "rescale X"
+        )
 
     # the rows as u-coordinates see them: x_j sqrt(s_j), in X's units (uint8 counts)
     data.precondition(float(input_scale) / np.sqrt(curvature))
@@ -187,12 +193,14 @@ def _half_ritz(B, MB):
 def _check_X(X):
     if getattr(X, "format", None) == "csr" and hasattr(X, "indptr"):
         if X.ndim != 2 or X.dtype not in (np.float32, np.float64):
-            raise TypeError(f"sparse X must be a 2-d CSR matrix of float32 or float64, got "
-                            f"dtype {X.dtype}")
+            raise TypeError(
+                f"sparse X must be a 2-d CSR matrix of float32 or float64, got dtype {X.dtype}"
+            )
         return X, True
     if not isinstance(X, np.ndarray):
-        raise TypeError(f"X must be a NumPy array or a scipy.sparse CSR matrix, got "
-                        f"{type(X).__name__}")
+        raise TypeError(
+            f"X must be a NumPy array or a scipy.sparse CSR matrix, got {type(X).__name__}"
+        )
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-d array, got shape {X.shape}")
     if X.dtype not in (np.float32, np.float64, np.uint8):
@@ -215,11 +223,12 @@ def _check_weights(sample_weight, n):
         return None
     w = sample_weight
     if not isinstance(w, np.ndarray) or w.ndim != 1 or w.dtype.kind not in "iuf":
-        raise TypeError("sample_weight must be None or a 1-d real array, one weight per row "
-                        "of X")
+        raise TypeError("sample_weight must be None or a 1-d real array, one weight per row of X")
     if w.shape[0] != n:
-        raise ValueError(f"sample_weight has {w.shape[0]} entries but X has {n} rows: pass "
-                         "one weight per row of X")
+        raise ValueError(
+            f"sample_weight has {w.shape[0]} entries but X has {n} rows: pass "
+            "one weight per row of X"
+        )
     w = w.astype(np.float64, copy=False)
     if not np.isfinite(w).all() or (w.size and w.min() < 0):
         raise ValueError("sample_weight must be finite and >= 0")
@@ -227,8 +236,13 @@ def _check_weights(sample_weight, n):
 
 
 def _check_k(n_classes):
-    if isinstance(n_classes, (bool, np.bool_)) or not isinstance(n_classes, numbers.Integral) \
-            or n_classes < 1:
-        raise ValueError(f"n_classes must be an int >= 1 (K, the rows of coef: 1 for the "
-                         f"logistic model), got {n_classes!r}")
+    if (
+        isinstance(n_classes, (bool, np.bool_))
+        or not isinstance(n_classes, numbers.Integral)
+        or n_classes < 1
+    ):
+        raise ValueError(
+            f"n_classes must be an int >= 1 (K, the rows of coef: 1 for the "
+            f"logistic model), got {n_classes!r}"
+        )
     return int(n_classes) == 1

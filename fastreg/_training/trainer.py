@@ -63,6 +63,7 @@ Progress
     The trainer prints nothing: after each epoch it calls ``callback(epoch, train_loss,
     history)`` when one is given (the fit driver passes a progress bar's method).
 """
+
 import math
 from dataclasses import dataclass, field
 
@@ -77,8 +78,15 @@ from .evaluator import Evaluator
 #: multiply the loss by RISING_GROWTH or more and end above RISING_LEVEL L0
 BLOWUP, RISING, RISING_GROWTH, RISING_LEVEL = 1e6, 5, 10.0, 10.0
 
-HISTORY_KEYS = ("step", "epoch", "learning_rate", "train_loss", "val_loss", "train_accuracy",
-                "val_accuracy")
+HISTORY_KEYS = (
+    "step",
+    "epoch",
+    "learning_rate",
+    "train_loss",
+    "val_loss",
+    "train_accuracy",
+    "val_accuracy",
+)
 
 
 def new_history():
@@ -92,14 +100,14 @@ class TrainResult:
 
     coef: np.ndarray
     intercept: np.ndarray
-    step: int                      # gradient steps taken in total (t after the last step)
-    epochs_run: int                # epochs started in this run (a stopped epoch counts)
-    best_epoch: int                # epoch (1-based, counted across runs) of the returned weights
+    step: int  # gradient steps taken in total (t after the last step)
+    epochs_run: int  # epochs started in this run (a stopped epoch counts)
+    best_epoch: int  # epoch (1-based, counted across runs) of the returned weights
     best_val_loss: float = math.nan
     stopped_early: bool = False
     history: dict = field(default_factory=new_history)
     learning_rate: float = math.nan  # the base step alpha0 (set by the fit driver)
-    step_scale: np.ndarray = None    # the per-feature step scales, or None (all ones)
+    step_scale: np.ndarray = None  # the per-feature step scales, or None (all ones)
 
 
 class Trainer:
@@ -125,9 +133,23 @@ class Trainer:
     callback : ``callback(epoch, train_loss, history)`` after each epoch, or None.
     """
 
-    def __init__(self, kernels, *, batch_size, l2, schedule, validation_interval=1,
-                 shuffle=True, early_stopping=False, patience=5, min_delta=0.0,
-                 input_scale=1.0, n_threads=1, step_scale=None, callback=None):
+    def __init__(
+        self,
+        kernels,
+        *,
+        batch_size,
+        l2,
+        schedule,
+        validation_interval=1,
+        shuffle=True,
+        early_stopping=False,
+        patience=5,
+        min_delta=0.0,
+        input_scale=1.0,
+        n_threads=1,
+        step_scale=None,
+        callback=None,
+    ):
         self.kernels = kernels
         self.batch_size = int(batch_size)
         self.l2 = float(l2)
@@ -145,8 +167,22 @@ class Trainer:
     def steps_per_epoch(self, n_rows):
         return -(-n_rows // self.batch_size)
 
-    def run(self, X, y, coef, intercept, rows, rng, *, max_epochs, step=0, validation=None,
-            history=None, epoch_offset=0, sample_weight=None):
+    def run(
+        self,
+        X,
+        y,
+        coef,
+        intercept,
+        rows,
+        rng,
+        *,
+        max_epochs,
+        step=0,
+        validation=None,
+        history=None,
+        epoch_offset=0,
+        sample_weight=None,
+    ):
         """Train ``coef``/``intercept`` in place on the rows ``X[rows]``; return a TrainResult.
 
         ``X`` is the whole data set: C-contiguous (float of the weights' dtype, or uint8) or a
@@ -179,21 +215,22 @@ class Trainer:
         for epoch in range(epoch_offset + 1, epoch_offset + max_epochs + 1):
             epochs_run += 1
             order = rng.permutation(rows) if self.shuffle else rows
-            lrs = np.ascontiguousarray(self.schedule.rates(np.arange(step, step + n_batches)),
-                                       dtype=np.float64)
+            lrs = np.ascontiguousarray(
+                self.schedule.rates(np.arange(step, step + n_batches)), dtype=np.float64
+            )
             epoch_loss, rows_done = 0.0, 0
             for c in range(n_checks):
                 b0, b1 = bounds[c], bounds[c + 1]
-                part = order[b0 * B:min(b1 * B, n_rows)]
+                part = order[b0 * B : min(b1 * B, n_rows)]
                 saved = (coef.copy(), intercept.copy())
                 # overflow is detected below and reported once, with advice: silence NumPy's
                 # own RuntimeWarnings about it (the NumPy backend would emit them mid-epoch)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, acc = self._epoch(X, y, coef, intercept, part, lrs[b0:b1],
-                                            sample_weight)
+                    loss, acc = self._epoch(X, y, coef, intercept, part, lrs[b0:b1], sample_weight)
                     loss, acc = float(loss), float(acc)
-                    problem = (_non_finite(loss, coef, intercept)
-                               or _blown_up(loss, level, history["train_loss"]))
+                    problem = _non_finite(loss, coef, intercept) or _blown_up(
+                        loss, level, history["train_loss"]
+                    )
                     val_loss, val_acc = (math.nan, math.nan)
                     if problem is None and validation is not None:
                         val_loss, val_acc = evaluator(coef, intercept)
@@ -205,14 +242,31 @@ class Trainer:
                     refuse_non_finite(X)
                     if validation is not None:
                         refuse_non_finite(validation[0])
-                    self._diverged(problem, epoch, step, lrs[b0:b1], coef, intercept, saved,
-                                   best if watch else None, history, epochs_run)
+                    self._diverged(
+                        problem,
+                        epoch,
+                        step,
+                        lrs[b0:b1],
+                        coef,
+                        intercept,
+                        saved,
+                        best if watch else None,
+                        history,
+                        epochs_run,
+                    )
                 step += b1 - b0
                 epoch_loss += loss * part.shape[0]
                 rows_done += part.shape[0]
-                _append(history, step=step, epoch=epoch, learning_rate=float(lrs[b1 - 1]),
-                        train_loss=loss, val_loss=val_loss, train_accuracy=acc,
-                        val_accuracy=val_acc)
+                _append(
+                    history,
+                    step=step,
+                    epoch=epoch,
+                    learning_rate=float(lrs[b1 - 1]),
+                    train_loss=loss,
+                    val_loss=val_loss,
+                    train_accuracy=acc,
+                    val_accuracy=val_acc,
+                )
                 if validation is not None and val_loss < best["loss"]:
                     improved = val_loss < best["loss"] - self.min_delta
                     best.update(loss=val_loss, epoch=epoch)
@@ -236,38 +290,69 @@ class Trainer:
             coef[...] = best["coef"]
             intercept[...] = best["intercept"]
             best_epoch = best["epoch"]
-        return TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
-                           best_epoch=best_epoch, best_val_loss=best["loss"],
-                           stopped_early=stopped, history=history)
+        return TrainResult(
+            coef=coef,
+            intercept=intercept,
+            step=step,
+            epochs_run=epochs_run,
+            best_epoch=best_epoch,
+            best_val_loss=best["loss"],
+            stopped_early=stopped,
+            history=history,
+        )
 
     def _epoch(self, X, y, coef, intercept, part, lrs, sample_weight):
         """One kernel call: ``sparse_epoch`` for CSR X (no input_scale), else ``epoch``; the
         weights and step scales are passed only when there are some (None is the default)."""
-        extra = {name: value for name, value in (("sample_weight", sample_weight),
-                                                 ("step_scale", self.step_scale))
-                 if value is not None}
+        extra = {
+            name: value
+            for name, value in (("sample_weight", sample_weight), ("step_scale", self.step_scale))
+            if value is not None
+        }
         if is_sparse(X):
-            return self.kernels.sparse_epoch(X, y, coef, intercept, part, self.batch_size, lrs,
-                                             self.l2, self.n_threads, **extra)
-        return self.kernels.epoch(X, y, coef, intercept, part, self.batch_size, lrs, self.l2,
-                                  self.input_scale, self.n_threads, **extra)
+            return self.kernels.sparse_epoch(
+                X, y, coef, intercept, part, self.batch_size, lrs, self.l2, self.n_threads, **extra
+            )
+        return self.kernels.epoch(
+            X,
+            y,
+            coef,
+            intercept,
+            part,
+            self.batch_size,
+            lrs,
+            self.l2,
+            self.input_scale,
+            self.n_threads,
+            **extra,
+        )
 
-    def _diverged(self, problem, epoch, step, lrs, coef, intercept, saved, best, history,
-                  epochs_run):
+    def _diverged(
+        self, problem, epoch, step, lrs, coef, intercept, saved, best, history, epochs_run
+    ):
         """Restore the last good weights and raise TrainingDivergedError."""
         if best is not None and best["coef"] is not None:
             coef[...] = best["coef"]
             intercept[...] = best["intercept"]
-            kept, best_epoch = f"the best validation weights (epoch {best['epoch']})", best["epoch"]
+            kept, best_epoch = (
+                f"the best validation weights (epoch {best['epoch']})",
+                best["epoch"],
+            )
         else:
             coef[...] = saved[0]
             intercept[...] = saved[1]
             kept, best_epoch = f"the weights of step {step}, the last good check", epoch - 1
         lr_max = float(np.max(lrs)) if len(lrs) else math.nan
-        result = TrainResult(coef=coef, intercept=intercept, step=step, epochs_run=epochs_run,
-                             best_epoch=max(best_epoch, 0),
-                             best_val_loss=best["loss"] if best is not None else math.nan,
-                             stopped_early=True, history=history)
+        result = TrainResult(
+            coef=coef,
+            intercept=intercept,
+            step=step,
+            epochs_run=epochs_run,
+            best_epoch=max(best_epoch, 0),
+            best_val_loss=best["loss"] if best is not None else math.nan,
+            stopped_early=True,
+            history=history,
+        )
         rates, explicit = f"learning rates up to {lr_max:.3g}", lr_max
         if self.step_scale is not None:  # learning_rate="auto": steps differ by feature
             low, high = float(np.min(self.step_scale)), float(np.max(self.step_scale))
@@ -276,10 +361,12 @@ class Trainer:
         raise TrainingDivergedError(
             f"Training diverged in epoch {epoch}, within steps {step + 1}-{step + len(lrs)}: "
             f"{problem} with {rates}",
-            result, learning_rate=explicit,
+            result,
+            learning_rate=explicit,
             hint=f"lower learning_rate (e.g. learning_rate={explicit / 10:.3g}) or scale the "
-                 f"features (e.g. input_scale=1/255 for raw pixels); the estimator is left as "
-                 f"it was, and the error's .result holds this run's history and {kept}")
+            f"features (e.g. input_scale=1/255 for raw pixels); the estimator is left as "
+            f"it was, and the error's .result holds this run's history and {kept}",
+        )
 
 
 def refuse_non_finite(X, rows=None):
@@ -302,14 +389,20 @@ def _blown_up(loss, level, losses):
     """Why the finite train ``loss`` of a check counts as divergence, or None (the rule of
     the module docstring; ``losses`` are the train losses recorded before this check)."""
     if loss > BLOWUP * level:
-        return (f"the training loss grew to {loss:.3g}, over {BLOWUP:g} times its starting "
-                f"level {level:.3g}")
+        return (
+            f"the training loss grew to {loss:.3g}, over {BLOWUP:g} times its starting "
+            f"level {level:.3g}"
+        )
     last = losses[-RISING:]
-    if loss > RISING_LEVEL * level and len(last) == RISING and \
-            loss >= RISING_GROWTH * last[0] and \
-            all(a < b for a, b in zip(last, last[1:] + [loss])):
-        return (f"the training loss rose at {RISING} checks in a row, from {last[0]:.3g} to "
-                f"{loss:.3g}")
+    if (
+        loss > RISING_LEVEL * level
+        and len(last) == RISING
+        and loss >= RISING_GROWTH * last[0]
+        and all(a < b for a, b in zip(last, last[1:] + [loss]))
+    ):
+        return (
+            f"the training loss rose at {RISING} checks in a row, from {last[0]:.3g} to {loss:.3g}"
+        )
     return None
 
 

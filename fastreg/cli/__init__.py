@@ -20,6 +20,7 @@ the exception instead, for bug reports. Warnings are shown as one ``fastreg: war
 A closed stdout (``fastreg evaluate RUN | head -1``) ends the command quietly, with status 1.
 With :mod:`fastreg._progress` (the progress bar) this package is the only code that prints.
 """
+
 import contextlib
 import logging
 import sys
@@ -29,8 +30,16 @@ from . import evaluate, train
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, UsageError
 from .parser import build_parser, parse_args
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CLIError",
-           "UsageError", "build_parser", "main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CLIError",
+    "UsageError",
+    "build_parser",
+    "main",
+]
 
 
 def main(argv=None):
@@ -57,8 +66,10 @@ def main(argv=None):
             if not _stdout_is_pipe():  # some other pipe: an error like any other
                 if debug:
                     raise
-                _error(f"unexpected BrokenPipeError: {exc} (rerun with --debug to see where; "
-                       "please report it)")
+                _error(
+                    f"unexpected BrokenPipeError: {exc} (rerun with --debug to see where; "
+                    "please report it)"
+                )
                 return EXIT_FAILURE
             _silence_stdout()
             return EXIT_FAILURE
@@ -73,8 +84,10 @@ def main(argv=None):
         except Exception as exc:  # the CLI never ends in a traceback
             if debug:
                 raise
-            _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug to see where; "
-                   "please report it)")
+            _error(
+                f"unexpected {type(exc).__name__}: {exc} (rerun with --debug to see where; "
+                "please report it)"
+            )
             return EXIT_FAILURE
 
 
@@ -107,8 +120,9 @@ def _stdout_is_pipe():
     import stat
 
     try:
-        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode) or \
-            stat.S_ISSOCK(os.fstat(sys.stdout.fileno()).st_mode)
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode) or stat.S_ISSOCK(
+            os.fstat(sys.stdout.fileno()).st_mode
+        )
     except (AttributeError, OSError, ValueError):  # a replaced stdout (a test's capture)
         return True
 

@@ -7,6 +7,7 @@ terms). A message here is composed from those fields: the reason as it is, the p
 its command-line option (:func:`option`), and advice written for the command line. No message
 text is parsed or rewritten.
 """
+
 import os
 from pathlib import Path
 
@@ -61,9 +62,12 @@ def check_backend(name, prog="fastreg"):
     try:
         get_backend(name or "auto")
     except BackendUnavailableError as exc:
-        raise CLIError(f"{exc.reason}; build the compiled kernels with `pip install .` (or "
-                       "`pip install -e .` in a checkout), or pass "
-                       f"{option(exc.param or 'backend')} numpy", prog) from exc
+        raise CLIError(
+            f"{exc.reason}; build the compiled kernels with `pip install .` (or "
+            "`pip install -e .` in a checkout), or pass "
+            f"{option(exc.param or 'backend')} numpy",
+            prog,
+        ) from exc
     except InvalidParameterError as exc:  # FASTREG_BACKEND holds an unknown name
         raise CLIError(str(exc), prog) from exc
 
@@ -87,15 +91,19 @@ def load_data(spec, data_dir, no_download, prog="fastreg", *, no_verify=False):
         target = _target(spec, data_dir)
         megabytes = max(1, round(spec.download_bytes / 1e6))
         if data_dir is None:
-            ways = [f"pass {option(exc.param)} DIR (the folder holding the four files)",
-                    "set FASTREG_DATA=DIR"]
+            ways = [
+                f"pass {option(exc.param)} DIR (the folder holding the four files)",
+                "set FASTREG_DATA=DIR",
+            ]
         else:
             ways = [f"pass {option(exc.param)} DIR naming the folder that holds the four files"]
         if no_download:
-            ways.append(f"drop --no-download to download {spec.title} into {target} (about "
-                        f"{megabytes} MB)")
-        raise CLIError(f"{exc.reason}\nTo provide it: {', or '.join(ways)}.\n"
-                       f"{_by_hand(spec, target)}", prog) from exc
+            ways.append(
+                f"drop --no-download to download {spec.title} into {target} (about {megabytes} MB)"
+            )
+        raise CLIError(
+            f"{exc.reason}\nTo provide it: {', or '.join(ways)}.\n{_by_hand(spec, target)}", prog
+        ) from exc
     except DownloadError as exc:
         from ..datasets._download import ENV_DEADLINE
 
@@ -103,13 +111,17 @@ def load_data(spec, data_dir, no_download, prog="fastreg", *, no_verify=False):
         raise CLIError(
             f"{exc.reason}\n{_by_hand(spec, target)}\nOr name another folder with "
             f"{option(exc.param)} DIR, or allow more time with {ENV_DEADLINE}=SECONDS (per "
-            "file).", prog) from exc
+            "file).",
+            prog,
+        ) from exc
     except DatasetError as exc:  # a damaged or foreign file
         if exc.param == "data_dir" and not no_verify:  # a file on disk is not the data set
             raise CLIError(
                 f"{exc.reason}; replace it with the published file, or delete it and run "
                 "again to download it; to use your own files under these names (a deliberate "
-                "subset, say), pass --no-verify", prog) from exc
+                "subset, say), pass --no-verify",
+                prog,
+            ) from exc
         advice = f"; {exc.hint}" if exc.hint else ""
         where = f" (given by {option(exc.param)})" if exc.param else ""
         raise CLIError(f"{exc.reason}{where}{advice}", prog) from exc
@@ -120,12 +132,17 @@ def load_data(spec, data_dir, no_download, prog="fastreg", *, no_verify=False):
                 f"cannot create the cache folder {cache}: {reason} ({exc.filename}); choose "
                 "another cache with XDG_CACHE_HOME=DIR (the data then go to "
                 f"DIR/fastreg/{spec.subdir}), or pass --data-dir DIR to use a folder of your "
-                "own", prog) from exc
+                "own",
+                prog,
+            ) from exc
         if data_dir is not None and _concerns(Path(data_dir).expanduser(), exc.filename):
             if isinstance(exc, FileExistsError):  # mkdir of a name that is a file
                 reason = "it is a file, not a folder"
-            raise CLIError(f"cannot use --data-dir {data_dir}: {reason} ({exc.filename}); "
-                           "pass a folder you can read and write", prog) from exc
+            raise CLIError(
+                f"cannot use --data-dir {data_dir}: {reason} ({exc.filename}); "
+                "pass a folder you can read and write",
+                prog,
+            ) from exc
         raise CLIError(f"cannot read {spec.title}: {exc}", prog) from exc
 
 
@@ -133,19 +150,21 @@ def _target(spec, data_dir):
     """The folder a download of ``spec`` goes to: the one --data-dir names, else the cache."""
     from ..datasets._fetch import default_cache_dir, named_folder
 
-    return named_folder(spec, data_dir) if data_dir is not None else \
-        default_cache_dir(spec.subdir)
+    return named_folder(spec, data_dir) if data_dir is not None else default_cache_dir(spec.subdir)
 
 
 def _by_hand(spec, folder):
     """How to place the files still missing from ``folder`` by hand: sizes and digests."""
     from ..datasets._fetch import files_in
 
-    missing = [remote for remote, path in zip(spec.files, files_in(folder, spec))
-               if path is None] or list(spec.files)
+    missing = [
+        remote for remote, path in zip(spec.files, files_in(folder, spec)) if path is None
+    ] or list(spec.files)
     lines = "".join(f"\n  {remote.describe()}" for remote in missing)
-    return (f"To place the files by hand: get them from a mirror you trust, check their size "
-            f"and digest, and put them (gzip'd or not) in {folder}:{lines}")
+    return (
+        f"To place the files by hand: get them from a mirror you trust, check their size "
+        f"and digest, and put them (gzip'd or not) in {folder}:{lines}"
+    )
 
 
 def _concerns(folder, filename):

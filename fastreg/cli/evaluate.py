@@ -5,6 +5,7 @@ from the ``metrics.json`` that ``train`` wrote beside the model. The scores shar
 ``train`` live here too: :func:`scores` (mean cross-entropy and accuracy) and
 :func:`confusion`.
 """
+
 import json
 import warnings
 from pathlib import Path
@@ -28,8 +29,9 @@ def run_evaluate(args, argv=()):
     try:
         model = load(path)
     except FileNotFoundError as exc:
-        raise CLIError(f"{exc}; pass the model.npz written by `fastreg train` (or its run "
-                       "folder)") from exc
+        raise CLIError(
+            f"{exc}; pass the model.npz written by `fastreg train` (or its run folder)"
+        ) from exc
     except ValueError as exc:  # not a model file (InvalidParameterError, a ValueError)
         raise CLIError(str(exc)) from exc
     except OSError as exc:
@@ -49,7 +51,8 @@ def run_evaluate(args, argv=()):
     digits = _digits(args, model, record, read)
 
     X_train, y_train, X_test, y_test = load_data(
-        spec, args.data_dir, args.no_download, no_verify=args.no_verify)
+        spec, args.data_dir, args.no_download, no_verify=args.no_verify
+    )
     del X_train, y_train
     from ..datasets import binary_subset, flatten
 
@@ -57,16 +60,27 @@ def run_evaluate(args, argv=()):
         X_test, y_test = binary_subset(X_test, y_test, *digits)
     X_test = flatten(X_test)
     if X_test.shape[1] != model.n_features_in_:
-        raise CLIError(f"{path} expects {model.n_features_in_} features but "
-                       f"{spec.title} images have {X_test.shape[1]} pixels")
+        raise CLIError(
+            f"{path} expects {model.n_features_in_} features but "
+            f"{spec.title} images have {X_test.shape[1]} pixels"
+        )
     unknown = np.setdiff1d(np.unique(y_test), model.classes_)
     if unknown.size:
-        raise CLIError(f"{path} knows the classes {model.classes_.tolist()} but the test labels "
-                       f"include {unknown.tolist()}; is --dataset/--digits right?")
+        raise CLIError(
+            f"{path} knows the classes {model.classes_.tolist()} but the test labels "
+            f"include {unknown.tolist()}; is --dataset/--digits right?"
+        )
     note = f" ({' and '.join(read)} from {record_path})" if read else ""
-    report.print_evaluation(path, model, spec.name, digits, scores(model, X_test, y_test),
-                            confusion(model, X_test, y_test),
-                            report.class_names(spec.name, digits), note=note)
+    report.print_evaluation(
+        path,
+        model,
+        spec.name,
+        digits,
+        scores(model, X_test, y_test),
+        confusion(model, X_test, y_test),
+        report.class_names(spec.name, digits),
+        note=note,
+    )
     return EXIT_OK
 
 
@@ -74,8 +88,11 @@ def _digits(args, model, record, read):
     """The (positive, negative) classes of a binary model (None for a multi-class one)."""
     if model.coef_.shape[0] != 1:
         if args.digits is not None:
-            raise UsageError(f"--digits applies to binary models only; this model has "
-                             f"{model.coef_.shape[0]} classes", prog=PROG)
+            raise UsageError(
+                f"--digits applies to binary models only; this model has "
+                f"{model.coef_.shape[0]} classes",
+                prog=PROG,
+            )
         return None
     digits = tuple(args.digits) if args.digits is not None else report.digits_of(record)
     if args.digits is None and digits is not None:
@@ -83,10 +100,11 @@ def _digits(args, model, record, read):
     if digits is None:
         raise UsageError(
             "this is a binary model and no metrics.json beside it says which two classes "
-            "it separates; pass --digits POS NEG (POS is label 1)", prog=PROG)
+            "it separates; pass --digits POS NEG (POS is label 1)",
+            prog=PROG,
+        )
     if digits[0] == digits[1]:
-        raise UsageError(f"--digits needs two different classes, got {digits[0]} twice",
-                         prog=PROG)
+        raise UsageError(f"--digits needs two different classes, got {digits[0]} twice", prog=PROG)
     return digits
 
 
@@ -125,8 +143,9 @@ def read_run_metrics(path):
         if isinstance(dataset, str) and dataset in DATASETS:
             valid["dataset"] = dataset
         else:
-            return _ignored(path, f'"dataset" is {_shown(dataset)}, not one of '
-                                  f"{', '.join(sorted(DATASETS))}")
+            return _ignored(
+                path, f'"dataset" is {_shown(dataset)}, not one of {", ".join(sorted(DATASETS))}'
+            )
     digits = record.get("digits")
     if digits is not None:
         n_classes = get_spec(valid.get("dataset", DEFAULT_DATASET)).n_classes
@@ -156,8 +175,10 @@ def _shown(value):
 
 
 def _ignored(path, why, what="it"):
-    warnings.warn(f"{path} ignored: {why}" if what == "it" else
-                  f"{path}: {why}; the field is ignored", stacklevel=3)
+    warnings.warn(
+        f"{path} ignored: {why}" if what == "it" else f"{path}: {why}; the field is ignored",
+        stacklevel=3,
+    )
     return {}
 
 

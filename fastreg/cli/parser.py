@@ -8,6 +8,7 @@ set at all (``argparse.SUPPRESS``): the estimator's own default applies, and ``-
 it (read from the estimator only when help is printed, so ``fastreg --version`` stays quick).
 The data sets offered, and their titles, come from the dataset registry.
 """
+
 import argparse
 
 from .._validation import BACKEND_NAMES, FLOAT_DTYPES, PARAMETERS, argparse_type, cli_flag
@@ -78,13 +79,15 @@ def _param(group, name, *, metavar=None, help, **kwargs):
     spec = PARAMETERS[name]
     flag = cli_flag(name)
     if spec.kind == "bool":  # the table names the switch that turns it off
-        return group.add_argument(flag, dest=name, action="store_false",
-                                  default=argparse.SUPPRESS, help=help)
+        return group.add_argument(
+            flag, dest=name, action="store_false", default=argparse.SUPPRESS, help=help
+        )
     if spec.kind == "choice":
         kwargs["choices"] = spec.choices
     elif spec.kind == "dtype":
-        kwargs.update(type=argparse_type(name), metavar="{" + ",".join(
-            dt.name for dt in FLOAT_DTYPES) + "}")
+        kwargs.update(
+            type=argparse_type(name), metavar="{" + ",".join(dt.name for dt in FLOAT_DTYPES) + "}"
+        )
     else:
         kwargs.update(type=argparse_type(name), metavar=metavar)
     kwargs.setdefault("default", CLI_DEFAULTS.get(name, argparse.SUPPRESS))
@@ -94,73 +97,125 @@ def _param(group, name, *, metavar=None, help, **kwargs):
 def _add_data_options(parser, dataset_help):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", choices=sorted(DATASETS), default=None, help=dataset_help)
-    group.add_argument("--data-dir", metavar="DIR", default=None,
-                       help="folder holding the four IDX files (.gz or not): the only place "
-                            "looked at, and where missing files are downloaded; default: "
-                            "$FASTREG_DATA, then ~/.cache/fastreg/<dataset>, then the data "
-                            "shipped with fastreg, if any")
-    group.add_argument("--no-download", action="store_true",
-                       help="fail instead of downloading when the files are not found")
-    group.add_argument("--no-verify", action="store_true",
-                       help="use local files that do not match the data set's published "
-                            "digests (a deliberate subset, say) instead of refusing them")
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="folder holding the four IDX files (.gz or not): the only place "
+        "looked at, and where missing files are downloaded; default: "
+        "$FASTREG_DATA, then ~/.cache/fastreg/<dataset>, then the data "
+        "shipped with fastreg, if any",
+    )
+    group.add_argument(
+        "--no-download",
+        action="store_true",
+        help="fail instead of downloading when the files are not found",
+    )
+    group.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="use local files that do not match the data set's published "
+        "digests (a deliberate subset, say) instead of refusing them",
+    )
     return group
 
 
 def _add_train(sub, common):
     train = sub.add_parser(
-        "train", parents=[common], formatter_class=_HelpFormatter,
+        "train",
+        parents=[common],
+        formatter_class=_HelpFormatter,
         help="train a model and write its history, metrics, weights and plots",
         description="Load the data, carve a stratified validation split off the training set, "
-                    "train with a progress bar, print a summary, and write history.csv, "
-                    "metrics.json, model.npz and (with matplotlib) loss.png, accuracy.png and "
-                    "weights.png into --out. The test set is used once, by the final model.",
+        "train with a progress bar, print a summary, and write history.csv, "
+        "metrics.json, model.npz and (with matplotlib) loss.png, accuracy.png and "
+        "weights.png into --out. The test set is used once, by the final model.",
     )
     task = train.add_argument_group("task")
-    task.add_argument("--task", choices=tuple(TASKS), default="binary",
-                      help="binary: logistic regression on two classes; softmax: all classes")
-    task.add_argument("--digits", nargs=2, type=_class_index, metavar=("POS", "NEG"),
-                      default=None,
-                      help="the two classes of --task binary: POS becomes label 1, NEG label 0 "
-                           f"(default: {DEFAULT_DIGITS[0]} {DEFAULT_DIGITS[1]})")
+    task.add_argument(
+        "--task",
+        choices=tuple(TASKS),
+        default="binary",
+        help="binary: logistic regression on two classes; softmax: all classes",
+    )
+    task.add_argument(
+        "--digits",
+        nargs=2,
+        type=_class_index,
+        metavar=("POS", "NEG"),
+        default=None,
+        help="the two classes of --task binary: POS becomes label 1, NEG label 0 "
+        f"(default: {DEFAULT_DIGITS[0]} {DEFAULT_DIGITS[1]})",
+    )
     data = _add_data_options(train, f"the data set (default: {DEFAULT_DATASET})")
-    data.add_argument(cli_flag("validation_fraction"), dest="val_fraction", default=0.1,
-                      type=argparse_type("validation_fraction"), metavar="F",
-                      help="share of the training set held out for validation (stratified)")
+    data.add_argument(
+        cli_flag("validation_fraction"),
+        dest="val_fraction",
+        default=0.1,
+        type=argparse_type("validation_fraction"),
+        metavar="F",
+        help="share of the training set held out for validation (stratified)",
+    )
 
     est = train.add_argument_group("training (estimator parameters)")
     _param(est, "max_epochs", metavar="N", help="maximum number of epochs (max_epochs)")
     _param(est, "batch_size", metavar="B", help="samples per gradient step")
-    _param(est, "learning_rate", metavar="ALPHA",
-           help="base learning rate (learning_rate), a number > 0 or 'auto' (from the data: "
-                "per-feature steps 1/(max|x_j|^2 + 2 l2/c) and a base step from the loss's "
-                "smoothness)")
+    _param(
+        est,
+        "learning_rate",
+        metavar="ALPHA",
+        help="base learning rate (learning_rate), a number > 0 or 'auto' (from the data: "
+        "per-feature steps 1/(max|x_j|^2 + 2 l2/c) and a base step from the loss's "
+        "smoothness)",
+    )
     _param(est, "lr_schedule", help="learning-rate schedule over steps")
-    _param(est, "lr_decay", metavar="R", help="decay factor/rate of the step, exponential and "
-                                              "inverse schedules")
+    _param(
+        est,
+        "lr_decay",
+        metavar="R",
+        help="decay factor/rate of the step, exponential and inverse schedules",
+    )
     _param(est, "lr_decay_steps", metavar="P", help="decay period in steps (default: one epoch)")
     _param(est, "l2", metavar="LAMBDA", help="L2 penalty lambda in J = E + lambda ||W||^2")
-    _param(est, "patience", metavar="N",
-           help="validation checks without improvement before stopping")
+    _param(
+        est, "patience", metavar="N", help="validation checks without improvement before stopping"
+    )
     _param(est, "min_delta", metavar="D", help="least decrease of the validation loss that counts")
     _param(est, "early_stopping", help="run all --epochs and keep the last weights")
-    _param(est, "validation_interval", metavar="C",
-           help="validation checks (history rows) per epoch")
+    _param(
+        est, "validation_interval", metavar="C", help="validation checks (history rows) per epoch"
+    )
     _param(est, "shuffle", help="visit the training rows in the same order every epoch")
-    _param(est, "backend", default="auto",
-           help="kernels to train with (auto: FASTREG_BACKEND if set, else Cython when built, "
-                "else NumPy)")
+    _param(
+        est,
+        "backend",
+        default="auto",
+        help="kernels to train with (auto: FASTREG_BACKEND if set, else Cython when built, "
+        "else NumPy)",
+    )
     _param(est, "dtype", help="precision of the weights and the arithmetic")
     _param(est, "n_threads", metavar="T", help="threads of the compiled epoch kernel (n_threads)")
-    _param(est, "random_state", metavar="SEED",
-           help="seeds the validation split and the shuffles (random_state)")
+    _param(
+        est,
+        "random_state",
+        metavar="SEED",
+        help="seeds the validation split and the shuffles (random_state)",
+    )
 
     out = train.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", default=None, type=_folder_name,
-                     help="output folder, written as a temporary sibling (.<name>.frw-*.run) "
-                          "and renamed when complete (default: runs/<task>-<timestamp>/)")
-    out.add_argument("--overwrite", action="store_true",
-                     help="replace the run in --out, once the new one is complete")
+    out.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        type=_folder_name,
+        help="output folder, written as a temporary sibling (.<name>.frw-*.run) "
+        "and renamed when complete (default: runs/<task>-<timestamp>/)",
+    )
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --out, once the new one is complete",
+    )
     out.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     return train
@@ -168,23 +223,37 @@ def _add_train(sub, common):
 
 def _add_evaluate(sub, common):
     evaluate = sub.add_parser(
-        "evaluate", parents=[common],
+        "evaluate",
+        parents=[common],
         help="report the test accuracy and confusion matrix of a saved model",
         description="Score a model saved by `fastreg train` (or model.save) on the test set "
-                    "and print its accuracy and confusion matrix. The data set and, for a "
-                    "binary model, its two classes are read from the metrics.json next to the "
-                    "model unless given here.",
+        "and print its accuracy and confusion matrix. The data set and, for a "
+        "binary model, its two classes are read from the metrics.json next to the "
+        "model unless given here.",
     )
-    evaluate.add_argument("model", metavar="MODEL.npz",
-                          help="the model file, or a run folder holding model.npz")
-    evaluate.add_argument("--digits", nargs=2, type=_class_index, metavar=("POS", "NEG"),
-                          default=None,
-                          help="the two classes a binary model separates (POS is label 1)")
-    _add_data_options(evaluate, "the test set to score on (default: the one in the run's "
-                                f"metrics.json, else {DEFAULT_DATASET})")
-    evaluate.add_argument(cli_flag("backend"), dest="backend", choices=BACKEND_NAMES,
-                          default=None,
-                          help="kernels to predict with (default: the model's setting)")
+    evaluate.add_argument(
+        "model", metavar="MODEL.npz", help="the model file, or a run folder holding model.npz"
+    )
+    evaluate.add_argument(
+        "--digits",
+        nargs=2,
+        type=_class_index,
+        metavar=("POS", "NEG"),
+        default=None,
+        help="the two classes a binary model separates (POS is label 1)",
+    )
+    _add_data_options(
+        evaluate,
+        "the test set to score on (default: the one in the run's "
+        f"metrics.json, else {DEFAULT_DATASET})",
+    )
+    evaluate.add_argument(
+        cli_flag("backend"),
+        dest="backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="kernels to predict with (default: the model's setting)",
+    )
     return evaluate
 
 
@@ -193,12 +262,15 @@ def build_parser():
     parser = _Parser(
         prog="fastreg",
         description="Train and evaluate logistic / softmax regression on the image data sets "
-                    "of fastreg.datasets.",
+        "of fastreg.datasets.",
     )
     parser.add_argument("--version", action="version", version=f"fastreg {__version__}")
     common = _Parser(add_help=False)
-    common.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error (for bug reports)")
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (for bug reports)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _add_train(sub, common)
@@ -214,7 +286,7 @@ def parse_args(argv, parser=None):
     args, extras = parser.parse_known_args(argv)
     if extras:
         argv = list(argv)
-        before = argv[:argv.index(args.command)] if args.command in argv else []
+        before = argv[: argv.index(args.command)] if args.command in argv else []
         if any(extra in before for extra in extras):
             parser.error(f"unrecognized arguments: {' '.join(extras)}")
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -4,6 +4,7 @@ pictures, and the text printed at the end of ``train`` and by ``evaluate``.
 Names shown to the user (the data set's title, its class names) come from the dataset
 registry, :mod:`fastreg.datasets._registry`; nothing here spells a data set.
 """
+
 import csv
 import json
 import math
@@ -24,7 +25,7 @@ PICTURES = ("loss.png", "accuracy.png", "weights.png")
 
 # --------------------------------------------------------------------------- names
 def task_label(dataset, digits):
-    """"<title> (10 classes)", or "<title> 2 (label 1) vs 3 (label 0)" for a binary task."""
+    """ "<title> (10 classes)", or "<title> 2 (label 1) vs 3 (label 0)" for a binary task."""
     spec = get_spec(dataset)
     if digits is None:
         return f"{spec.title} ({spec.n_classes} classes)"
@@ -50,8 +51,7 @@ def weights_title(dataset, digits):
         return None
     spec = get_spec(dataset)
     pos, neg = spec.class_names[digits[0]], spec.class_names[digits[1]]
-    return (f"Weights of {spec.title} {pos} vs {neg}\n"
-            f"(red: evidence for {pos}, blue: for {neg})")
+    return f"Weights of {spec.title} {pos} vs {neg}\n(red: evidence for {pos}, blue: for {neg})"
 
 
 def digits_of(metrics):
@@ -61,8 +61,9 @@ def digits_of(metrics):
 
 
 # --------------------------------------------------------------------------- run files
-def write_run(out_dir, model, metrics, *, plots=True, class_names=None, weights_title=None,
-              shown_as=None):
+def write_run(
+    out_dir, model, metrics, *, plots=True, class_names=None, weights_title=None, shown_as=None
+):
     """Write history.csv, metrics.json, model.npz and the pictures; return the names written.
 
     ``out_dir`` is the temporary folder of :meth:`.run_folder.RunFolder.writing`; errors name
@@ -85,10 +86,12 @@ def write_run(out_dir, model, metrics, *, plots=True, class_names=None, weights_
             written += _draw(out_dir, model, metrics, class_names, weights_title)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename and shown_as is None else ""
-        raise CLIError(f"cannot write the results into {shown_as or out_dir}: "
-                       f"{exc.strerror or exc}{where}; nothing was kept (failed after "
-                       f"{', '.join(written) or 'no file'}); free some space or choose "
-                       "another --out DIR") from exc
+        raise CLIError(
+            f"cannot write the results into {shown_as or out_dir}: "
+            f"{exc.strerror or exc}{where}; nothing was kept (failed after "
+            f"{', '.join(written) or 'no file'}); free some space or choose "
+            "another --out DIR"
+        ) from exc
     return written
 
 
@@ -99,8 +102,9 @@ def _draw(out_dir, model, metrics, class_names, weights_title):
         label = f"{get_spec(metrics['dataset']).title}, {TASKS[metrics['task']]}"
         best = kept_step(model.history_, metrics["params"].get("early_stopping", False))
         plot_loss(model.history_, out_dir / "loss.png", title=f"Loss ({label})", best_step=best)
-        plot_accuracy(model.history_, out_dir / "accuracy.png", title=f"Accuracy ({label})",
-                      best_step=best)
+        plot_accuracy(
+            model.history_, out_dir / "accuracy.png", title=f"Accuracy ({label})", best_step=best
+        )
         coef = model.coef_
         names = class_names if coef.shape[0] > 1 else None
         plot_weights(coef, out_dir / "weights.png", class_names=names, title=weights_title)
@@ -178,8 +182,11 @@ def _json_safe(value):
 def print_summary(metrics, out_dir, written):
     """The short report of a training run, on stdout."""
     m = metrics
-    stop = (f"early stopping, patience {m['params'].get('patience')}" if m["params"].get(
-        "early_stopping") else "no early stopping")
+    stop = (
+        f"early stopping, patience {m['params'].get('patience')}"
+        if m["params"].get("early_stopping")
+        else "no early stopping"
+    )
     lines = [
         "",
         f"{TASKS[m['task']]} on {task_label(m['dataset'], digits_of(m))}",
@@ -205,8 +212,10 @@ def print_evaluation(path, model, dataset, digits, scores, cm, names, note=""):
     n = scores["n_samples"]
     correct = int(np.trace(cm))
     pair = "" if digits is None else ", " + pair_label(dataset, digits)
-    print(f"model      {path}: {type(model).__name__}, {len(model.classes_)} classes, "
-          f"{np.dtype(model.coef_.dtype).name}, {model.n_iter_} epochs")
+    print(
+        f"model      {path}: {type(model).__name__}, {len(model.classes_)} classes, "
+        f"{np.dtype(model.coef_.dtype).name}, {model.n_iter_} epochs"
+    )
     print(f"data       {get_spec(dataset).title} test set{pair}: {n} images{note}")
     print(f"accuracy   {100 * scores['accuracy']:.2f}% ({correct} of {n} correct)")
     print(f"loss       {loss_text(scores['loss'])} (mean cross-entropy)")
@@ -223,8 +232,10 @@ def format_confusion_matrix(cm, names):
     labels = [str(name) for name in names] if short else [str(k) for k in range(len(names))]
     width = max(max(len(str(v)) for v in cm.ravel()), max(len(s) for s in labels), 3) + 1
     head = max(len(s) for s in labels) + 2
-    lines = ["confusion matrix (rows: true class, columns: predicted class)",
-             " " * (head + 2) + "".join(f"{s:>{width}}" for s in labels)]
+    lines = [
+        "confusion matrix (rows: true class, columns: predicted class)",
+        " " * (head + 2) + "".join(f"{s:>{width}}" for s in labels),
+    ]
     for label, row in zip(labels, cm):
         lines.append(f"  {label:>{head}}" + "".join(f"{v:>{width}}" for v in row))
     if not short:

@@ -17,6 +17,7 @@ runs (at once), or written on another host sharing the folder once older than
 :data:`fastreg._litter.STALE_SECONDS` (a day). Nothing else is touched, never a folder whose pid
 runs here.
 """
+
 import contextlib
 import datetime
 import os
@@ -30,8 +31,7 @@ from .. import _litter
 from .errors import CLIError
 
 #: Everything ``train`` writes; an --out folder holding only these is an earlier run.
-RUN_FILES = ("history.csv", "metrics.json", "model.npz", "loss.png", "accuracy.png",
-             "weights.png")
+RUN_FILES = ("history.csv", "metrics.json", "model.npz", "loss.png", "accuracy.png", "weights.png")
 #: The suffixes of the temporary folders: a run being written, a replaced run on its way out.
 TEMP_SUFFIXES = (".run", ".old")
 
@@ -98,8 +98,9 @@ class RunFolder:
                 except FileNotFoundError:
                     pass  # removed meanwhile: nothing to replace
                 except OSError as exc:
-                    raise _write_error(self.path, exc, "cannot move the earlier run aside; ") \
-                        from exc
+                    raise _write_error(
+                        self.path, exc, "cannot move the earlier run aside; "
+                    ) from exc
                 try:
                     os.rename(temp, self.path)
                 except OSError as exc:
@@ -131,8 +132,10 @@ def _free_name(path):
 def _write_error(path, exc, what=""):
     reason = exc.strerror or str(exc)
     where = f" ({exc.filename})" if exc.filename else ""
-    return CLIError(f"cannot write the run folder {path}: {what}{reason}{where}; choose a "
-                    "writable folder with --out DIR")
+    return CLIError(
+        f"cannot write the run folder {path}: {what}{reason}{where}; choose a "
+        "writable folder with --out DIR"
+    )
 
 
 @contextlib.contextmanager
@@ -173,8 +176,10 @@ def prepare_out_dir(out, task, *, overwrite=False, now=None):
     missing = [p for p in [parent, *parent.parents] if not p.exists()]
     blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
     if blocker is not None:
-        raise CLIError(f"cannot write to the output folder {path}: Not a directory ({blocker} "
-                       "is a file); choose a writable folder with --out DIR")
+        raise CLIError(
+            f"cannot write to the output folder {path}: Not a directory ({blocker} "
+            "is a file); choose a writable folder with --out DIR"
+        )
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _litter.remove_stale(parent, TEMP_SUFFIXES)
@@ -186,9 +191,11 @@ def prepare_out_dir(out, task, *, overwrite=False, now=None):
             with contextlib.suppress(OSError):
                 p.rmdir()
         reason = exc.strerror or str(exc)
-        raise CLIError(f"cannot write to the output folder {path}: {reason}"
-                       f"{f' ({exc.filename})' if exc.filename else ''}; choose a writable "
-                       "folder with --out DIR") from exc
+        raise CLIError(
+            f"cannot write to the output folder {path}: {reason}"
+            f"{f' ({exc.filename})' if exc.filename else ''}; choose a writable "
+            "folder with --out DIR"
+        ) from exc
     return RunFolder(path, replace=replace, unique=unique, made_parents=reversed(missing))
 
 
@@ -196,11 +203,14 @@ def _check_existing(path, overwrite):
     """Whether ``path`` holds an earlier run to replace; CLIError when it cannot be used."""
     cwd = Path.cwd().resolve()
     if path.exists() and (path.resolve() == cwd or path.resolve() in cwd.parents):
-        raise CLIError(f"cannot use --out {path}: it is the current folder or holds it; name "
-                       "a new folder, e.g. --out runs/first")
+        raise CLIError(
+            f"cannot use --out {path}: it is the current folder or holds it; name "
+            "a new folder, e.g. --out runs/first"
+        )
     if path.exists() and not path.is_dir():
-        raise CLIError(f"cannot use --out {path}: it is a file, not a folder; choose another "
-                       "--out DIR")
+        raise CLIError(
+            f"cannot use --out {path}: it is a file, not a folder; choose another --out DIR"
+        )
     if not path.is_dir():
         return False
     names = sorted(os.listdir(path))
@@ -209,9 +219,13 @@ def _check_existing(path, overwrite):
     others = [n for n in names if n not in RUN_FILES]
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        raise CLIError(f"--out {path} holds files that are not a run's ({shown}); choose a new "
-                       "or empty --out DIR")
+        raise CLIError(
+            f"--out {path} holds files that are not a run's ({shown}); choose a new "
+            "or empty --out DIR"
+        )
     if not overwrite:
-        raise CLIError(f"--out {path} already holds a run ({', '.join(names)}); choose "
-                       "another --out DIR or pass --overwrite")
+        raise CLIError(
+            f"--out {path} already holds a run ({', '.join(names)}); choose "
+            "another --out DIR or pass --overwrite"
+        )
     return True

@@ -8,6 +8,7 @@ the run folder appears complete or not at all (:mod:`fastreg.cli.run_folder`).
 scikit-learn and the estimators are imported here, when the command runs, not when the
 command line is parsed.
 """
+
 import contextlib
 import datetime
 import os
@@ -37,22 +38,30 @@ def run_train(args, argv=()):
     folder = run_folder.prepare_out_dir(args.out, args.task, overwrite=args.overwrite)
     try:
         X_train, y_train, X_test, y_test = load_data(
-            spec, args.data_dir, args.no_download, no_verify=args.no_verify)
+            spec, args.data_dir, args.no_download, no_verify=args.no_verify
+        )
         from ..datasets import binary_subset, flatten, train_val_split
 
         if digits is not None:
             X_train, y_train = binary_subset(X_train, y_train, *digits)
             X_test, y_test = binary_subset(X_test, y_test, *digits)
         X_fit, X_val, y_fit, y_val = train_val_split(
-            flatten(X_train), y_train, args.val_fraction, stratify=True,
-            random_state=args.random_state)
+            flatten(X_train),
+            y_train,
+            args.val_fraction,
+            stratify=True,
+            random_state=args.random_state,
+        )
         X_test = flatten(X_test)
 
         if not args.no_progress:  # import the progress bar before the clock starts
             with contextlib.suppress(ImportError):
                 import tqdm.auto  # noqa: F401
-        print(f"training {TASKS[args.task]} on {report.task_label(spec.name, digits)}: "
-              f"{len(y_fit)} train / {len(y_val)} validation images", flush=True)
+        print(
+            f"training {TASKS[args.task]} on {report.task_label(spec.name, digits)}: "
+            f"{len(y_fit)} train / {len(y_val)} validation images",
+            flush=True,
+        )
         fit_start = time.perf_counter()
         _fit(model, X_fit, y_fit, X_val, y_val)
         fit_seconds = time.perf_counter() - fit_start
@@ -63,15 +72,28 @@ def run_train(args, argv=()):
             "test": scores(model, X_test, y_test),  # the only use of the test set
         }
         cm = confusion(model, X_test, y_test)
-        metrics = metrics_record(args, argv, spec.name, digits, model, part_scores, cm,
-                                 sizes=(len(y_fit), len(y_val), len(y_test)),
-                                 fit_seconds=fit_seconds,
-                                 total_seconds=time.perf_counter() - started)
+        metrics = metrics_record(
+            args,
+            argv,
+            spec.name,
+            digits,
+            model,
+            part_scores,
+            cm,
+            sizes=(len(y_fit), len(y_val), len(y_test)),
+            fit_seconds=fit_seconds,
+            total_seconds=time.perf_counter() - started,
+        )
         with folder.writing() as temp:  # renamed to --out when complete, else removed
-            written = report.write_run(temp, model, metrics, plots=not args.no_plots,
-                                       class_names=report.class_names(spec.name, digits),
-                                       weights_title=report.weights_title(spec.name, digits),
-                                       shown_as=folder.path)
+            written = report.write_run(
+                temp,
+                model,
+                metrics,
+                plots=not args.no_plots,
+                class_names=report.class_names(spec.name, digits),
+                weights_title=report.weights_title(spec.name, digits),
+                shown_as=folder.path,
+            )
     except BaseException:
         folder.abandon()
         raise
@@ -83,16 +105,19 @@ def _check_digits(args, spec):
     """The (positive, negative) classes of --task binary (None for softmax), checked."""
     if args.task == "softmax":
         if args.digits is not None:
-            raise UsageError("--digits applies to --task binary only (softmax regression uses "
-                             "all classes)", prog=PROG)
+            raise UsageError(
+                "--digits applies to --task binary only (softmax regression uses all classes)",
+                prog=PROG,
+            )
         return None
     digits = tuple(args.digits) if args.digits is not None else DEFAULT_DIGITS
     if digits[0] == digits[1]:
-        raise UsageError(f"--digits needs two different classes, got {digits[0]} twice",
-                         prog=PROG)
+        raise UsageError(f"--digits needs two different classes, got {digits[0]} twice", prog=PROG)
     if max(digits) >= spec.n_classes:
-        raise UsageError(f"--digits: {spec.title} has the classes 0..{spec.n_classes - 1}, "
-                         f"got {max(digits)}", prog=PROG)
+        raise UsageError(
+            f"--digits: {spec.title} has the classes 0..{spec.n_classes - 1}, got {max(digits)}",
+            prog=PROG,
+        )
     return digits
 
 
@@ -102,8 +127,7 @@ def make_model(args):
     from ..linear_model import LogisticRegression, SoftmaxRegression
 
     cls = LogisticRegression if args.task == "binary" else SoftmaxRegression
-    return cls(**estimator_params(args), input_scale=1 / 255,
-               verbose=0 if args.no_progress else 1)
+    return cls(**estimator_params(args), input_scale=1 / 255, verbose=0 if args.no_progress else 1)
 
 
 def _check_schedule(model):
@@ -114,8 +138,13 @@ def _check_schedule(model):
 
     rate = model.learning_rate  # "auto" is resolved from the data at fit time
     try:
-        make_schedule(model.lr_schedule, 1.0 if rate == "auto" else rate, decay=model.lr_decay,
-                      decay_steps=model.lr_decay_steps or 1, total_steps=1)
+        make_schedule(
+            model.lr_schedule,
+            1.0 if rate == "auto" else rate,
+            decay=model.lr_decay,
+            decay_steps=model.lr_decay_steps or 1,
+            total_steps=1,
+        )
     except InvalidParameterError as exc:
         where = f"argument {option(exc.param)}: " if exc.param else ""
         raise UsageError(f"{where}{exc.reason}", prog=PROG) from exc
@@ -131,17 +160,22 @@ def _fit(model, X_fit, y_fit, X_val, y_val):
         rate = exc.learning_rate if exc.learning_rate is not None else model.learning_rate
         flag = option(exc.param or "learning_rate")
         example = f" (e.g. {flag} {rate / 10:g})" if not isinstance(rate, str) else ""
-        raise CLIError(f"{exc.reason.rstrip('. ')}. Pass a smaller {flag}{example}; nothing "
-                       "was written.") from exc
+        raise CLIError(
+            f"{exc.reason.rstrip('. ')}. Pass a smaller {flag}{example}; nothing was written."
+        ) from exc
 
 
-def metrics_record(args, argv, dataset, digits, model, scores, cm, *, sizes, fit_seconds,
-                   total_seconds):
+def metrics_record(
+    args, argv, dataset, digits, model, scores, cm, *, sizes, fit_seconds, total_seconds
+):
     """Everything metrics.json records about a run: command, data, parameters, results,
     timing and machine."""
     epochs = int(model.n_iter_)
-    params = {k: v for k, v in model.get_params(deep=False).items()
-              if v is None or isinstance(v, (bool, int, float, str, np.dtype))}
+    params = {
+        k: v
+        for k, v in model.get_params(deep=False).items()
+        if v is None or isinstance(v, (bool, int, float, str, np.dtype))
+    }
     return {
         "fastreg_version": __version__,
         "command": "fastreg " + " ".join(argv),

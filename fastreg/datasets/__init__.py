@@ -35,6 +35,7 @@ structured exceptions of :mod:`fastreg.exceptions` (``DatasetError``, ``Download
 Temporary files (downloads, uncompressed copies, records, dataset files being written) are
 named, and those of killed processes removed, by the package's one rule: :mod:`fastreg._litter`.
 """
+
 from ..exceptions import DataNotFoundError, DatasetError, DownloadError
 from ._dataset_file import DatasetFile, open_dataset
 from ._dataset_writer import DatasetWriter, write_dataset

@@ -1,4 +1,5 @@
 """The per-user cache folder (one rule, read by the finder, the verifier and ``_unpack``)."""
+
 from __future__ import annotations
 
 import os

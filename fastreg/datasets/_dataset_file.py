@@ -36,6 +36,7 @@ the file size is exactly what the header declares (a truncated copy is rejected 
 page is read) and reads the classes; :meth:`DatasetFile.verify` also checks the digests of X
 and y, reading the file once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,12 +61,12 @@ if TYPE_CHECKING:
 
 MAGIC = b"\x93FASTREG"
 FORMAT_VERSION = 1
-DATA_OFFSET = 4096            # X starts page-aligned, so its chunks map without a slack page
+DATA_OFFSET = 4096  # X starts page-aligned, so its chunks map without a slack page
 LABEL_ALIGN = 64
 DEFAULT_CHUNK_BYTES = 64 << 20
 X_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 _PREAMBLE = struct.Struct("<8sII")
-_IO_BLOCK = 16 << 20          # bytes per read/write when copying or hashing
+_IO_BLOCK = 16 << 20  # bytes per read/write when copying or hashing
 
 
 def _fail(path, problem, hint="re-create it with fastreg.datasets.write_dataset"):
@@ -117,8 +118,11 @@ class DatasetFile:
             f.seek(meta["classes"]["offset"])
             raw = f.read(meta["classes"]["nbytes"])
         if hashlib.sha256(raw).hexdigest() != meta["classes"]["sha256"]:
-            _fail(self.path, "the classes section does not match its SHA-256 in the header: "
-                             "the file is corrupt")
+            _fail(
+                self.path,
+                "the classes section does not match its SHA-256 in the header: "
+                "the file is corrupt",
+            )
         self.n_samples = meta["n_samples"]
         self.n_features = meta["n_features"]
         self.sample_shape = tuple(meta["sample_shape"])
@@ -134,20 +138,29 @@ class DatasetFile:
         again = "copy it again or re-create it with fastreg.datasets.write_dataset"
         if len(head) < len(MAGIC) and MAGIC.startswith(head):
             _fail(path, f"file truncated: {len(head)} bytes, not even a header", again)
-        if head[:len(MAGIC)] != MAGIC:
-            _fail(path, "not a fastreg dataset file (bad magic number)",
-                  "write dataset files with fastreg.datasets.write_dataset")
+        if head[: len(MAGIC)] != MAGIC:
+            _fail(
+                path,
+                "not a fastreg dataset file (bad magic number)",
+                "write dataset files with fastreg.datasets.write_dataset",
+            )
         if len(head) < DATA_OFFSET:
-            _fail(path, f"file truncated inside its {DATA_OFFSET}-byte header ({len(head)} "
-                        "bytes)", again)
+            _fail(
+                path,
+                f"file truncated inside its {DATA_OFFSET}-byte header ({len(head)} bytes)",
+                again,
+            )
         _, version, length = _PREAMBLE.unpack_from(head)
         if version != FORMAT_VERSION:
-            _fail(path, f"dataset format version {version}; this fastreg reads version "
-                        f"{FORMAT_VERSION}", "upgrade fastreg, or re-create the file")
+            _fail(
+                path,
+                f"dataset format version {version}; this fastreg reads version {FORMAT_VERSION}",
+                "upgrade fastreg, or re-create the file",
+            )
         try:
             if _PREAMBLE.size + length > DATA_OFFSET:
                 raise ValueError(f"header length {length} exceeds the header block")
-            meta = json.loads(head[_PREAMBLE.size:_PREAMBLE.size + length])
+            meta = json.loads(head[_PREAMBLE.size : _PREAMBLE.size + length])
             digest_ok = meta["header_sha256"] == header_digest(meta)
             n, d, k = (_count(meta[key]) for key in ("n_samples", "n_features", "n_classes"))
             shape = [_count(size) for size in meta["sample_shape"]]
@@ -156,11 +169,16 @@ class DatasetFile:
                 _count(section["offset"]), _count(section["nbytes"]), str(section["sha256"])
             x_dtype, y_dtype = np.dtype(x["dtype"]), np.dtype(y["dtype"])
             consistent = (
-                n >= 1 and d >= 1 and 1 <= k <= n and min(shape, default=0) >= 1
+                n >= 1
+                and d >= 1
+                and 1 <= k <= n
+                and min(shape, default=0) >= 1
                 and math.prod(shape) == d  # Python integers: no wrap-around
-                and x_dtype.newbyteorder("=") in X_DTYPES and y_dtype.kind in "biu"
+                and x_dtype.newbyteorder("=") in X_DTYPES
+                and y_dtype.kind in "biu"
                 and np.dtype(c["dtype"]) == y_dtype
-                and x["offset"] == DATA_OFFSET and x["nbytes"] == n * d * x_dtype.itemsize
+                and x["offset"] == DATA_OFFSET
+                and x["nbytes"] == n * d * x_dtype.itemsize
                 and y["offset"] >= x["offset"] + x["nbytes"]
                 and y["nbytes"] == n * y_dtype.itemsize
                 and c["offset"] >= y["offset"] + y["nbytes"]
@@ -175,18 +193,24 @@ class DatasetFile:
         expected = c["offset"] + c["nbytes"]
         if self.nbytes != expected:
             what = "truncated" if self.nbytes < expected else "has trailing bytes"
-            _fail(path, f"file {what}: the header declares {n} samples x {d} features of "
-                        f"{x_dtype.name} plus labels and classes, {expected} bytes in all, but "
-                        f"the file has {self.nbytes}", again)
+            _fail(
+                path,
+                f"file {what}: the header declares {n} samples x {d} features of "
+                f"{x_dtype.name} plus labels and classes, {expected} bytes in all, but "
+                f"the file has {self.nbytes}",
+                again,
+            )
         return meta
 
     def __len__(self) -> int:
         return self.n_samples
 
     def __repr__(self) -> str:
-        return (f"DatasetFile({self.path!r}, n_samples={self.n_samples}, "
-                f"n_features={self.n_features}, dtype={self.dtype.name}, "
-                f"classes={self.classes.tolist()})")
+        return (
+            f"DatasetFile({self.path!r}, n_samples={self.n_samples}, "
+            f"n_features={self.n_features}, dtype={self.dtype.name}, "
+            f"classes={self.classes.tolist()})"
+        )
 
     # ------------------------------------------------------------------ mapping
     def _map(self, offset, count, dtype, f):
@@ -208,9 +232,13 @@ class DatasetFile:
         stat = os.fstat(f.fileno())
         if (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns) != self._identity:
             f.close()
-            _fail(self.path, f"the file changed since it was opened (now {stat.st_size} bytes, "
-                             f"was {self._identity[2]}); a truncated or rewritten file cannot "
-                             "be read safely", "open it again with open_dataset")
+            _fail(
+                self.path,
+                f"the file changed since it was opened (now {stat.st_size} bytes, "
+                f"was {self._identity[2]}); a truncated or rewritten file cannot "
+                "be read safely",
+                "open it again with open_dataset",
+            )
         return f
 
     def rows(self, start: int, stop: int) -> tuple[NDArray[Any], NDArray[Any]]:
@@ -220,10 +248,12 @@ class DatasetFile:
         if count == 0:
             return (np.empty((0, self.n_features), self.dtype), np.empty(0, self.label_dtype))
         with self._checked_file() as f:
-            X = self._map(self._x["offset"] + start * self.row_bytes, count * self.n_features,
-                          self.dtype, f).reshape(count, self.n_features)
-            y = self._map(self._y["offset"] + start * self.label_dtype.itemsize, count,
-                          self.label_dtype, f)
+            X = self._map(
+                self._x["offset"] + start * self.row_bytes, count * self.n_features, self.dtype, f
+            ).reshape(count, self.n_features)
+            y = self._map(
+                self._y["offset"] + start * self.label_dtype.itemsize, count, self.label_dtype, f
+            )
         return X, y
 
     @functools.cached_property
@@ -243,21 +273,29 @@ class DatasetFile:
 
     def _chunk_rows(self, chunk_rows, chunk_bytes):
         if chunk_rows is not None and chunk_bytes is not None:
-            raise InvalidParameterError("give chunk_rows or chunk_bytes, not both",
-                                        param="chunk_rows")
+            raise InvalidParameterError(
+                "give chunk_rows or chunk_bytes, not both", param="chunk_rows"
+            )
         for name, value in (("chunk_rows", chunk_rows), ("chunk_bytes", chunk_bytes)):
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, numbers.Integral) or value < 1):
-                raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}",
-                                            param=name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+            ):
+                raise InvalidParameterError(
+                    f"{name} must be a positive integer, got {value!r}", param=name
+                )
         if chunk_rows is None:
-            chunk_rows = self.chunk_rows_for(DEFAULT_CHUNK_BYTES if chunk_bytes is None
-                                             else chunk_bytes)
+            chunk_rows = self.chunk_rows_for(
+                DEFAULT_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+            )
         return int(chunk_rows)
 
     def chunks(
-        self, chunk_rows: int | None = None, *, chunk_bytes: int | None = None,
-        shuffle: bool = False, random_state: int | np.random.Generator | None = None,
+        self,
+        chunk_rows: int | None = None,
+        *,
+        chunk_bytes: int | None = None,
+        shuffle: bool = False,
+        random_state: int | np.random.Generator | None = None,
     ) -> Iterator[tuple[NDArray[Any], NDArray[Any]]]:
         """Yield ``(X_chunk, y_chunk)`` over the file, each chunk its own read-only mapping.
 
@@ -282,8 +320,9 @@ class DatasetFile:
             yield chunk
             del chunk  # this generator no longer holds the mapping
 
-    def to_dask(self, chunk_rows: int | None = None, *,
-                chunk_bytes: int | None = None) -> tuple[dask.array.Array, dask.array.Array]:
+    def to_dask(
+        self, chunk_rows: int | None = None, *, chunk_bytes: int | None = None
+    ) -> tuple[dask.array.Array, dask.array.Array]:
         """``(X, y)`` as Dask arrays whose blocks are mapped from the file by the workers.
 
         Each block is a task that opens the file by its path and maps its rows, so the task
@@ -300,15 +339,22 @@ class DatasetFile:
         expect = self._fingerprint()
         load = dask.delayed(_mapped_block, pure=True)
         blocks = []
-        for which, dtype, shape in (("X", self.dtype, (self.n_features,)),
-                                    ("y", self.label_dtype, ())):
-            blocks.append(da.concatenate([
-                da.from_delayed(load(self.path, expect, lo, min(lo + rows, self.n_samples),
-                                     which),
-                                shape=(min(lo + rows, self.n_samples) - lo, *shape),
-                                dtype=dtype)
-                for lo in range(0, self.n_samples, rows)
-            ]))
+        for which, dtype, shape in (
+            ("X", self.dtype, (self.n_features,)),
+            ("y", self.label_dtype, ()),
+        ):
+            blocks.append(
+                da.concatenate(
+                    [
+                        da.from_delayed(
+                            load(self.path, expect, lo, min(lo + rows, self.n_samples), which),
+                            shape=(min(lo + rows, self.n_samples) - lo, *shape),
+                            dtype=dtype,
+                        )
+                        for lo in range(0, self.n_samples, rows)
+                    ]
+                )
+            )
         return tuple(blocks)
 
     def _fingerprint(self):
@@ -331,8 +377,11 @@ class DatasetFile:
                     digest.update(block)
                     left -= len(block)
                 if digest.hexdigest() != section["sha256"]:
-                    _fail(self.path, f"the {name} section does not match its SHA-256 in the "
-                                     "header: the file is corrupt")
+                    _fail(
+                        self.path,
+                        f"the {name} section does not match its SHA-256 in the "
+                        "header: the file is corrupt",
+                    )
         return self
 
 
@@ -341,9 +390,16 @@ def _mapped_block(path, fingerprint, start, stop, which):
     try:
         data = DatasetFile(path)
     except FileNotFoundError:
-        _fail(path, "no such file on this Dask worker", "every worker must see the file at "
-                    "this path: a local cluster, or a file system they all mount there")
+        _fail(
+            path,
+            "no such file on this Dask worker",
+            "every worker must see the file at "
+            "this path: a local cluster, or a file system they all mount there",
+        )
     if data._fingerprint() != fingerprint:
-        _fail(path, "this is not the file the Dask array was made from (its size or checksums "
-                    "differ)", "make the array again with open_dataset(path).to_dask()")
+        _fail(
+            path,
+            "this is not the file the Dask array was made from (its size or checksums differ)",
+            "make the array again with open_dataset(path).to_dask()",
+        )
     return data.rows(start, stop)[0 if which == "X" else 1]

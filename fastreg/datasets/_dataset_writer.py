@@ -7,6 +7,7 @@ does that for whole arrays, memory-mapped ones included, 16 MB at a time. Tempor
 killed writer are removed by the next writer in the folder (the package's one rule for them:
 :mod:`fastreg._litter`).
 """
+
 import hashlib
 import json
 import math
@@ -52,64 +53,82 @@ def _x_dtype(dtype):
     if dtype.newbyteorder("=") not in X_DTYPES:
         raise InvalidParameterError(
             f"a dataset file stores X as uint8, float32 or float64 (what the kernels train on "
-            f"without converting), got {dtype}", param="dtype",
-            hint="convert first, e.g. X.astype(np.float32)")
+            f"without converting), got {dtype}",
+            param="dtype",
+            hint="convert first, e.g. X.astype(np.float32)",
+        )
     return _little(dtype)
 
 
 def _check_label_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype.kind not in "biu":
-        raise InvalidParameterError(f"label_dtype must be an integer (or bool) dtype, got {dtype}",
-                                    param="label_dtype",
-                                    hint="dataset files store integer class labels")
+        raise InvalidParameterError(
+            f"label_dtype must be an integer (or bool) dtype, got {dtype}",
+            param="label_dtype",
+            hint="dataset files store integer class labels",
+        )
     return _little(dtype)
 
 
 def _label_array(y, n_rows, label_dtype):
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n_rows:
-        raise InvalidParameterError(f"y must be 1-d with one label per row of X ({n_rows}), got "
-                                    f"shape {y.shape}", param="y")
+        raise InvalidParameterError(
+            f"y must be 1-d with one label per row of X ({n_rows}), got shape {y.shape}", param="y"
+        )
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         y = y.astype(np.int64)
     if y.dtype.kind not in "biu":
         raise InvalidParameterError(
-            f"dataset files store integer class labels, got dtype {y.dtype}", param="y",
+            f"dataset files store integer class labels, got dtype {y.dtype}",
+            param="y",
             hint="map other labels to integers first: classes, y_int = np.unique(y, "
-                 "return_inverse=True)")
+            "return_inverse=True)",
+        )
     if label_dtype is None:
         return np.ascontiguousarray(y, dtype=_little(y.dtype))
     stored = np.ascontiguousarray(y, dtype=label_dtype)
     if not np.array_equal(stored, y):
         raise InvalidParameterError(
             f"labels {np.unique(y[stored != y])[:5].tolist()} do not fit the file's label dtype "
-            f"{label_dtype}", param="y", hint="create the DatasetWriter with label_dtype=np.int64")
+            f"{label_dtype}",
+            param="y",
+            hint="create the DatasetWriter with label_dtype=np.int64",
+        )
     return stored
 
 
 def _checked_block(source, dtype):
     """``source`` rows as ``dtype``, C-contiguous; ValueError if that changes what they say."""
     if source.dtype.kind == "c":
-        raise InvalidParameterError(f"X is complex ({source.dtype}); nothing of this chunk was "
-                                    "written", param="X",
-                                    hint="store the real part or the magnitude explicitly")
+        raise InvalidParameterError(
+            f"X is complex ({source.dtype}); nothing of this chunk was written",
+            param="X",
+            hint="store the real part or the magnitude explicitly",
+        )
     if source.dtype.kind == "f" and not np.isfinite(source).all():
-        raise InvalidParameterError("X contains NaN or infinite values; nothing of this chunk was "
-                                    "written", param="X",
-                                    hint="remove or impute them before writing")
+        raise InvalidParameterError(
+            "X contains NaN or infinite values; nothing of this chunk was written",
+            param="X",
+            hint="remove or impute them before writing",
+        )
     with np.errstate(over="ignore", invalid="ignore"):  # both are detected just below
         block = np.ascontiguousarray(source, dtype=dtype)
     if dtype.kind == "u" and source.dtype != dtype and not np.array_equal(block, source):
-        raise InvalidParameterError(f"X holds values that uint8 cannot store exactly (it takes "
-                                    f"integers 0..255, X is {source.dtype}); nothing of this "
-                                    "chunk was written", param="X",
-                                    hint="convert to float32 first (X.astype(np.float32)) to "
-                                         "keep them")
+        raise InvalidParameterError(
+            f"X holds values that uint8 cannot store exactly (it takes "
+            f"integers 0..255, X is {source.dtype}); nothing of this "
+            "chunk was written",
+            param="X",
+            hint="convert to float32 first (X.astype(np.float32)) to keep them",
+        )
     if dtype.kind == "f" and not np.isfinite(block).all():
-        raise InvalidParameterError(f"X holds values beyond the range of {dtype.name}; nothing of "
-                                    "this chunk was written", param="X",
-                                    hint="store it as float64")
+        raise InvalidParameterError(
+            f"X holds values beyond the range of {dtype.name}; nothing of this chunk was written",
+            param="X",
+            hint="store it as float64",
+        )
     return block
 
 
@@ -144,29 +163,41 @@ class DatasetWriter:
     :mod:`fastreg._litter` for the exact rule).
     """
 
-    def __init__(self, path, n_features, dtype=np.uint8, *, label_dtype=None,
-                 sample_shape=None, overwrite=False):
+    def __init__(
+        self,
+        path,
+        n_features,
+        dtype=np.uint8,
+        *,
+        label_dtype=None,
+        sample_shape=None,
+        overwrite=False,
+    ):
         self.path = os.fspath(path)
         self.n_features = int(n_features)
         if self.n_features < 1:
-            raise InvalidParameterError(f"n_features must be >= 1, got {n_features}",
-                                        param="n_features")
+            raise InvalidParameterError(
+                f"n_features must be >= 1, got {n_features}", param="n_features"
+            )
         self.dtype = _x_dtype(dtype)
         self.label_dtype = None if label_dtype is None else _check_label_dtype(label_dtype)
         self.sample_shape = tuple(int(s) for s in (sample_shape or (self.n_features,)))
-        if (math.prod(self.sample_shape) != self.n_features
-                or min(self.sample_shape) < 1):
-            raise InvalidParameterError(f"sample_shape {self.sample_shape} does not hold "
-                                        f"{self.n_features} features", param="sample_shape")
+        if math.prod(self.sample_shape) != self.n_features or min(self.sample_shape) < 1:
+            raise InvalidParameterError(
+                f"sample_shape {self.sample_shape} does not hold {self.n_features} features",
+                param="sample_shape",
+            )
         if os.path.exists(self.path) and not overwrite:
             raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
         folder = os.path.dirname(os.path.abspath(self.path))
         prefix = _litter.temp_prefix(os.path.basename(self.path))
         _litter.remove_stale(folder, TEMP_SUFFIXES, legacy=LEGACY_TEMPS)
-        self._x_file = tempfile.NamedTemporaryFile(dir=folder, prefix=prefix,
-                                                   suffix=".partial", delete=False)
-        self._y_file = tempfile.NamedTemporaryFile(dir=folder, prefix=prefix,
-                                                   suffix=".labels", delete=False)
+        self._x_file = tempfile.NamedTemporaryFile(
+            dir=folder, prefix=prefix, suffix=".partial", delete=False
+        )
+        self._y_file = tempfile.NamedTemporaryFile(
+            dir=folder, prefix=prefix, suffix=".labels", delete=False
+        )
         self._discard = weakref.finalize(self, _discard, (self._x_file, self._y_file))
         self._x_file.write(b"\0" * DATA_OFFSET)
         self._x_hash, self._y_hash = hashlib.sha256(), hashlib.sha256()
@@ -176,8 +207,10 @@ class DatasetWriter:
 
     def _require_open(self):
         if self._state == "aborted":
-            raise ValueError(f"{self.path}: the writer was abandoned (after an error, or "
-                             "abort()); nothing was written: write the data set again")
+            raise ValueError(
+                f"{self.path}: the writer was abandoned (after an error, or "
+                "abort()); nothing was written: write the data set again"
+            )
         if self._state == "closed":
             raise ValueError(f"{self.path}: the writer is closed; open a new DatasetWriter")
 
@@ -191,9 +224,12 @@ class DatasetWriter:
         self._require_open()
         X = np.asarray(X)
         if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.n_features:
-            raise InvalidParameterError(f"X must have shape (n, {self.n_features}) (or (n, "
-                                        f"*{self.sample_shape})), got {X.shape}", param="X",
-                                        hint="every chunk needs the same features")
+            raise InvalidParameterError(
+                f"X must have shape (n, {self.n_features}) (or (n, "
+                f"*{self.sample_shape})), got {X.shape}",
+                param="X",
+                hint="every chunk needs the same features",
+            )
         n = X.shape[0]
         labels = _label_array(y, n, self.label_dtype)
         rows = X.reshape(n, self.n_features)
@@ -202,7 +238,7 @@ class DatasetWriter:
         x_hash = self._x_hash.copy()
         try:  # convert, check and write block by block: memory stays at one block
             for start in range(0, n, step):
-                block = _checked_block(rows[start:start + step], self.dtype)
+                block = _checked_block(rows[start : start + step], self.dtype)
                 self._x_file.write(block.data)
                 x_hash.update(block.data)
             self._y_file.write(labels.data)
@@ -229,8 +265,9 @@ class DatasetWriter:
         self._require_open()
         if self.n_samples == 0:
             self.abort()
-            raise ValueError(f"{self.path}: no rows were appended; a dataset file needs at "
-                             "least one sample")
+            raise ValueError(
+                f"{self.path}: no rows were appended; a dataset file needs at least one sample"
+            )
         out = self._x_file
         try:
             x_end = out.tell()
@@ -243,11 +280,17 @@ class DatasetWriter:
             classes = np.ascontiguousarray(self._classes, dtype=self.label_dtype)
             c_offset = _pad(out, y_end)
             out.write(classes.data)
-            header = self._header({
-                "X": (DATA_OFFSET, x_end - DATA_OFFSET, self._x_hash.hexdigest()),
-                "y": (y_offset, y_end - y_offset, self._y_hash.hexdigest()),
-                "classes": (c_offset, classes.nbytes, hashlib.sha256(classes.data).hexdigest()),
-            })
+            header = self._header(
+                {
+                    "X": (DATA_OFFSET, x_end - DATA_OFFSET, self._x_hash.hexdigest()),
+                    "y": (y_offset, y_end - y_offset, self._y_hash.hexdigest()),
+                    "classes": (
+                        c_offset,
+                        classes.nbytes,
+                        hashlib.sha256(classes.data).hexdigest(),
+                    ),
+                }
+            )
             out.seek(0)
             out.write(header)
             out.flush()
@@ -272,8 +315,7 @@ class DatasetWriter:
         }
         for name, (offset, nbytes, digest) in sections.items():
             dtype = self.dtype if name == "X" else self.label_dtype
-            meta[name] = {"dtype": dtype.str, "offset": offset, "nbytes": nbytes,
-                          "sha256": digest}
+            meta[name] = {"dtype": dtype.str, "offset": offset, "nbytes": nbytes, "sha256": digest}
         meta["header_sha256"] = header_digest(meta)
         text = json.dumps(meta).encode()
         head = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(text)) + text
@@ -314,18 +356,29 @@ def write_dataset(path, X, y, *, overwrite=False, label_dtype=None):
     """
     X = np.asarray(X)
     if X.ndim < 2 or X.shape[0] == 0 or X[0].size == 0:
-        raise InvalidParameterError(f"X must have shape (n_samples, n_features, ...) with at "
-                                    f"least one sample and one feature, got {X.shape}", param="X")
+        raise InvalidParameterError(
+            f"X must have shape (n_samples, n_features, ...) with at "
+            f"least one sample and one feature, got {X.shape}",
+            param="X",
+        )
     dtype = X.dtype.newbyteorder("=")
     if dtype not in X_DTYPES:
         dtype = np.uint8 if dtype.kind in "biu" else np.float64
     step = max(1, _IO_BLOCK // max(1, X[0].nbytes))
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise InvalidParameterError(f"y must be 1-d with one label per sample of X "
-                                    f"({X.shape[0]}), got shape {y.shape}", param="y")
-    with DatasetWriter(path, int(np.prod(X.shape[1:])), dtype, label_dtype=label_dtype,
-                       sample_shape=X.shape[1:], overwrite=overwrite) as out:
+        raise InvalidParameterError(
+            f"y must be 1-d with one label per sample of X ({X.shape[0]}), got shape {y.shape}",
+            param="y",
+        )
+    with DatasetWriter(
+        path,
+        int(np.prod(X.shape[1:])),
+        dtype,
+        label_dtype=label_dtype,
+        sample_shape=X.shape[1:],
+        overwrite=overwrite,
+    ) as out:
         for start in range(0, X.shape[0], step):
-            out.append(X[start:start + step], y[start:start + step])
+            out.append(X[start : start + step], y[start : start + step])
     return out.path

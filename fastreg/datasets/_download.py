@@ -16,6 +16,7 @@ server that drips a byte at a time (in its headers or its body) ends the attempt
 While a file downloads, a tqdm bar on stderr shows its progress when tqdm is installed and
 stderr is a terminal.
 """
+
 import hashlib
 import http.client
 import logging
@@ -58,8 +59,10 @@ def resolve_deadline(download_deadline=None):
     except (TypeError, ValueError):
         seconds = math.nan
     if not seconds > 0 or math.isinf(seconds) or isinstance(value, bool):
-        raise InvalidParameterError(f"{source} must be a positive number of seconds, got "
-                                    f"{value!r}", param="download_deadline")
+        raise InvalidParameterError(
+            f"{source} must be a positive number of seconds, got {value!r}",
+            param="download_deadline",
+        )
     return seconds
 
 
@@ -132,16 +135,19 @@ def _urlopen(request, timeout, watchdog):
 def download_advice(spec, folder, missing):
     """How to place the ``missing`` files of ``spec`` by hand, with their sizes and digests."""
     lines = "\n".join(f"  {remote.describe()}" for remote in missing)
-    return (f"to place the files by hand, get them from a mirror you trust, check their size and "
-            f"digest, and put them (gzip'd or not) in {folder}:\n{lines}")
+    return (
+        f"to place the files by hand, get them from a mirror you trust, check their size and "
+        f"digest, and put them (gzip'd or not) in {folder}:\n{lines}"
+    )
 
 
 class _AttemptFailed(Exception):
     """One mirror failed for one file; the message says how."""
 
 
-def download_file(remote, spec, folder, *, missing=None, download_deadline=None,
-                  timeout=TIMEOUT_SECONDS):
+def download_file(
+    remote, spec, folder, *, missing=None, download_deadline=None, timeout=TIMEOUT_SECONDS
+):
     """Fetch ``remote`` into ``folder`` from the first of ``spec.mirrors`` that delivers it
     intact within the deadline; return its path. ``missing`` lists the files still to fetch
     (for the advice of the error); :class:`DownloadError` names every mirror's failure."""
@@ -170,24 +176,29 @@ def download_file(remote, spec, folder, *, missing=None, download_deadline=None,
         f"{folder}.\n" + "\n".join(failures),
         param="data_dir",
         hint=download_advice(spec, folder, missing or [remote])
-        + f"\n(or allow more time: download_deadline= or {ENV_DEADLINE}, in seconds per file)")
+        + f"\n(or allow more time: download_deadline= or {ENV_DEADLINE}, in seconds per file)",
+    )
 
 
 def _fetch_verified(url, remote, final, timeout, seconds):
     kind, expected = remote.digest_kind()
-    fd, partial = tempfile.mkstemp(dir=final.parent, prefix=_litter.temp_prefix(remote.name),
-                                   suffix=".part")
+    fd, partial = tempfile.mkstemp(
+        dir=final.parent, prefix=_litter.temp_prefix(remote.name), suffix=".part"
+    )
     try:
         with os.fdopen(fd, "wb") as out:
             # usedforsecurity=False: MD5 here checks integrity, and FIPS builds allow that
             hasher = hashlib.new(kind, usedforsecurity=False)
             received, actual = _stream(url, out, remote, hasher, timeout, seconds)
         if received != remote.size:
-            raise _AttemptFailed(f"got {received} bytes, expected {remote.size} ({kind} of what "
-                                 f"arrived: {actual}, expected {expected})")
+            raise _AttemptFailed(
+                f"got {received} bytes, expected {remote.size} ({kind} of what "
+                f"arrived: {actual}, expected {expected})"
+            )
         if actual != expected:
-            raise _AttemptFailed(f"{kind} mismatch: expected {expected}, got {actual} "
-                                 "(corrupt or tampered file)")
+            raise _AttemptFailed(
+                f"{kind} mismatch: expected {expected}, got {actual} (corrupt or tampered file)"
+            )
         os.replace(partial, final)
     finally:
         # after a successful replace the temporary name no longer exists
@@ -199,9 +210,19 @@ def _stream(url, out, remote, hasher, timeout, seconds):
     received = 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     tqdm = _tqdm()
-    bar = None if tqdm is None else tqdm(
-        total=remote.size, desc=remote.name, unit="B", unit_scale=True, file=sys.stderr,
-        disable=None, leave=False)  # disable=None: no bar when stderr is not a terminal
+    bar = (
+        None
+        if tqdm is None
+        else tqdm(
+            total=remote.size,
+            desc=remote.name,
+            unit="B",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=None,
+            leave=False,
+        )
+    )  # disable=None: no bar when stderr is not a terminal
     with _Watchdog(seconds) as watchdog:
         try:
             with _urlopen(request, min(timeout, seconds), watchdog) as response:
@@ -209,8 +230,10 @@ def _stream(url, out, remote, hasher, timeout, seconds):
                     received += len(chunk)
                     if received > remote.size:
                         # a wrong file: stop before it fills the disk
-                        raise _AttemptFailed(f"server sent more than the expected {remote.size}"
-                                             " bytes (wrong or tampered file)")
+                        raise _AttemptFailed(
+                            f"server sent more than the expected {remote.size}"
+                            " bytes (wrong or tampered file)"
+                        )
                     hasher.update(chunk)
                     out.write(chunk)
                     if bar is not None:
@@ -221,12 +244,15 @@ def _stream(url, out, remote, hasher, timeout, seconds):
             raise _AttemptFailed(f"HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             if watchdog.expired:
-                raise _AttemptFailed(f"no complete file within the deadline of {seconds:.3g} s "
-                                     f"({received} of {remote.size} bytes arrived)") from None
+                raise _AttemptFailed(
+                    f"no complete file within the deadline of {seconds:.3g} s "
+                    f"({received} of {remote.size} bytes arrived)"
+                ) from None
             if isinstance(exc, http.client.IncompleteRead):
                 got = received + len(exc.partial)
-                raise _AttemptFailed(f"connection closed after {got} of {remote.size} bytes "
-                                     "(truncated download)") from None
+                raise _AttemptFailed(
+                    f"connection closed after {got} of {remote.size} bytes (truncated download)"
+                ) from None
             if isinstance(exc, urllib.error.URLError):
                 raise _AttemptFailed(f"cannot connect ({exc.reason})") from None
             raise _AttemptFailed(f"{type(exc).__name__}: {exc}") from None
@@ -234,6 +260,8 @@ def _stream(url, out, remote, hasher, timeout, seconds):
             if bar is not None:
                 bar.close()
     if watchdog.expired and received < remote.size:
-        raise _AttemptFailed(f"no complete file within the deadline of {seconds:.3g} s "
-                             f"({received} of {remote.size} bytes arrived)")
+        raise _AttemptFailed(
+            f"no complete file within the deadline of {seconds:.3g} s "
+            f"({received} of {remote.size} bytes arrived)"
+        )
     return received, hasher.hexdigest()

@@ -28,6 +28,7 @@ unless ``verify=False``. Failures raise the exceptions of :mod:`fastreg.exceptio
 :class:`DataNotFoundError` (a ``FileNotFoundError``; ``searched`` lists the folders),
 :class:`DownloadError`, and :class:`DatasetError` for a file that is not what it is named.
 """
+
 import os
 from pathlib import Path
 
@@ -89,8 +90,16 @@ def locate(spec, data_dir=None, *, download=True, verify=True, download_deadline
     when ``download`` is true (see the module docstring)."""
     if data_dir is not None:
         folder = named_folder(spec, data_dir)
-        return _complete(spec, folder, files_in(folder, spec), "data_dir", download, verify,
-                         download_deadline, searched=[folder])
+        return _complete(
+            spec,
+            folder,
+            files_in(folder, spec),
+            "data_dir",
+            download,
+            verify,
+            download_deadline,
+            searched=[folder],
+        )
     report, searched = [], []
     for origin, folder in search_places(spec):
         found = files_in(folder, spec)
@@ -107,8 +116,16 @@ def locate(spec, data_dir=None, *, download=True, verify=True, download_deadline
     if not os.environ.get(ENV_DATA, "").strip():
         report.insert(0, f"  {ENV_DATA}: not set")
     cache = default_cache_dir(spec.subdir)
-    return _complete(spec, cache, files_in(cache, spec), "\n".join(report), download, verify,
-                     download_deadline, searched=searched)
+    return _complete(
+        spec,
+        cache,
+        files_in(cache, spec),
+        "\n".join(report),
+        download,
+        verify,
+        download_deadline,
+        searched=searched,
+    )
 
 
 def _complete(spec, folder, found, where, download, verify, download_deadline, searched):
@@ -118,17 +135,27 @@ def _complete(spec, folder, found, where, download, verify, download_deadline, s
     if missing and not download:
         names = ", ".join(remote.name for remote in missing)
         if where == "data_dir":
-            message = (f"{spec.title} was not found in {folder} (the folder given by data_dir): "
-                       f"missing {names} (each .gz or uncompressed)")
+            message = (
+                f"{spec.title} was not found in {folder} (the folder given by data_dir): "
+                f"missing {names} (each .gz or uncompressed)"
+            )
             more = "or call again with download=True to download them into that folder"
         else:
-            message = (f"{spec.title} was not found. Looked for "
-                       f"{', '.join(r.name for r in spec.files)} (each .gz or uncompressed) "
-                       f"in:\n{where}")
-            more = (f"or pass data_dir=<folder holding the four files>, set {ENV_DATA}=<that "
-                    f"folder>, or call again with download=True to download them into {folder}")
-        raise DataNotFoundError(message, searched=searched, param="data_dir",
-                                hint=download_advice(spec, folder, missing) + f"\n{more}")
+            message = (
+                f"{spec.title} was not found. Looked for "
+                f"{', '.join(r.name for r in spec.files)} (each .gz or uncompressed) "
+                f"in:\n{where}"
+            )
+            more = (
+                f"or pass data_dir=<folder holding the four files>, set {ENV_DATA}=<that "
+                f"folder>, or call again with download=True to download them into {folder}"
+            )
+        raise DataNotFoundError(
+            message,
+            searched=searched,
+            param="data_dir",
+            hint=download_advice(spec, folder, missing) + f"\n{more}",
+        )
     if verify:  # before any download: a foreign file is refused without touching the network
         verify_files(spec, spec.files, found)
     if missing:
@@ -137,7 +164,8 @@ def _complete(spec, folder, found, where, download, verify, download_deadline, s
     for index, remote in enumerate(spec.files):
         if paths[index] is None:
             still = [r for r, p in zip(spec.files[index:], paths[index:]) if p is None]
-            paths[index] = download_file(remote, spec, folder, missing=still,
-                                         download_deadline=download_deadline)
+            paths[index] = download_file(
+                remote, spec, folder, missing=still, download_deadline=download_deadline
+            )
             remember(spec, [(remote, paths[index])])  # checked by its published digest
     return paths

@@ -27,6 +27,7 @@ memory), verified and renamed into place atomically; ``load_mnist(mmap=True)`` u
 Every check failure raises :class:`fastreg.exceptions.DatasetError` naming the file and what is
 wrong, with what to do in its ``hint``.
 """
+
 import gzip
 import hashlib
 import math
@@ -74,9 +75,12 @@ def parse_header(head, path, file_size):
     dtype, shape, header_length, expected = _layout(head, path, file_size)
     if file_size != expected:
         what = "truncated" if file_size < expected else "has trailing bytes"
-        _fail(path, f"file {what}: header declares shape {shape} of {dtype.name}, which needs "
-                    f"{expected} bytes, but the file has {file_size}",
-              "fetch the file again")
+        _fail(
+            path,
+            f"file {what}: header declares shape {shape} of {dtype.name}, which needs "
+            f"{expected} bytes, but the file has {file_size}",
+            "fetch the file again",
+        )
     return dtype, shape, header_length
 
 
@@ -84,26 +88,44 @@ def _layout(head, path, file_size):
     """Every check of :func:`parse_header` but the size; also returns the size the header
     implies. ``file_size`` only appears in the messages about a too-short ``head``."""
     if len(head) < 4:
-        _fail(path, f"file is {file_size} bytes, too short to hold an IDX magic number",
-              "the file is empty or truncated: fetch it again")
+        _fail(
+            path,
+            f"file is {file_size} bytes, too short to hold an IDX magic number",
+            "the file is empty or truncated: fetch it again",
+        )
     if head[:2] == b"\x1f\x8b":
-        _fail(path, "file is gzip-compressed but its name does not end in .gz",
-              "rename it to end in .gz or decompress it")
+        _fail(
+            path,
+            "file is gzip-compressed but its name does not end in .gz",
+            "rename it to end in .gz or decompress it",
+        )
     if head[0] != 0 or head[1] != 0:
-        _fail(path, f"bad magic number 0x{head[:4].hex()}: an IDX file starts with two zero "
-                    "bytes", "this is not an IDX file, or it is corrupt")
+        _fail(
+            path,
+            f"bad magic number 0x{head[:4].hex()}: an IDX file starts with two zero bytes",
+            "this is not an IDX file, or it is corrupt",
+        )
     code, ndim = head[2], head[3]
     if code not in IDX_TYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
-        _fail(path, f"unknown element type 0x{code:02X} in magic number 0x{head[:4].hex()} "
-                    f"(known: {known})")
+        _fail(
+            path,
+            f"unknown element type 0x{code:02X} in magic number 0x{head[:4].hex()} "
+            f"(known: {known})",
+        )
     if not 1 <= ndim <= MAX_DIMS:
-        _fail(path, f"magic number 0x{head[:4].hex()} declares {ndim} dimensions; expected "
-                    f"1 to {MAX_DIMS}")
+        _fail(
+            path,
+            f"magic number 0x{head[:4].hex()} declares {ndim} dimensions; expected "
+            f"1 to {MAX_DIMS}",
+        )
     header_length = 4 + 4 * ndim
     if len(head) < header_length:
-        _fail(path, f"file is {file_size} bytes, shorter than its {header_length}-byte header",
-              "the file is truncated: fetch it again")
+        _fail(
+            path,
+            f"file is {file_size} bytes, shorter than its {header_length}-byte header",
+            "the file is truncated: fetch it again",
+        )
     shape = struct.unpack(f">{ndim}I", head[4:header_length])
     dtype = IDX_TYPES[code]
     # Python integers: (2**31, 2**31, 4) must not wrap around to a small size
@@ -115,14 +137,20 @@ def _check_declared(path, dtype, shape, expected, max_bytes, packed_size):
     """Refuse a declared size above ``max_bytes`` or beyond what ``packed_size`` gzip'd bytes
     can inflate to, before anything of that size is allocated or written."""
     if max_bytes is not None and expected > max_bytes:
-        _fail(path, f"header declares shape {shape} of {dtype.name}, {expected} bytes, more than "
-                    f"the {max_bytes} bytes allowed for this file",
-              "this is not the file it is named after, or it is corrupt: fetch it again")
+        _fail(
+            path,
+            f"header declares shape {shape} of {dtype.name}, {expected} bytes, more than "
+            f"the {max_bytes} bytes allowed for this file",
+            "this is not the file it is named after, or it is corrupt: fetch it again",
+        )
     limit = MAX_DEFLATE_RATIO * packed_size + 1024
     if expected > limit:
-        _fail(path, f"header declares shape {shape} of {dtype.name}, {expected} bytes, but a "
-                    f"gzip file of {packed_size} bytes cannot hold more than {limit}",
-              "the file is corrupt or forged: fetch it again")
+        _fail(
+            path,
+            f"header declares shape {shape} of {dtype.name}, {expected} bytes, but a "
+            f"gzip file of {packed_size} bytes cannot hold more than {limit}",
+            "the file is corrupt or forged: fetch it again",
+        )
 
 
 class _Inflating:
@@ -138,8 +166,11 @@ class _Inflating:
             return method(arg)
         except (OSError, EOFError, zlib.error) as exc:
             # BadGzipFile is an OSError; a cut-off stream is EOFError; a corrupt one zlib.error
-            _fail(self.path, f"not a readable gzip file ({type(exc).__name__}: {exc})",
-                  "the file is corrupt or truncated: delete it and fetch it again")
+            _fail(
+                self.path,
+                f"not a readable gzip file ({type(exc).__name__}: {exc})",
+                "the file is corrupt or truncated: delete it and fetch it again",
+            )
 
     def read(self, size):
         return self._call(self.stream.read, size)
@@ -159,7 +190,7 @@ def _read_exactly(stream, view):
     """Fill ``view`` from ``stream`` (fewer bytes only at the end); return the count."""
     done = 0
     while done < len(view):
-        got = stream.readinto(view[done:done + CHUNK_BYTES])
+        got = stream.readinto(view[done : done + CHUNK_BYTES])
         if not got:
             break
         done += got
@@ -179,8 +210,12 @@ def _open_idx_gz(path, stream, max_bytes):
 
 
 def _trailing(path, dtype, shape, expected):
-    _fail(path, f"file has trailing bytes: header declares shape {shape} of {dtype.name}, which "
-                f"needs {expected} bytes, but it decompresses to more", "fetch the file again")
+    _fail(
+        path,
+        f"file has trailing bytes: header declares shape {shape} of {dtype.name}, which "
+        f"needs {expected} bytes, but it decompresses to more",
+        "fetch the file again",
+    )
 
 
 def _read_gzip(path, max_bytes):
@@ -189,10 +224,13 @@ def _read_gzip(path, max_bytes):
         try:
             data = np.empty(expected, dtype=np.uint8)
         except MemoryError:
-            _fail(path, f"header declares {expected} bytes, more than this machine can hold in "
-                        "memory", "load it with mmap=True, or check that it is the right file")
-        data[:len(head)] = np.frombuffer(head, dtype=np.uint8)
-        size = len(head) + _read_exactly(stream, memoryview(data)[len(head):])
+            _fail(
+                path,
+                f"header declares {expected} bytes, more than this machine can hold in memory",
+                "load it with mmap=True, or check that it is the right file",
+            )
+        data[: len(head)] = np.frombuffer(head, dtype=np.uint8)
+        size = len(head) + _read_exactly(stream, memoryview(data)[len(head) :])
         if size < expected:
             parse_header(head, path, size)  # says "truncated"
         if stream.read(1):
@@ -254,17 +292,22 @@ def decompress_idx(src, dst, *, published=None, max_bytes=None, chunk_bytes=CHUN
     src, dst = os.fspath(src), os.fspath(dst)
     with _Inflating(src) as stream:  # FileNotFoundError before any file is created
         head, layout = _open_idx_gz(src, stream, max_bytes)
-        fd, partial = tempfile.mkstemp(dir=os.path.dirname(dst) or ".",
-                                       prefix=_litter.temp_prefix(os.path.basename(dst)),
-                                       suffix=".part")
+        fd, partial = tempfile.mkstemp(
+            dir=os.path.dirname(dst) or ".",
+            prefix=_litter.temp_prefix(os.path.basename(dst)),
+            suffix=".part",
+        )
         try:
             with os.fdopen(fd, "wb") as out:
                 size, digest = _inflate(stream, out, src, chunk_bytes, head, layout)
             parse_header(head, src, size)
             if published is not None and size == published[0] and digest != published[1]:
-                _fail(src, f"decompresses to {size} bytes, the size of the published file, but "
-                           f"its SHA-256 is {digest}, not the published {published[1]}",
-                      "the file is corrupt or altered: fetch it again")
+                _fail(
+                    src,
+                    f"decompresses to {size} bytes, the size of the published file, but "
+                    f"its SHA-256 is {digest}, not the published {published[1]}",
+                    "the file is corrupt or altered: fetch it again",
+                )
             os.replace(partial, dst)
         finally:
             # after a successful replace the temporary name no longer exists
@@ -298,11 +341,15 @@ def idx_header(array):
     kind = (array.dtype.kind, array.dtype.itemsize)
     if kind not in _CODE_OF_KIND:
         supported = ", ".join(dt.name for dt in IDX_TYPES.values())
-        raise InvalidParameterError(f"IDX cannot store dtype {array.dtype}", param="array",
-                                    hint=f"convert to one of {supported}")
+        raise InvalidParameterError(
+            f"IDX cannot store dtype {array.dtype}",
+            param="array",
+            hint=f"convert to one of {supported}",
+        )
     if array.ndim < 1:
-        raise InvalidParameterError("IDX needs an array with at least one dimension; got a scalar",
-                                    param="array")
+        raise InvalidParameterError(
+            "IDX needs an array with at least one dimension; got a scalar", param="array"
+        )
     code = _CODE_OF_KIND[kind]
     return struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
 
@@ -323,8 +370,10 @@ def write_idx(path, array):
     data = idx_bytes(array)
     path = os.fspath(path)
     if path.endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="",
-                                                    mtime=0) as stream:
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as stream,
+        ):
             stream.write(data)
     else:
         with open(path, "wb") as stream:

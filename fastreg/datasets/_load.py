@@ -3,6 +3,7 @@
 ``mmap=True`` returns arrays backed by files rather than RAM: uncompressed files are mapped where
 they are, ``.gz`` files through a verified uncompressed copy in the cache (``_unpack``).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,14 @@ class DatasetArrays(NamedTuple):
     y_test: np.ndarray
 
 
-def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
-               mmap: bool = False, verify: bool = True,
-               download_deadline: float | None = None) -> DatasetArrays:
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    mmap: bool = False,
+    verify: bool = True,
+    download_deadline: float | None = None,
+) -> DatasetArrays:
     """The MNIST digits as :class:`DatasetArrays`: from the folder you name, else from
     ``$FASTREG_DATA``, the cache, or the copy shipped with fastreg (no network needed).
 
@@ -62,13 +68,24 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
     Files of another size under MNIST's names (a subset, hand-made data) are checked by header
     and size only. An unwritable cache raises ``OSError`` saying what to do.
     """
-    return load_dataset("mnist", data_dir, download=download, mmap=mmap, verify=verify,
-                        download_deadline=download_deadline)
+    return load_dataset(
+        "mnist",
+        data_dir,
+        download=download,
+        mmap=mmap,
+        verify=verify,
+        download_deadline=download_deadline,
+    )
 
 
-def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True,
-                       mmap: bool = False, verify: bool = True,
-                       download_deadline: float | None = None) -> DatasetArrays:
+def load_fashion_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    mmap: bool = False,
+    verify: bool = True,
+    download_deadline: float | None = None,
+) -> DatasetArrays:
     """Zalando's Fashion-MNIST, same format and rules as :func:`load_mnist`, but it does not
     ship with fastreg: it is downloaded (MD5-checked, as its authors publish) into the cache.
 
@@ -77,27 +94,42 @@ def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None, *, downlo
     disk are verified by the MD5 of the published .gz or the SHA-256 of the uncompressed
     contents (so MNIST's files under the same names are refused).
     """
-    return load_dataset("fashion-mnist", data_dir, download=download, mmap=mmap, verify=verify,
-                        download_deadline=download_deadline)
+    return load_dataset(
+        "fashion-mnist",
+        data_dir,
+        download=download,
+        mmap=mmap,
+        verify=verify,
+        download_deadline=download_deadline,
+    )
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *,
-                 download: bool = True, mmap: bool = False, verify: bool = True,
-                 download_deadline: float | None = None) -> DatasetArrays:
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    mmap: bool = False,
+    verify: bool = True,
+    download_deadline: float | None = None,
+) -> DatasetArrays:
     """Load the data set registered as ``name`` in ``_registry.DATASETS`` (arguments as in
     :func:`load_mnist`); an unknown name raises InvalidParameterError (``param="dataset"``).
 
     Errors name the files as found (the .gz), not their uncompressed copies.
     """
     spec = _registry.get_spec(name)
-    paths = _fetch.locate(spec, data_dir, download=download, verify=verify,
-                          download_deadline=download_deadline)
+    paths = _fetch.locate(
+        spec, data_dir, download=download, verify=verify, download_deadline=download_deadline
+    )
     if mmap:
         readable = [mappable(path, remote, spec.subdir) for path, remote in zip(paths, spec.files)]
         arrays = [read_idx(path) for path in readable]
     else:  # .gz into memory: never more than the published size is inflated
-        arrays = [read_idx(path, max_bytes=remote.raw_size or None)
-                  for path, remote in zip(paths, spec.files)]
+        arrays = [
+            read_idx(path, max_bytes=remote.raw_size or None)
+            for path, remote in zip(paths, spec.files)
+        ]
     for (images, labels), (image_path, label_path) in zip(
         (arrays[0:2], arrays[2:4]), (paths[0:2], paths[2:4])
     ):
@@ -106,24 +138,31 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *,
         if len(images) != len(labels):
             raise DatasetError(
                 f"{image_path} holds {len(images)} images but {label_path} holds "
-                f"{len(labels)} labels", hint="the two files do not belong together: fetch "
-                "both again from one source")
+                f"{len(labels)} labels",
+                hint="the two files do not belong together: fetch both again from one source",
+            )
     return DatasetArrays(*arrays)
 
 
 def _check_images(images, path, spec):
     expected = "uint8 with shape (n, " + ", ".join(map(str, spec.image_shape)) + ")"
     if images.dtype != np.uint8 or images.shape[1:] != tuple(spec.image_shape):
-        raise DatasetError(f"{path}: expected {spec.title} images, {expected}; the file holds "
-                           f"{images.dtype.name} with shape {images.shape}")
+        raise DatasetError(
+            f"{path}: expected {spec.title} images, {expected}; the file holds "
+            f"{images.dtype.name} with shape {images.shape}"
+        )
 
 
 def _check_labels(labels, path, spec):
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DatasetError(f"{path}: expected {spec.title} labels, uint8 with shape (n,); the "
-                           f"file holds {labels.dtype.name} with shape {labels.shape}")
+        raise DatasetError(
+            f"{path}: expected {spec.title} labels, uint8 with shape (n,); the "
+            f"file holds {labels.dtype.name} with shape {labels.shape}"
+        )
     if labels.size and labels.max() >= spec.n_classes:
         bad = np.flatnonzero(labels >= spec.n_classes)
-        raise DatasetError(f"{path}: label {labels[bad[0]]} at index {bad[0]} is out of range; "
-                           f"{spec.title} labels are 0..{spec.n_classes - 1} "
-                           f"({bad.size} labels out of range)")
+        raise DatasetError(
+            f"{path}: label {labels[bad[0]]} at index {bad[0]} is out of range; "
+            f"{spec.title} labels are 0..{spec.n_classes - 1} "
+            f"({bad.size} labels out of range)"
+        )

@@ -12,6 +12,7 @@
   reaches them at test time. ``standardize=True`` fits the statistics on the training part
   only and applies them unchanged to validation and test data.
 """
+
 from typing import NamedTuple
 
 import numpy as np
@@ -27,8 +28,10 @@ def _check_pair(X, y):
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (one label per sample); got shape {y.shape}")
     if X.ndim < 1 or len(X) != len(y):
-        raise ValueError(f"X and y must have one row per sample; got X with shape {X.shape} "
-                         f"and y with {len(y)} labels")
+        raise ValueError(
+            f"X and y must have one row per sample; got X with shape {X.shape} "
+            f"and y with {len(y)} labels"
+        )
     return X, y
 
 
@@ -39,13 +42,16 @@ def binary_subset(X, y, positive, negative):
     """
     X, y = _check_pair(X, y)
     if positive == negative:
-        raise ValueError(f"positive and negative must be two different labels; both are "
-                         f"{positive!r}")
+        raise ValueError(
+            f"positive and negative must be two different labels; both are {positive!r}"
+        )
     present = np.unique(y)
     for role, label in (("positive", positive), ("negative", negative)):
         if label not in present:
-            raise ValueError(f"{role} label {label!r} does not occur in y; choose among the "
-                             f"labels present: {present.tolist()}")
+            raise ValueError(
+                f"{role} label {label!r} does not occur in y; choose among the "
+                f"labels present: {present.tolist()}"
+            )
     keep = (y == positive) | (y == negative)
     return X[keep], (y[keep] == positive).astype(np.uint8)
 
@@ -92,8 +98,9 @@ def flatten(X):
     """Images (N, h, w) as rows (N, h * w); a view when ``X`` is contiguous."""
     X = np.asarray(X)
     if X.ndim < 2:
-        raise ValueError(f"expected a stack of images (N, h, w) or rows (N, d); got shape "
-                         f"{X.shape}")
+        raise ValueError(
+            f"expected a stack of images (N, h, w) or rows (N, d); got shape {X.shape}"
+        )
     return X.reshape(len(X), -1)
 
 
@@ -104,8 +111,10 @@ def scale_pixels(X, dtype=np.float64):
     if dtype not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be float32 or float64; got {dtype}")
     if X.dtype != np.uint8:
-        raise ValueError(f"expected raw uint8 pixels (0..255); got {X.dtype}. If the data is "
-                         "already scaled, use it as it is")
+        raise ValueError(
+            f"expected raw uint8 pixels (0..255); got {X.dtype}. If the data is "
+            "already scaled, use it as it is"
+        )
     return np.true_divide(X, dtype.type(255), dtype=dtype)
 
 
@@ -137,8 +146,10 @@ class Standardizer:
     def _check(self, X, *, fitting):
         X = np.asarray(X)
         if X.ndim != 2 or X.dtype not in FLOAT_DTYPES:
-            raise ValueError(f"expected float32/float64 features of shape (N, d); got {X.dtype} "
-                             f"with shape {X.shape}. Use flatten() and scale_pixels() first")
+            raise ValueError(
+                f"expected float32/float64 features of shape (N, d); got {X.dtype} "
+                f"with shape {X.shape}. Use flatten() and scale_pixels() first"
+            )
         if fitting:
             if len(X) < 1:
                 raise ValueError("cannot fit a Standardizer on zero samples")
@@ -146,8 +157,10 @@ class Standardizer:
         if not hasattr(self, "mean_"):
             raise ValueError("this Standardizer is not fitted; call fit(X_train) first")
         if X.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} features but the Standardizer was fitted on "
-                             f"{self.mean_.shape[0]}")
+            raise ValueError(
+                f"X has {X.shape[1]} features but the Standardizer was fitted on "
+                f"{self.mean_.shape[0]}"
+            )
         return X
 
 
@@ -161,8 +174,9 @@ class Prepared(NamedTuple):
     standardizer: Standardizer | None
 
 
-def prepare(data, *, digits=None, val_fraction=0.1, dtype=np.float64, standardize=False,
-            random_state=0):
+def prepare(
+    data, *, digits=None, val_fraction=0.1, dtype=np.float64, standardize=False, random_state=0
+):
     """Training-ready arrays from loaded :class:`DatasetArrays` (defaults: module docstring).
 
     ``digits=(positive, negative)`` keeps two classes, labelled 1 and 0; ``val_fraction=None``
@@ -176,7 +190,8 @@ def prepare(data, *, digits=None, val_fraction=0.1, dtype=np.float64, standardiz
     X_val = y_val = None
     if val_fraction is not None:
         X_train, X_val, y_train, y_val = train_val_split(
-            X_train, y_train, val_fraction, stratify=True, random_state=random_state)
+            X_train, y_train, val_fraction, stratify=True, random_state=random_state
+        )
 
     def features(X):
         return None if X is None else scale_pixels(flatten(X), dtype)
@@ -187,5 +202,12 @@ def prepare(data, *, digits=None, val_fraction=0.1, dtype=np.float64, standardiz
         scaler = Standardizer().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         X_val = None if X_val is None else scaler.transform(X_val)
-    return Prepared(X_train, np.array(y_train), X_val, None if y_val is None else np.array(y_val),
-                    X_test, np.array(y_test), scaler)
+    return Prepared(
+        X_train,
+        np.array(y_train),
+        X_val,
+        None if y_val is None else np.array(y_val),
+        X_test,
+        np.array(y_test),
+        scaler,
+    )

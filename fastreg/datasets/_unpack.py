@@ -29,6 +29,7 @@ Reuse never reads the copy's body (not reading it is the point of mapping it): d
 the header and the size intact goes unnoticed until the source changes. Delete the
 ``uncompressed`` folder to force fresh copies.
 """
+
 import hashlib
 import json
 import logging
@@ -60,8 +61,11 @@ def mappable(path, remote, subdir):
     stat = source.stat()
     folder = default_cache_dir(subdir) / COPIES / _folder_key(source.parent)
     copy = folder / source.name[:-3]
-    record = {"source": str(source), "source_size": stat.st_size,
-              "source_mtime_ns": stat.st_mtime_ns}
+    record = {
+        "source": str(source),
+        "source_size": stat.st_size,
+        "source_mtime_ns": stat.st_mtime_ns,
+    }
     problem = _stale(copy, record)
     if problem is None:
         return copy
@@ -70,8 +74,9 @@ def mappable(path, remote, subdir):
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _litter.remove_stale(folder, (".part",), legacy=LEGACY_TEMPS)
-        size, digest = decompress_idx(source, copy, published=published,
-                                      max_bytes=remote.raw_size or None)
+        size, digest = decompress_idx(
+            source, copy, published=published, max_bytes=remote.raw_size or None
+        )
         _litter.write_json(_record_path(copy), dict(record, size=size, sha256=digest))
     except OSError as exc:
         if exc.filename == str(source):  # the source itself went missing or unreadable
@@ -108,9 +113,11 @@ def _stale(copy, record):
 
 
 def _unwritable(exc, source, folder):
-    message = (f"cannot write an uncompressed copy of {source} in {folder} "
-               f"({exc.strerror or exc}). mmap=True needs a writable cache with room for the "
-               "uncompressed file: set XDG_CACHE_HOME to a writable folder, or pass data_dir= a "
-               "folder holding the uncompressed IDX files (gunzip them there; they are mapped "
-               "in place), or load with mmap=False")
+    message = (
+        f"cannot write an uncompressed copy of {source} in {folder} "
+        f"({exc.strerror or exc}). mmap=True needs a writable cache with room for the "
+        "uncompressed file: set XDG_CACHE_HOME to a writable folder, or pass data_dir= a "
+        "folder holding the uncompressed IDX files (gunzip them there; they are mapped "
+        "in place), or load with mmap=False"
+    )
     return OSError(exc.errno, message) if exc.errno else OSError(message)

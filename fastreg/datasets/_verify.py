@@ -18,6 +18,7 @@ while those hold, the file is not read again. The record is replaced atomically
 (:func:`fastreg._litter.write_json`); when the cache cannot be written, files are simply checked
 on every load.
 """
+
 import hashlib
 import json
 import logging
@@ -44,8 +45,11 @@ def _key(spec, remote, path):
 
 def _identity(path, remote):
     stat = os.stat(path)
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "expected": remote.raw_sha256 or remote.digest_kind()[1]}
+    return {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "expected": remote.raw_sha256 or remote.digest_kind()[1],
+    }
 
 
 def _load_record():
@@ -64,8 +68,9 @@ def remember(spec, pairs):
         record = _load_record()
         for remote, path in pairs:
             record[_key(spec, remote, path)] = _identity(path, remote)
-        record = {key: value for key, value in record.items()
-                  if os.path.exists(key.split(":", 2)[2])}  # forget files that are gone
+        record = {
+            key: value for key, value in record.items() if os.path.exists(key.split(":", 2)[2])
+        }  # forget files that are gone
         target = record_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         write_json(target, record)
@@ -88,8 +93,9 @@ def verify_files(spec, remotes, paths):
                 f"{path}: this is not {spec.title}'s {remote.local_name}: {problem}",
                 param="data_dir",
                 hint=f"replace it with the published file ({remote.describe()}), or delete it "
-                     "and load with download=True to fetch it; if you meant to use your own "
-                     "files under these names (a deliberate subset, say), pass verify=False")
+                "and load with download=True to fetch it; if you meant to use your own "
+                "files under these names (a deliberate subset, say), pass verify=False",
+            )
         passed.append((remote, path))
     remember(spec, passed)
 
@@ -125,8 +131,10 @@ def _problem(path, remote):
         if size == remote.size and _hash(path, kind) == digest:
             return None  # the published download itself
         if not remote.raw_sha256:
-            return (f"it has {size} bytes and differs from the published {remote.name} "
-                    f"({remote.size} bytes, {kind} {digest})")
+            return (
+                f"it has {size} bytes and differs from the published {remote.name} "
+                f"({remote.size} bytes, {kind} {digest})"
+            )
         raw_size, raw_digest = _inflated(path, remote.raw_size)
     else:
         raw_size = size
@@ -137,5 +145,7 @@ def _problem(path, remote):
         found = f"more than {remote.raw_size} bytes"
     else:
         found = f"{raw_size} bytes" + (f", sha256 {raw_digest}" if raw_digest else "")
-    return (f"its contents are {found}, the published ones {remote.raw_size} bytes with "
-            f"sha256 {remote.raw_sha256}")
+    return (
+        f"its contents are {found}, the published ones {remote.raw_size} bytes with "
+        f"sha256 {remote.raw_sha256}"
+    )

@@ -6,6 +6,7 @@ separates the classes after one epoch). No timing is asserted: only that every r
 contender has a row with a number, that the ratio and accuracy columns hold what they should,
 and that the machine's lower bound is computed.
 """
+
 import os
 import re
 import subprocess
@@ -22,8 +23,15 @@ SCRIPT = ROOT / "benchmarks" / "compare.py"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import _machine  # noqa: E402
 
-HEADER = ["contender", "ms / epoch", "min–max", "÷ fastreg-numpy", "test acc. after 1 epochs",
-          "other CPU", "notes"]
+HEADER = [
+    "contender",
+    "ms / epoch",
+    "min–max",
+    "÷ fastreg-numpy",
+    "test acc. after 1 epochs",
+    "other CPU",
+    "notes",
+]
 
 
 def _synthetic_digits(n, rng):
@@ -31,7 +39,7 @@ def _synthetic_digits(n, rng):
     rng.shuffle(labels)
     images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
     for k in range(10):
-        images[labels == k, 2 + 2 * k:4 + 2 * k, 4:24] = 255
+        images[labels == k, 2 + 2 * k : 4 + 2 * k, 4:24] = 255
     return images, labels
 
 
@@ -48,10 +56,15 @@ def fake_mnist(tmp_path_factory):
 
 def _run(args, data_dir, tmp_path, verify="0"):
     # verify "0": the synthetic stand-in under MNIST's names is accepted
-    env = dict(os.environ, FASTREG_DATA=str(data_dir), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               FASTREG_COMPARE_VERIFY=verify)
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          env=env, timeout=600)
+    env = dict(
+        os.environ,
+        FASTREG_DATA=str(data_dir),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        FASTREG_COMPARE_VERIFY=verify,
+    )
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def _table_after(text, heading):
@@ -59,7 +72,7 @@ def _table_after(text, heading):
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(heading))
     rows = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("|"):
             rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
         elif rows:
@@ -73,15 +86,35 @@ def _percent(cell):
     return float(match.group(1))
 
 
-@pytest.mark.parametrize("task, heading", [
-    ("softmax", "### softmax, float32, batch 32 (MNIST 2000 x 784, 10 classes"),
-    ("binary", "### binary, float32, batch 32 (MNIST 480 x 784, digits 2 vs 3"),
-])
+@pytest.mark.parametrize(
+    "task, heading",
+    [
+        ("softmax", "### softmax, float32, batch 32 (MNIST 2000 x 784, 10 classes"),
+        ("binary", "### binary, float32, batch 32 (MNIST 480 x 784, digits 2 vs 3"),
+    ],
+)
 def test_tiny_run_prints_the_table(fake_mnist, tmp_path, task, heading):
     out_file = tmp_path / "table.md"
-    proc = _run(["--task", task, "--rows", "2000", "--epochs", "1", "--repeats", "1",
-                 "--contenders", "fastreg-numpy,sklearn-sgd", "--probe-mb", "8",
-                 "--out", str(out_file)], fake_mnist, tmp_path)
+    proc = _run(
+        [
+            "--task",
+            task,
+            "--rows",
+            "2000",
+            "--epochs",
+            "1",
+            "--repeats",
+            "1",
+            "--contenders",
+            "fastreg-numpy,sklearn-sgd",
+            "--probe-mb",
+            "8",
+            "--out",
+            str(out_file),
+        ],
+        fake_mnist,
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out_file.read_text() == proc.stdout
     assert "Machine: " in proc.stdout and "Streaming read GB/s: " in proc.stdout
@@ -102,8 +135,9 @@ def test_tiny_run_prints_the_table(fake_mnist, tmp_path, task, heading):
         assert float(row[5]) >= 0  # CPUs used by other processes meanwhile
     assert by_name["fastreg-numpy"][3] == "1.00x"  # the reference when Cython is not asked for
     ratio = float(by_name["sklearn-sgd"][3].rstrip("x"))
-    assert ratio == pytest.approx(float(by_name["sklearn-sgd"][1])
-                                  / float(by_name["fastreg-numpy"][1]), rel=0.02)
+    assert ratio == pytest.approx(
+        float(by_name["sklearn-sgd"][1]) / float(by_name["fastreg-numpy"][1]), rel=0.02
+    )
     floor = by_name["*machine lower bound*"]
     assert float(floor[1]) > 0 and floor[4] == "" and floor[6].startswith("max(read X, ")
 
@@ -112,9 +146,23 @@ def test_tiny_run_prints_the_table(fake_mnist, tmp_path, task, heading):
 @pytest.mark.parametrize("task", ("softmax", "binary"))
 def test_both_backends_epochs_in_one_table(fake_mnist, tmp_path, task):
     """Both fastreg rows call ``get_backend(name).epoch`` (coef (K, d), K = 1 for binary)."""
-    proc = _run(["--task", task, "--rows", "2000", "--epochs", "1", "--repeats", "1",
-                 "--contenders", "fastreg-cython,fastreg-numpy", "--no-probe"], fake_mnist,
-                tmp_path)
+    proc = _run(
+        [
+            "--task",
+            task,
+            "--rows",
+            "2000",
+            "--epochs",
+            "1",
+            "--repeats",
+            "1",
+            "--contenders",
+            "fastreg-cython,fastreg-numpy",
+            "--no-probe",
+        ],
+        fake_mnist,
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = _table_after(proc.stdout, f"### {task}, float32, batch 32")
     by_name = {row[0]: row for row in rows[2:]}
@@ -126,19 +174,36 @@ def test_both_backends_epochs_in_one_table(fake_mnist, tmp_path, task):
 
 
 def test_time_to_accuracy_table(fake_mnist, tmp_path):
-    proc = _run(["--rows", "2000", "--contenders", "fastreg-fit,fastreg-defaults,sklearn-lbfgs",
-                 "--no-probe"], fake_mnist, tmp_path)
+    proc = _run(
+        [
+            "--rows",
+            "2000",
+            "--contenders",
+            "fastreg-fit,fastreg-defaults,sklearn-lbfgs",
+            "--no-probe",
+        ],
+        fake_mnist,
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
-    rows = _table_after(proc.stdout, "### time to accuracy: softmax, float32 (fastreg target: "
-                                     "test accuracy >= 92.5 %)")
-    assert rows[0] == ["contender", "fit time (s)", "÷ sklearn-lbfgs", "test acc.", "other CPU",
-                       "notes"]
+    rows = _table_after(
+        proc.stdout,
+        "### time to accuracy: softmax, float32 (fastreg target: test accuracy >= 92.5 %)",
+    )
+    assert rows[0] == [
+        "contender",
+        "fit time (s)",
+        "÷ sklearn-lbfgs",
+        "test acc.",
+        "other CPU",
+        "notes",
+    ]
     by_name = {row[0]: row for row in rows[2:]}
     assert list(by_name) == ["fastreg-fit", "fastreg-defaults", "sklearn-lbfgs"]
     lbfgs_s = float(by_name["sklearn-lbfgs"][1])
     assert lbfgs_s > 0 and by_name["sklearn-lbfgs"][2] == "1.00x"  # three significant digits
     assert "iterations" in by_name["sklearn-lbfgs"][5]
-    for name, (_, seconds, ratio, accuracy, other, notes) in by_name.items():
+    for name, (_, seconds, ratio, accuracy, other, _notes) in by_name.items():
         assert float(other) >= 0
         assert _percent(accuracy) >= 92.5, (name, accuracy)
         assert float(ratio.rstrip("x")) == pytest.approx(float(seconds) / lbfgs_s, rel=0.02)
@@ -160,8 +225,12 @@ def test_missing_data_fails_fast_with_a_clear_message(tmp_path):
     are not MNIST (here garbage in FASTREG_DATA, refused by verification)."""
     bad = tmp_path / "bad"
     bad.mkdir()
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (bad / f"{name}.gz").write_bytes(b"not gzip")
     proc = _run(["--contenders", "fastreg-numpy", "--no-probe"], bad, tmp_path, verify="1")
     assert proc.returncode == 1
@@ -174,8 +243,7 @@ def test_lower_bound_arithmetic():
     assert _machine.epoch_flops(60000, 784, 10) == 1_881_600_000
     assert _machine.epoch_bytes(60000, 784, 4) == 188_160_000
     assert _machine.epoch_lower_bound(0.5, 60000, 784, 10, gemm_rate=1e12) == 0.5
-    assert _machine.epoch_lower_bound(1e-3, 60000, 784, 10, gemm_rate=1e9) == \
-        pytest.approx(1.8816)
+    assert _machine.epoch_lower_bound(1e-3, 60000, 784, 10, gemm_rate=1e9) == pytest.approx(1.8816)
 
 
 def test_read_time_needs_contiguous_data():

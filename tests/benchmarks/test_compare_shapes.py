@@ -4,6 +4,7 @@ Tiny sizes only (``--rows-scale 0.001``: 64 to 500 rows a shape); no timing is a
 that the tables hold what they promise: a row per (dtype, threads, batch, contender), a floor
 from the probes and the ratio time / floor beside it.
 """
+
 import json
 import re
 import subprocess
@@ -23,13 +24,23 @@ import contenders  # noqa: E402
 from contenders import shapes  # noqa: E402
 
 TINY = ["--rows-scale", "0.001", "--repeats", "2", "--probe-mb", "8"]
-HEADER = ["dtype", "threads", "batch", "contender", "ms / epoch", "min–max", "floor ms",
-          "÷ floor", "notes"]
+HEADER = [
+    "dtype",
+    "threads",
+    "batch",
+    "contender",
+    "ms / epoch",
+    "min–max",
+    "floor ms",
+    "÷ floor",
+    "notes",
+]
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def _torch_missing():
@@ -53,8 +64,20 @@ def _tables(text):
 
 
 def test_tiny_shape_matrix_prints_rows_beside_the_floor():
-    proc = _run("--shapes", "--shape", "mnist", "binary-small", "text", "--dtype", "float32",
-                "--batch-size", "32", "--threads", "1", *TINY)
+    proc = _run(
+        "--shapes",
+        "--shape",
+        "mnist",
+        "binary-small",
+        "text",
+        "--dtype",
+        "float32",
+        "--batch-size",
+        "32",
+        "--threads",
+        "1",
+        *TINY,
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert out.index("Machine (before): ") < out.index("Machine (after): ") < out.index("### ")
@@ -83,56 +106,98 @@ def test_tiny_shape_matrix_prints_rows_beside_the_floor():
 
 
 def test_no_probe_leaves_the_floor_empty_and_subsets_contenders():
-    proc = _run("--shapes", "--shape", "binary-large", "--dtype", "float64", "--batch-size", "1",
-                "256", "--threads", "1", "2", "--no-probe", "--shape-contenders",
-                "fastreg fit", *TINY)
+    proc = _run(
+        "--shapes",
+        "--shape",
+        "binary-large",
+        "--dtype",
+        "float64",
+        "--batch-size",
+        "1",
+        "256",
+        "--threads",
+        "1",
+        "2",
+        "--no-probe",
+        "--shape-contenders",
+        "fastreg fit",
+        *TINY,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Machine" not in proc.stdout
     rows = next(iter(_tables(proc.stdout).values()))[2:]
     assert [(r[1], r[2], r[3]) for r in rows] == [
-        ("1", "1", "fastreg fit"), ("1", "256", "fastreg fit"),
-        ("2", "1", "fastreg fit"), ("2", "256", "fastreg fit")]
+        ("1", "1", "fastreg fit"),
+        ("1", "256", "fastreg fit"),
+        ("2", "1", "fastreg fit"),
+        ("2", "256", "fastreg fit"),
+    ]
     assert all(r[6] == "—" and r[7] == "—" for r in rows)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--shapes", "--shape", "imagenet"], "invalid choice: 'imagenet'"),
-    (["--shapes", "--shape-contenders", "jax"], "unknown shape contender(s) jax"),
-    (["--shapes", "--rows-scale", "0"], "must be a positive number"),
-    (["--threads", "1", "2", "--no-probe"], "several --threads are for --shapes only"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--shapes", "--shape", "imagenet"], "invalid choice: 'imagenet'"),
+        (["--shapes", "--shape-contenders", "jax"], "unknown shape contender(s) jax"),
+        (["--shapes", "--rows-scale", "0"], "must be a positive number"),
+        (["--threads", "1", "2", "--no-probe"], "several --threads are for --shapes only"),
+    ],
+)
 def test_bad_options_are_rejected(args, message):
     proc = _run(*args)
     assert proc.returncode == 2 and message in proc.stderr
 
 
 def test_shapes_worker_protocol_makes_data_once_for_every_batch_size():
-    proc = _run("--worker", "shapes", "--shape", "few-features", "--dtype", "float64",
-                "--batch-size", "1", "32", "--threads", "1", "--shape-contenders",
-                "fastreg partial_fit", *TINY)
+    proc = _run(
+        "--worker",
+        "shapes",
+        "--shape",
+        "few-features",
+        "--dtype",
+        "float64",
+        "--batch-size",
+        "1",
+        "32",
+        "--threads",
+        "1",
+        "--shape-contenders",
+        "fastreg partial_fit",
+        *TINY,
+    )
     assert proc.returncode == 0, proc.stderr
     line = next(s for s in proc.stdout.splitlines() if s.startswith(compare_spawn.RESULT_TAG))
-    result = json.loads(line[len(compare_spawn.RESULT_TAG):])
+    result = json.loads(line[len(compare_spawn.RESULT_TAG) :])
     assert result["status"] == "ok"
     assert (result["n"], result["d"], result["k"], result["dtype"]) == (500, 54, 7, "float64")
     assert result["bytes"] == 500 * 54 * 8 and result["flops"] == 4 * 500 * 54 * 7
     assert result["read_s"] > 0
     assert [(r["batch"], r["contender"], len(r["ms"])) for r in result["rows"]] == [
-        (1, "fastreg partial_fit", 2), (32, "fastreg partial_fit", 2)]
+        (1, "fastreg partial_fit", 2),
+        (32, "fastreg partial_fit", 2),
+    ]
 
 
 @pytest.mark.skipif(not _torch_missing(), reason="PyTorch is installed here")
 def test_mnist_worker_reports_a_missing_library():
     proc = _run("--worker", "torch", "--no-probe")
     line = next(s for s in proc.stdout.splitlines() if s.startswith(compare_spawn.RESULT_TAG))
-    result = json.loads(line[len(compare_spawn.RESULT_TAG):])
+    result = json.loads(line[len(compare_spawn.RESULT_TAG) :])
     assert result["status"] == "not available" and "PyTorch" in result["reason"]
 
 
 def test_every_contender_has_a_worker_and_a_documented_module():
     assert set(contenders.CONTENDERS) | {"machine", "floor", "shapes"} == set(contenders.WORKERS)
-    modules = [contenders.fastreg_epoch, contenders.sklearn_sgd, contenders.torch_sgd,
-               contenders.sklearn_lbfgs, contenders.fastreg_fit, contenders.probes, shapes]
+    modules = [
+        contenders.fastreg_epoch,
+        contenders.sklearn_sgd,
+        contenders.torch_sgd,
+        contenders.sklearn_lbfgs,
+        contenders.fastreg_fit,
+        contenders.probes,
+        shapes,
+    ]
     documented = set()
     for module in modules:
         names = getattr(module, "NAMES", None) or (module.NAME,)
@@ -161,10 +226,16 @@ def test_shape_data_are_seeded_and_scaled():
 
 
 def test_shape_floor_takes_the_best_probe():
-    before = {"status": "ok", "bandwidth": {"1": 10e9, "2": 15e9},
-              "gemm": {"float32": {"1": 50e9, "2": 90e9}, "float64": {"1": 20e9}}}
-    after = {"status": "ok", "bandwidth": {"1": 12e9, "2": 14e9},
-             "gemm": {"float32": {"1": 40e9, "2": 99e9}, "float64": {"1": 25e9}}}
+    before = {
+        "status": "ok",
+        "bandwidth": {"1": 10e9, "2": 15e9},
+        "gemm": {"float32": {"1": 50e9, "2": 90e9}, "float64": {"1": 20e9}},
+    }
+    after = {
+        "status": "ok",
+        "bandwidth": {"1": 12e9, "2": 14e9},
+        "gemm": {"float32": {"1": 40e9, "2": 99e9}, "float64": {"1": 25e9}},
+    }
     bandwidth, gemm = compare_tables.best_rates([before, after, {"status": "failed"}])
     assert bandwidth == {"1": 12e9, "2": 15e9} and gemm["float32"] == {"1": 50e9, "2": 99e9}
     result = {"dtype": "float32", "threads": 2, "bytes": 30e6, "flops": 1e9, "read_s": 1.0}
@@ -178,10 +249,21 @@ def test_shape_floor_takes_the_best_probe():
 
 
 def test_shape_rows_format_failures_and_ratios():
-    result = {"dtype": "float64", "threads": 1, "other_cpus": 0.0, "rows": [
-        {"contender": "fastreg fit", "batch": 32, "status": "ok", "ms": [3.0, 2.0, 4.0],
-         "notes": "SoftmaxRegression on the cython backend"},
-        {"contender": "torch", "batch": 32, "status": "not available", "reason": "no torch"}]}
+    result = {
+        "dtype": "float64",
+        "threads": 1,
+        "other_cpus": 0.0,
+        "rows": [
+            {
+                "contender": "fastreg fit",
+                "batch": 32,
+                "status": "ok",
+                "ms": [3.0, 2.0, 4.0],
+                "notes": "SoftmaxRegression on the cython backend",
+            },
+            {"contender": "torch", "batch": 32, "status": "not available", "reason": "no torch"},
+        ],
+    }
     ok, missing = compare_tables.shape_rows(result, (0.002, 0.002, 0.001))
     assert ok.startswith("| float64 | 1 | 32 | fastreg fit | 3.00 | 2.00–4.00 | 2.00 | 1.50x |")
     assert "floor read-bound" in ok
@@ -189,13 +271,30 @@ def test_shape_rows_format_failures_and_ratios():
 
 
 def test_mnist_command_carries_every_option():
-    args = SimpleNamespace(epochs=2, repeats=3, fit_repeats=1, lr=0.5, l2=0.0, seed=0, threads=2,
-                           probe_mb=8, max_fit_epochs=30, fit_schedule="cosine",
-                           target_accuracy=None, rows=100, download=True)
+    args = SimpleNamespace(
+        epochs=2,
+        repeats=3,
+        fit_repeats=1,
+        lr=0.5,
+        l2=0.0,
+        seed=0,
+        threads=2,
+        probe_mb=8,
+        max_fit_epochs=30,
+        fit_schedule="cosine",
+        target_accuracy=None,
+        rows=100,
+        download=True,
+    )
     cmd = compare_spawn.mnist_command(args, "sklearn-sgd", ("binary", "float64", 64))
     assert cmd[1] == str(SCRIPT) and cmd[2:4] == ["--worker", "sklearn-sgd"]
-    for flag, value in (("--task", "binary"), ("--dtype", "float64"), ("--batch-size", "64"),
-                        ("--rows", "100"), ("--threads", "2")):
+    for flag, value in (
+        ("--task", "binary"),
+        ("--dtype", "float64"),
+        ("--batch-size", "64"),
+        ("--rows", "100"),
+        ("--threads", "2"),
+    ):
         assert cmd[cmd.index(flag) + 1] == value
     assert "--download" in cmd and "--target-accuracy" not in cmd
     assert compare_spawn.worker_env(3)["OPENBLAS_NUM_THREADS"] == "3"

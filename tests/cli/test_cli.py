@@ -6,6 +6,7 @@ fixture's skip/fail rule) for one or two epochs, then check the files written, r
 argument errors, the output folder, the writers, missing data and missing matplotlib.
 Nothing here downloads: every run that could passes ``--no-download``.
 """
+
 import csv
 import importlib.metadata
 import json
@@ -35,12 +36,14 @@ def run_cli(*args, env=None, cwd=None, pre=""):
     ``pre`` is Python code run before the CLI (to block an import, say)."""
     full_env = dict(os.environ if env is None else env)
     if pre:
-        cmd = [sys.executable, "-c",
-               f"{pre}\nimport sys\nfrom fastreg.cli import main\nsys.exit(main({list(args)!r}))"]
+        cmd = [
+            sys.executable,
+            "-c",
+            f"{pre}\nimport sys\nfrom fastreg.cli import main\nsys.exit(main({list(args)!r}))",
+        ]
     else:
         cmd = [sys.executable, "-m", "fastreg", *args]
-    return subprocess.run(cmd, env=full_env, cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(cmd, env=full_env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def error_lines(stderr):
@@ -67,8 +70,9 @@ def test_console_script():
         importlib.metadata.distribution("fastreg-sgd")
     except importlib.metadata.PackageNotFoundError:
         return  # running from a source tree: the declaration above is what there is to check
-    (entry,) = [e for e in importlib.metadata.entry_points(group="console_scripts")
-                if e.name == "fastreg"]
+    (entry,) = [
+        e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "fastreg"
+    ]
     assert entry.load() is cli.main
     script = Path(sys.executable).parent / ("fastreg.exe" if os.name == "nt" else "fastreg")
     proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
@@ -80,11 +84,20 @@ def test_distribution_name_is_our_own():
     the module fastreg and the command fastreg. Every install hint says so."""
     text = (REPO / "pyproject.toml").read_text()
     assert re.search(r'^name\s*=\s*"fastreg-sgd"\s*$', text, re.MULTILINE)
-    sources = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "pyproject.toml",
-               *(REPO / "fastreg").rglob("*.py"), *(REPO / "docs").rglob("*.md")]
+    sources = [
+        REPO / "README.md",
+        REPO / "CHANGELOG.md",
+        REPO / "pyproject.toml",
+        *(REPO / "fastreg").rglob("*.py"),
+        *(REPO / "docs").rglob("*.md"),
+    ]
     bare = re.compile(r"""fastreg\[|pip install ['"]?fastreg(?![\w-])""")
-    found = [f"{path.relative_to(REPO)}: {m.group(0)}" for path in sources if path.is_file()
-             for m in bare.finditer(path.read_text(encoding="utf-8"))]
+    found = [
+        f"{path.relative_to(REPO)}: {m.group(0)}"
+        for path in sources
+        if path.is_file()
+        for m in bare.finditer(path.read_text(encoding="utf-8"))
+    ]
     assert not found, found
     try:
         dist = importlib.metadata.distribution("fastreg-sgd")
@@ -96,9 +109,25 @@ def test_distribution_name_is_our_own():
 def test_help_lists_every_option():
     proc = run_cli("train", "--help")
     assert proc.returncode == 0, proc.stderr
-    for option in ("--task", "--digits", "--epochs", "--batch-size", "--lr", "--lr-schedule",
-                   "--l2", "--patience", "--backend", "--dtype", "--seed", "--data-dir",
-                   "--dataset", "--out", "--no-download", "--no-verify", "--overwrite"):
+    for option in (
+        "--task",
+        "--digits",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--lr-schedule",
+        "--l2",
+        "--patience",
+        "--backend",
+        "--dtype",
+        "--seed",
+        "--data-dir",
+        "--dataset",
+        "--out",
+        "--no-download",
+        "--no-verify",
+        "--overwrite",
+    ):
         assert option in proc.stdout, option
     assert "fashion-mnist" in proc.stdout
     assert cli.main(["evaluate", "--help"]) == 0
@@ -141,8 +170,9 @@ BAD_ARGS = [
 ]
 
 
-@pytest.mark.parametrize("argv, message", BAD_ARGS,
-                         ids=[" ".join(a) or "nothing" for a, _ in BAD_ARGS])
+@pytest.mark.parametrize(
+    "argv, message", BAD_ARGS, ids=[" ".join(a) or "nothing" for a, _ in BAD_ARGS]
+)
 def test_bad_arguments_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == cli.EXIT_USAGE
@@ -192,8 +222,9 @@ def test_cython_backend_missing(monkeypatch, tmp_path, capsys):
     """--backend cython without the built extension: how to build it, or use NumPy."""
     from fastreg import _kernels
 
-    monkeypatch.setitem(_kernels._cache, "cython",
-                        ImportError("No module named 'fastreg._kernels._linear'"))
+    monkeypatch.setitem(
+        _kernels._cache, "cython", ImportError("No module named 'fastreg._kernels._linear'")
+    )
     out = tmp_path / "run"
     assert cli.main(["train", "--backend", "cython", "--out", str(out)]) == cli.EXIT_FAILURE
     lines = error_lines(capsys.readouterr().err)
@@ -210,8 +241,9 @@ def test_unwritable_out_is_reported_before_loading_data(tmp_path):
     """Checked first: the message is about --out even though the data is missing too."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    proc = run_cli("train", "--no-download", "--out", str(blocker / "run"),
-                   env=no_data_env(tmp_path))
+    proc = run_cli(
+        "train", "--no-download", "--out", str(blocker / "run"), env=no_data_env(tmp_path)
+    )
     assert proc.returncode == 1
     lines = error_lines(proc.stderr)
     assert len(lines) == 1, proc.stderr
@@ -226,25 +258,29 @@ def test_missing_data_says_where_it_looked_and_what_to_do(tmp_path):
     no folder is named): every place searched, every way to provide it, each file's digest."""
     env = no_data_env(tmp_path)
     out = tmp_path / "run"
-    proc = run_cli("train", "--no-download", "--dataset", "fashion-mnist", "--out", str(out),
-                   env=env)
+    proc = run_cli(
+        "train", "--no-download", "--dataset", "fashion-mnist", "--out", str(out), env=env
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("fastreg: error: Fashion-MNIST was not found")
     assert f"FASTREG_DATA: {env['FASTREG_DATA']}" in proc.stderr  # the places searched
     cache = Path(env["XDG_CACHE_HOME"]) / "fastreg" / "fashion-mnist"
     assert str(cache) in proc.stderr
-    for hint in ("--data-dir DIR", "FASTREG_DATA=DIR", "drop --no-download",
-                 f"put them (gzip'd or not) in {cache}:", "train-images-idx3-ubyte.gz (26421880 "
-                 "bytes, md5 8d4fb7e6c68d591d4c3dfef9ec88bf0d"):
+    for hint in (
+        "--data-dir DIR",
+        "FASTREG_DATA=DIR",
+        "drop --no-download",
+        f"put them (gzip'd or not) in {cache}:",
+        "train-images-idx3-ubyte.gz (26421880 bytes, md5 8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    ):
         assert hint in proc.stderr, hint
     assert "data_dir=" not in proc.stderr  # the Python spelling is replaced by the CLI one
     assert not out.exists() and os.listdir(tmp_path) == ["no-data"]  # nothing left behind
 
     # a named folder is the only place looked at, for MNIST too
     given = tmp_path / "given"
-    proc = run_cli("train", "--no-download", "--data-dir", str(given), "--out", str(out),
-                   env=env)
+    proc = run_cli("train", "--no-download", "--data-dir", str(given), "--out", str(out), env=env)
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"fastreg: error: MNIST was not found in {given}")
     assert "FASTREG_DATA=DIR" not in proc.stderr and f"into {given}" in proc.stderr
@@ -261,8 +297,12 @@ def test_evaluate_missing_or_foreign_model(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- writers
 def test_history_csv_round_trip(tmp_path):
-    history = {"step": [10, 20], "epoch": [1, 2], "train_loss": [0.5, 0.25],
-               "val_loss": [float("nan"), 1 / 3]}
+    history = {
+        "step": [10, 20],
+        "epoch": [1, 2],
+        "train_loss": [0.5, 0.25],
+        "val_loss": [float("nan"), 1 / 3],
+    }
     report.write_history_csv(history, tmp_path / "h.csv")
     with open(tmp_path / "h.csv", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -272,13 +312,26 @@ def test_history_csv_round_trip(tmp_path):
 
 
 def test_json_writer(tmp_path):
-    record = {"a": np.float32(0.5), "n": np.int64(3), "nan": float("nan"), "flag": np.bool_(True),
-              "cm": np.array([[1, 2], [3, 4]]), "inf": np.inf, "nested": {"x": [1.5, -2e-7]}}
+    record = {
+        "a": np.float32(0.5),
+        "n": np.int64(3),
+        "nan": float("nan"),
+        "flag": np.bool_(True),
+        "cm": np.array([[1, 2], [3, 4]]),
+        "inf": np.inf,
+        "nested": {"x": [1.5, -2e-7]},
+    }
     report.write_json(record, tmp_path / "m.json")
     text = (tmp_path / "m.json").read_text()
-    assert json.loads(text) == {"a": 0.5, "n": 3, "nan": None, "flag": True,
-                                "cm": [[1, 2], [3, 4]], "inf": None,
-                                "nested": {"x": [1.5, -2e-7]}}
+    assert json.loads(text) == {
+        "a": 0.5,
+        "n": 3,
+        "nan": None,
+        "flag": True,
+        "cm": [[1, 2], [3, 4]],
+        "inf": None,
+        "nested": {"x": [1.5, -2e-7]},
+    }
     assert "[1, 2]" in text  # matrix rows on one line each
 
 
@@ -317,8 +370,9 @@ def test_metrics_against_loops():
     cm = confusion_matrix(y, pred, labels=labels)
     np.testing.assert_array_equal(cm, naive_confusion(y, pred, labels))
     assert cm.sum() == 500 and np.trace(cm) / 500 == accuracy(y, pred)
-    np.testing.assert_allclose(per_class_accuracy(cm),
-                               [np.mean(pred[y == k] == k) for k in labels])
+    np.testing.assert_allclose(
+        per_class_accuracy(cm), [np.mean(pred[y == k] == k) for k in labels]
+    )
     # label order is respected, absent labels give zero rows, unknown ones are refused
     cm2 = confusion_matrix([3, 2, 2], [2, 2, 3], labels=[3, 2, 7])
     np.testing.assert_array_equal(cm2, [[0, 1, 0], [1, 1, 0], [0, 0, 0]])
@@ -332,8 +386,11 @@ def test_metrics_against_loops():
 def test_mean_cross_entropy_against_loop():
     rng = np.random.default_rng(4)
     z = rng.normal(size=(50, 4)) * 30  # large logits: log-probabilities, never log(0)
-    log_p = z - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)) \
+    log_p = (
+        z
+        - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))
         - z.max(1, keepdims=True)
+    )
     y = rng.integers(0, 4, 50)
     expected = sum(-log_p[n, y[n]] for n in range(50)) / 50
     assert math.isclose(mean_cross_entropy(log_p, y), expected, rel_tol=1e-12)
@@ -358,8 +415,9 @@ def _png_ok(path):
 @pytest.mark.real_data
 def test_train_binary_end_to_end(mnist, tmp_path):
     out = tmp_path / "run"
-    proc = run_cli("train", "--task", "binary", "--epochs", "2", "--no-download", "--out",
-                   str(out))
+    proc = run_cli(
+        "train", "--task", "binary", "--epochs", "2", "--no-download", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "LogisticRegression" in proc.stderr  # the progress bar
@@ -393,8 +451,9 @@ def test_train_binary_end_to_end(mnist, tmp_path):
     assert printed_acc == pytest.approx(test_acc, abs=5e-5)
     assert printed_loss == pytest.approx(metrics["test"]["loss"], abs=5e-5)
     for row, key in (("train", "train"), ("validation", "validation")):
-        assert _summary_value(proc.stdout, row)[1] == pytest.approx(metrics[key]["accuracy"],
-                                                                    abs=5e-5)
+        assert _summary_value(proc.stdout, row)[1] == pytest.approx(
+            metrics[key]["accuracy"], abs=5e-5
+        )
     for word in ("epochs      2 run, best epoch", "wall time", "float32", metrics["backend"]):
         assert word in proc.stdout
 
@@ -404,16 +463,34 @@ def test_train_binary_end_to_end(mnist, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     np.testing.assert_allclose([float(r["val_loss"]) for r in rows], model.history_["val_loss"])
     # under early stopping the kept weights are those of the lowest validation loss
-    assert metrics["validation"]["loss"] == pytest.approx(min(model.history_["val_loss"]),
-                                                          rel=1e-4)
+    assert metrics["validation"]["loss"] == pytest.approx(
+        min(model.history_["val_loss"]), rel=1e-4
+    )
 
 
 @pytest.mark.real_data
 def test_train_softmax_and_evaluate(mnist, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default --out lands under runs/
-    code = cli.main(["train", "--task", "softmax", "--epochs", "2", "--batch-size", "64",
-                     "--lr", "0.2", "--no-early-stopping", "--dtype", "float64", "--seed", "7",
-                     "--no-download", "--no-progress"])
+    code = cli.main(
+        [
+            "train",
+            "--task",
+            "softmax",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--lr",
+            "0.2",
+            "--no-early-stopping",
+            "--dtype",
+            "float64",
+            "--seed",
+            "7",
+            "--no-download",
+            "--no-progress",
+        ]
+    )
     _out, err = capsys.readouterr()
     assert code == 0, err
     (run,) = list((tmp_path / "runs").iterdir())
@@ -439,7 +516,7 @@ def test_train_softmax_and_evaluate(mnist, tmp_path, capsys, monkeypatch):
     lines = text.splitlines()
     start = lines.index("confusion matrix (rows: true class, columns: predicted class)")
     assert lines[start + 1].split() == [str(k) for k in range(10)]  # predicted classes
-    rows = [line.split() for line in lines[start + 2:start + 12]]
+    rows = [line.split() for line in lines[start + 2 : start + 12]]
     assert [row[0] for row in rows] == [str(k) for k in range(10)]  # true classes
     cm = np.array([[int(v) for v in row[1:]] for row in rows])
     assert cm.shape == (10, 10) and cm.sum() == 10000
@@ -450,8 +527,24 @@ def test_train_softmax_and_evaluate(mnist, tmp_path, capsys, monkeypatch):
 @pytest.mark.real_data
 def test_evaluate_binary_needs_its_classes(mnist, tmp_path, capsys):
     run = tmp_path / "run"
-    assert cli.main(["train", "--digits", "7", "1", "--epochs", "1", "--no-download",
-                     "--no-progress", "--no-plots", "--out", str(run)]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--digits",
+                "7",
+                "1",
+                "--epochs",
+                "1",
+                "--no-download",
+                "--no-progress",
+                "--no-plots",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     assert sorted(os.listdir(run)) == ["history.csv", "metrics.json", "model.npz"]  # --no-plots
     capsys.readouterr()
@@ -466,27 +559,72 @@ def test_evaluate_binary_needs_its_classes(mnist, tmp_path, capsys):
     assert cli.main(["evaluate", str(alone), "--no-download"]) == cli.EXIT_USAGE
     assert "pass --digits POS NEG" in capsys.readouterr().err
     assert cli.main(["evaluate", str(alone), "--digits", "7", "1", "--no-download"]) == 0
-    assert f"({round(metrics['test']['accuracy'] * metrics['n_test'])} of" in \
-        capsys.readouterr().out
+    assert (
+        f"({round(metrics['test']['accuracy'] * metrics['n_test'])} of" in capsys.readouterr().out
+    )
 
 
 @pytest.mark.real_data
 def test_same_seed_same_model(mnist, tmp_path):
     for name in ("a", "b"):
-        assert cli.main(["train", "--epochs", "1", "--seed", "11", "--no-download",
-                         "--no-progress", "--no-plots", "--out", str(tmp_path / name)]) == 0
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--epochs",
+                    "1",
+                    "--seed",
+                    "11",
+                    "--no-download",
+                    "--no-progress",
+                    "--no-plots",
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     a, b = (fastreg.load(tmp_path / name / "model.npz") for name in ("a", "b"))
     np.testing.assert_array_equal(a.coef_, b.coef_)
-    assert cli.main(["train", "--epochs", "1", "--seed", "12", "--no-download", "--no-progress",
-                     "--no-plots", "--out", str(tmp_path / "c")]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--epochs",
+                "1",
+                "--seed",
+                "12",
+                "--no-download",
+                "--no-progress",
+                "--no-plots",
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     assert not np.array_equal(a.coef_, fastreg.load(tmp_path / "c" / "model.npz").coef_)
 
 
 @pytest.mark.real_data
 def test_divergence_is_a_message_not_a_traceback(mnist, tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli.main(["train", "--lr", "1e38", "--epochs", "2", "--no-download",
-                     "--no-progress", "--out", str(out)]) == cli.EXIT_FAILURE
+    assert (
+        cli.main(
+            [
+                "train",
+                "--lr",
+                "1e38",
+                "--epochs",
+                "2",
+                "--no-download",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == cli.EXIT_FAILURE
+    )
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1
     assert lines[0].startswith("fastreg: error: Training diverged in epoch 1")
@@ -497,8 +635,16 @@ def test_divergence_is_a_message_not_a_traceback(mnist, tmp_path, capsys):
 @pytest.mark.real_data
 def test_without_matplotlib_the_rest_is_written(mnist, tmp_path):
     out = tmp_path / "run"
-    proc = run_cli("train", "--epochs", "1", "--no-download", "--no-progress", "--out", str(out),
-                   pre="import sys; sys.modules['matplotlib'] = None")
+    proc = run_cli(
+        "train",
+        "--epochs",
+        "1",
+        "--no-download",
+        "--no-progress",
+        "--out",
+        str(out),
+        pre="import sys; sys.modules['matplotlib'] = None",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     warning = [line for line in error_lines(proc.stderr) if line.startswith("fastreg: warning:")]

@@ -4,6 +4,7 @@ metrics.json, a cache that cannot be made, a closed pipe, an unknown option, --n
 No test here needs MNIST: ``train`` and ``evaluate`` get small synthetic images through their
 ``load_data`` (patched in the process, or in the child process by ``pre`` code).
 """
+
 import json
 import os
 import signal
@@ -22,12 +23,14 @@ from fastreg.exceptions import DataNotFoundError
 def run_cli(*args, env=None, pre=""):
     """``fastreg ARGS`` in a subprocess; ``pre`` is Python code run before the CLI."""
     code = f"{pre}\nimport sys\nfrom fastreg.cli import main\nsys.exit(main({list(args)!r}))"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip()]
+
 
 SYNTHETIC = """
 import numpy as np
@@ -158,13 +161,13 @@ def test_learning_rate_auto_is_the_default_and_is_recorded(lr, tmp_path, capsys,
         assert model.step_scale_.shape == (784,)
 
 
-def test_divergence_under_auto_suggests_an_explicit_lr(tmp_path, capsys, fake_data,
-                                                       monkeypatch):
+def test_divergence_under_auto_suggests_an_explicit_lr(tmp_path, capsys, fake_data, monkeypatch):
     from fastreg._training import fit as fit_driver
 
     real = fit_driver.auto_step
-    monkeypatch.setattr(fit_driver, "auto_step",
-                        lambda *a, **k: (real(*a, **k)[0] * 1e15, real(*a, **k)[1]))
+    monkeypatch.setattr(
+        fit_driver, "auto_step", lambda *a, **k: (real(*a, **k)[0] * 1e15, real(*a, **k)[1])
+    )
     assert cli.main(quick(tmp_path / "run")) == cli.EXIT_FAILURE
     err = capsys.readouterr().err
     assert "times per-feature step scales" in err and "Pass a smaller --lr (e.g. --lr " in err
@@ -173,8 +176,9 @@ def test_divergence_under_auto_suggests_an_explicit_lr(tmp_path, capsys, fake_da
 
 @pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError(28, "No space left on device")])
 @pytest.mark.parametrize("earlier", [False, True])
-def test_failure_while_writing_leaves_out_as_it_was(fault, earlier, tmp_path, monkeypatch,
-                                                    capsys, fake_data):
+def test_failure_while_writing_leaves_out_as_it_was(
+    fault, earlier, tmp_path, monkeypatch, capsys, fake_data
+):
     """A fault after some files were written: --out absent (or the earlier run untouched), no
     temporary folder left, and the parents made for the run removed again."""
     out = tmp_path / "parent" / "run"
@@ -246,7 +250,8 @@ def test_sigint_while_writing_leaves_no_half_folder(tmp_path):
         "    real(record, path)\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(30)\n"
-        "report.write_json = write_json\n")
+        "report.write_json = write_json\n"
+    )
     proc = run_cli(*quick(out), pre=pre)
     assert proc.returncode == cli.EXIT_INTERRUPTED, proc.stderr
     assert error_lines(proc.stderr) == ["fastreg: error: interrupted"]
@@ -313,8 +318,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("text, warning", HOSTILE, ids=range(len(HOSTILE)))
-def test_hostile_metrics_json_is_ignored_with_a_warning(text, warning, binary_run, capsys,
-                                                        fake_data):
+def test_hostile_metrics_json_is_ignored_with_a_warning(
+    text, warning, binary_run, capsys, fake_data
+):
     path = binary_run / "metrics.json"
     (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
     code = cli.main(["evaluate", str(binary_run)])
@@ -329,7 +335,8 @@ def test_hostile_metrics_json_is_ignored_with_a_warning(text, warning, binary_ru
 
 def test_valid_metrics_json_still_gives_the_classes(binary_run, capsys, fake_data):
     (binary_run / "metrics.json").write_text(
-        '{"dataset": "mnist", "digits": {"positive": 2, "negative": 3}, "extra": [1]}')
+        '{"dataset": "mnist", "digits": {"positive": 2, "negative": 3}, "extra": [1]}'
+    )
     assert cli.main(["evaluate", str(binary_run)]) == cli.EXIT_OK
     out, err = capsys.readouterr()
     assert err == "" and "2 (label 1) vs 3 (label 0)" in out and "from " in out
@@ -357,8 +364,9 @@ def test_uncreatable_cache_says_so(tmp_path, monkeypatch, capsys):
     loader_raising(monkeypatch, NotADirectoryError(20, "Not a directory", str(cache)))
     assert cli.main(["train", "--no-progress", "--out", str(tmp_path / "run")]) == 1
     (line,) = error_lines(capsys.readouterr().err)
-    assert line.startswith(f"fastreg: error: cannot create the cache folder {cache}: "
-                           "Not a directory")
+    assert line.startswith(
+        f"fastreg: error: cannot create the cache folder {cache}: Not a directory"
+    )
     assert "XDG_CACHE_HOME=DIR" in line and "--data-dir DIR" in line
     assert "--no-download" not in line
 
@@ -369,12 +377,13 @@ def test_uncreatable_cache_through_the_real_loader(tmp_path):
     blocker.write_text("")
     env = dict(os.environ, XDG_CACHE_HOME=str(blocker / "cache"))
     env.pop("FASTREG_DATA", None)
-    proc = run_cli("train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "run"),
-                   env=env)
+    proc = run_cli("train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "run"), env=env)
     assert proc.returncode == 1
     (line,) = error_lines(proc.stderr)
-    assert line.startswith("fastreg: error: cannot create the cache folder "
-                           f"{blocker / 'cache' / 'fastreg' / 'fashion-mnist'}")
+    assert line.startswith(
+        "fastreg: error: cannot create the cache folder "
+        f"{blocker / 'cache' / 'fastreg' / 'fashion-mnist'}"
+    )
     assert "XDG_CACHE_HOME" in line and "--no-download" not in line
     assert not (tmp_path / "run").exists()
 
@@ -394,8 +403,11 @@ def test_no_verify_reaches_the_loader(command, monkeypatch, capsys, tmp_path):
 
     assert "verify" in inspect.signature(load_dataset).parameters
     calls = loader_raising(monkeypatch, DataNotFoundError("nothing", param="data_dir"))
-    argv = ["train", "--out", str(tmp_path / "run")] if command == "train" else \
-        ["evaluate", str(_any_model(tmp_path))]
+    argv = (
+        ["train", "--out", str(tmp_path / "run")]
+        if command == "train"
+        else ["evaluate", str(_any_model(tmp_path))]
+    )
     assert cli.main([*argv, "--no-verify", "--no-download"]) == 1, capsys.readouterr().err
     assert cli.main([*argv, "--no-download"]) == 1
     assert [c.get("verify", True) for c in calls] == [False, True]
@@ -417,8 +429,13 @@ def test_closed_pipe_exits_quietly():
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = subprocess.run([sys.executable, "-m", "fastreg", "train", "--help"],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "fastreg", "train", "--help"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     finally:
         os.close(write_end)
     assert proc.stderr == "" and proc.returncode in (0, 1)
@@ -426,15 +443,18 @@ def test_closed_pipe_exits_quietly():
 
 def test_closed_pipe_after_the_first_line(tmp_path):
     """``fastreg evaluate RUN | head -1`` with a long report: quiet, no traceback."""
-    pre = ("from fastreg.cli import evaluate\n"
-           "def run_evaluate(args, argv=()):\n"
-           "    for k in range(200000):\n"
-           "        print(f'line {k}')\n"
-           "    return 0\n"
-           "evaluate.run_evaluate = run_evaluate\n")
+    pre = (
+        "from fastreg.cli import evaluate\n"
+        "def run_evaluate(args, argv=()):\n"
+        "    for k in range(200000):\n"
+        "        print(f'line {k}')\n"
+        "    return 0\n"
+        "evaluate.run_evaluate = run_evaluate\n"
+    )
     code = f"{pre}\nimport sys\nfrom fastreg.cli import main\nsys.exit(main(['evaluate', 'x']))"
-    fastreg = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    fastreg = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     head = subprocess.run(["head", "-1"], stdin=fastreg.stdout, capture_output=True, timeout=120)
     fastreg.stdout.close()
     err = fastreg.stderr.read().decode()
@@ -445,8 +465,10 @@ def test_closed_pipe_after_the_first_line(tmp_path):
 def test_unknown_option_is_reported_by_its_subcommand(capsys):
     assert cli.main(["train", "--no-such-option"]) == cli.EXIT_USAGE
     (line,) = error_lines(capsys.readouterr().err)
-    assert line == ("fastreg train: error: unrecognized arguments: --no-such-option "
-                    "(see `fastreg train --help`)")
+    assert line == (
+        "fastreg train: error: unrecognized arguments: --no-such-option "
+        "(see `fastreg train --help`)"
+    )
     assert cli.main(["evaluate", "m.npz", "--frob"]) == cli.EXIT_USAGE
     assert error_lines(capsys.readouterr().err)[0].startswith("fastreg evaluate: error: ")
     assert cli.main(["--frob", "train"]) == cli.EXIT_USAGE

@@ -7,6 +7,7 @@ the user sees the command line's options instead. The dataset registry is the on
 data set names, titles and class names: a changed or added registry entry shows up in the CLI,
 and the CLI's source spells none of them.
 """
+
 import dataclasses
 import re
 from pathlib import Path
@@ -36,10 +37,13 @@ def one_error_line(capsys):
 @pytest.fixture
 def failing_loader(monkeypatch):
     """Make ``fastreg.datasets.load_dataset`` raise the exception a test hands it."""
+
     def install(exc):
         def load_dataset(name, data_dir=None, *, download=True, mmap=False, **kwargs):
             raise exc
+
         monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+
     return install
 
 
@@ -49,10 +53,14 @@ def train_argv(tmp_path, *extra):
 
 # --------------------------------------------------------------------------- structured errors
 def test_data_not_found_names_the_option_not_the_argument(failing_loader, tmp_path, capsys):
-    failing_loader(DataNotFoundError(
-        "Zahlen was not found. Looked in:\n  data_dir: /nowhere (no such folder)",
-        searched=["/nowhere"], param="data_dir",
-        hint="to provide it, pass data_dir=<folder>, or call again with download=True"))
+    failing_loader(
+        DataNotFoundError(
+            "Zahlen was not found. Looked in:\n  data_dir: /nowhere (no such folder)",
+            searched=["/nowhere"],
+            param="data_dir",
+            hint="to provide it, pass data_dir=<folder>, or call again with download=True",
+        )
+    )
     assert cli.main(train_argv(tmp_path)) == cli.EXIT_FAILURE
     out, lines = one_error_line(capsys)
     text = "\n".join(lines)
@@ -71,11 +79,15 @@ def test_the_option_follows_the_exceptions_param(failing_loader, tmp_path, capsy
     assert "pass --data-root DIR" in "\n".join(lines)
 
 
-def test_download_error_says_where_to_put_the_files(failing_loader, tmp_path, capsys,
-                                                    monkeypatch):
+def test_download_error_says_where_to_put_the_files(failing_loader, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    failing_loader(DownloadError("Could not download x.gz from any mirror", param="data_dir",
-                                 hint="name a folder with data_dir="))
+    failing_loader(
+        DownloadError(
+            "Could not download x.gz from any mirror",
+            param="data_dir",
+            hint="name a folder with data_dir=",
+        )
+    )
     assert cli.main(["train", "--no-progress", "--out", str(tmp_path / "run")]) == 1
     _, lines = one_error_line(capsys)
     text = "\n".join(lines)
@@ -90,9 +102,14 @@ def test_download_error_says_where_to_put_the_files(failing_loader, tmp_path, ca
 def test_foreign_file_suggests_no_verify(failing_loader, tmp_path, capsys):
     """A file on disk that is not the data set (param data_dir): the CLI's advice, not
     verify=False."""
-    failing_loader(DatasetError("/d/train-images-idx3-ubyte.gz: this is not MNIST's "
-                                "train-images-idx3-ubyte: sha256 differs", param="data_dir",
-                                hint="replace it, or pass verify=False"))
+    failing_loader(
+        DatasetError(
+            "/d/train-images-idx3-ubyte.gz: this is not MNIST's "
+            "train-images-idx3-ubyte: sha256 differs",
+            param="data_dir",
+            hint="replace it, or pass verify=False",
+        )
+    )
     assert cli.main(train_argv(tmp_path)) == cli.EXIT_FAILURE
     _, lines = one_error_line(capsys)
     assert len(lines) == 1 and lines[0].startswith("fastreg: error: /d/train-images")
@@ -100,12 +117,14 @@ def test_foreign_file_suggests_no_verify(failing_loader, tmp_path, capsys):
 
 
 def test_corrupt_data_keeps_the_library_advice(failing_loader, tmp_path, capsys):
-    failing_loader(DatasetError("/d/t10k-labels-idx1-ubyte.gz: file truncated",
-                                hint="fetch the file again"))
+    failing_loader(
+        DatasetError("/d/t10k-labels-idx1-ubyte.gz: file truncated", hint="fetch the file again")
+    )
     assert cli.main(train_argv(tmp_path)) == cli.EXIT_FAILURE
     _, lines = one_error_line(capsys)
-    assert lines == ["fastreg: error: /d/t10k-labels-idx1-ubyte.gz: file truncated; "
-                     "fetch the file again"]
+    assert lines == [
+        "fastreg: error: /d/t10k-labels-idx1-ubyte.gz: file truncated; fetch the file again"
+    ]
 
 
 def test_real_loader_missing_data_through_the_cli(tmp_path, monkeypatch, capsys):
@@ -142,13 +161,18 @@ def test_divergence_message_from_the_exceptions_fields():
         learning_rate = 0.1
 
         def fit(self, *args, **kwargs):
-            raise TrainingDivergedError("Training diverged in epoch 3 (loss nan)",
-                                        learning_rate=0.5, hint="pass learning_rate=0.05")
+            raise TrainingDivergedError(
+                "Training diverged in epoch 3 (loss nan)",
+                learning_rate=0.5,
+                hint="pass learning_rate=0.05",
+            )
 
     with pytest.raises(cli.CLIError) as info:
         train._fit(Diverging(), None, None, None, None)
-    assert str(info.value) == ("Training diverged in epoch 3 (loss nan). Pass a smaller --lr "
-                               "(e.g. --lr 0.05); nothing was written.")
+    assert str(info.value) == (
+        "Training diverged in epoch 3 (loss nan). Pass a smaller --lr "
+        "(e.g. --lr 0.05); nothing was written."
+    )
 
 
 def test_option_mapping():
@@ -175,28 +199,48 @@ def test_cli_source_spells_no_data_set():
         text = path.read_text()
         found = sorted(w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text))
         assert not found, f"{path.name} spells {found}: take them from the registry"
-    assert {p.name for p in CLI_SOURCES} >= {"__init__.py", "parser.py", "train.py",
-                                             "evaluate.py", "report.py"}
+    assert {p.name for p in CLI_SOURCES} >= {
+        "__init__.py",
+        "parser.py",
+        "train.py",
+        "evaluate.py",
+        "report.py",
+    }
     assert not (Path(cli.__file__).parent.parent / "cli.py").exists()
 
 
 def test_titles_and_class_names_come_from_the_registry(monkeypatch, capsys):
     digits = dataclasses.replace(
-        _registry.MNIST, title="Handwritten digits",
-        class_names=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                     "nine"))
+        _registry.MNIST,
+        title="Handwritten digits",
+        class_names=(
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+        ),
+    )
     monkeypatch.setitem(_registry.DATASETS, "mnist", digits)
-    assert report.task_label("mnist", (2, 3)) == \
-        "Handwritten digits two (label 1) vs three (label 0)"
+    assert (
+        report.task_label("mnist", (2, 3)) == "Handwritten digits two (label 1) vs three (label 0)"
+    )
     assert report.task_label("mnist", None) == "Handwritten digits (10 classes)"
     assert report.class_names("mnist", (2, 3)) == ["three", "two"]
-    assert report.weights_title("mnist", (7, 1)).startswith("Weights of Handwritten digits "
-                                                            "seven vs one")
+    assert report.weights_title("mnist", (7, 1)).startswith(
+        "Weights of Handwritten digits seven vs one"
+    )
 
 
 def test_a_new_registry_entry_is_offered_and_named(monkeypatch, tmp_path, capsys):
-    kmnist = dataclasses.replace(_registry.FASHION_MNIST, name="kmnist",
-                                 title="Kuzushiji-MNIST")  # a download, as a new entry is
+    kmnist = dataclasses.replace(
+        _registry.FASHION_MNIST, name="kmnist", title="Kuzushiji-MNIST"
+    )  # a download, as a new entry is
     monkeypatch.setitem(_registry.DATASETS, "kmnist", kmnist)
     monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -236,12 +280,15 @@ def test_version_and_usage_errors_import_no_estimator():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom fastreg.cli import main\n"
-            "assert main(['--version']) == 0\n"
-            "assert main(['train', '--epochs', '0']) == 2\n"
-            "heavy = [m for m in ('sklearn', 'fastreg.linear_model') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import sys\nfrom fastreg.cli import main\n"
+        "assert main(['--version']) == 0\n"
+        "assert main(['train', '--epochs', '0']) == 2\n"
+        "heavy = [m for m in ('sklearn', 'fastreg.linear_model') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("fastreg ")

@@ -4,6 +4,7 @@ The pictures are read back with matplotlib's PNG reader, so the tests check what
 (size, where red and blue pixels are), not only that a file appeared. matplotlib (the ``plot``
 extra) must be installed to run them; its absence is tested by blocking the import.
 """
+
 import os
 import struct
 import subprocess
@@ -61,9 +62,12 @@ def test_curves_without_validation(tmp_path):
     """A run without a validation set has NaN validation columns: only the train curve."""
     from matplotlib.figure import Figure
 
-    fig, ax = plots._curve_figure(history(with_validation=False),
-                                  [("train_loss", "train", "-"), ("val_loss", "validation", "-")],
-                                  "loss", "t")
+    fig, ax = plots._curve_figure(
+        history(with_validation=False),
+        [("train_loss", "train", "-"), ("val_loss", "validation", "-")],
+        "loss",
+        "t",
+    )
     assert isinstance(fig, Figure)
     assert [line.get_label() for line in ax.get_lines()] == ["train"]
     plots.plot_loss(history(with_validation=False), tmp_path / "l.png")
@@ -72,8 +76,9 @@ def test_curves_without_validation(tmp_path):
 
 def test_curve_plots_the_history_values(tmp_path):
     h = history()
-    _fig, ax = plots._curve_figure(h, [("train_loss", "train", "-"), ("val_loss", "val", "-")],
-                                   "loss", "t")
+    _fig, ax = plots._curve_figure(
+        h, [("train_loss", "train", "-"), ("val_loss", "val", "-")], "loss", "t"
+    )
     train, val = ax.get_lines()
     np.testing.assert_array_equal(train.get_xdata(), h["step"])
     np.testing.assert_allclose(train.get_ydata(), h["train_loss"])
@@ -166,8 +171,9 @@ def test_drawing_never_touches_pyplot_or_a_display(tmp_path):
         "assert not bad, bad\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert png_size(tmp_path / "l.png") == (640, 400)
     assert png_size(tmp_path / "w.png")[0] > 0

@@ -1,5 +1,6 @@
 """The one rule for temporary files of killed processes (fastreg._litter): names, staleness,
 removal of files and folders, the atomic JSON write."""
+
 import json
 import os
 import subprocess
@@ -83,7 +84,8 @@ def test_remove_stale_removes_files_and_folders(tmp_path, dead_pid):
     removed = _litter.remove_stale(tmp_path, (".partial", ".run", ".old"))
     assert sorted(removed) == sorted([dead_file.name, dead_folder.name])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [live_folder.name, other_suffix.name, user.name])
+        [live_folder.name, other_suffix.name, user.name]
+    )
     # a folder that cannot be listed: nothing, no error
     assert _litter.remove_stale(tmp_path / "missing", (".part",)) == []
 

@@ -4,6 +4,7 @@ Type checkers use a package's inline annotations only when the installed package
 ``py.typed``; it ships through ``[tool.setuptools.package-data]`` in pyproject.toml, so a
 wheel built without it fails here (CI runs this against the installed wheel).
 """
+
 from importlib.resources import files
 
 import fastreg

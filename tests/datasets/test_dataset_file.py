@@ -5,6 +5,7 @@ Round trips over the three stored dtypes and image stacks; the writer's chunk-by
 atomic completion (nothing at the destination until ``close``, an old file kept on failure);
 and every check of the reader: magic, version, header, size, and the digests of ``verify``.
 """
+
 import json
 import os
 import struct
@@ -36,8 +37,11 @@ def _data(n=500, d=12, dtype=np.uint8, seed=0):
 def _is_file_backed(array):
     base = array
     while base is not None and not isinstance(base, (np.memmap, __import__("mmap").mmap)):
-        base = getattr(base, "base", None) if isinstance(base, np.ndarray) else getattr(
-            base, "obj", None)
+        base = (
+            getattr(base, "base", None)
+            if isinstance(base, np.ndarray)
+            else getattr(base, "obj", None)
+        )
     return base is not None
 
 
@@ -46,8 +50,12 @@ def test_round_trip(tmp_path, dtype):
     X, y = _data(dtype=dtype)
     path = write_dataset(tmp_path / "d.frd", X, y)
     data = open_dataset(path)
-    assert (len(data), data.n_features, data.dtype, data.label_dtype) == (500, 12, X.dtype,
-                                                                           y.dtype)
+    assert (len(data), data.n_features, data.dtype, data.label_dtype) == (
+        500,
+        12,
+        X.dtype,
+        y.dtype,
+    )
     np.testing.assert_array_equal(data.X, X)
     np.testing.assert_array_equal(data.y, y)
     np.testing.assert_array_equal(data.classes, np.unique(y))
@@ -77,8 +85,9 @@ def test_converts_a_memory_mapped_idx_file(tmp_path):
     write_idx(tmp_path / "lab-idx1-ubyte", labels)
     mapped = read_idx(tmp_path / "img-idx3-ubyte")
     assert _is_file_backed(mapped)
-    data = open_dataset(write_dataset(tmp_path / "mnist.frd", mapped,
-                                      read_idx(tmp_path / "lab-idx1-ubyte")))
+    data = open_dataset(
+        write_dataset(tmp_path / "mnist.frd", mapped, read_idx(tmp_path / "lab-idx1-ubyte"))
+    )
     np.testing.assert_array_equal(data.X, images.reshape(300, -1))
     np.testing.assert_array_equal(data.y, labels)
 
@@ -152,8 +161,9 @@ def test_failed_conversion_keeps_the_previous_file(tmp_path):
     assert len(open_dataset(path)) == 3
 
 
-@pytest.mark.parametrize("chunk_rows, shuffle", [(1, False), (64, False), (64, True),
-                                                 (10_000, False)])
+@pytest.mark.parametrize(
+    "chunk_rows, shuffle", [(1, False), (64, False), (64, True), (10_000, False)]
+)
 def test_chunks_cover_every_row_once(tmp_path, chunk_rows, shuffle):
     X, y = _data(n=500)
     data = open_dataset(write_dataset(tmp_path / "c.frd", X, y))
@@ -181,8 +191,12 @@ def test_chunk_size_in_bytes(tmp_path):
     assert data.chunk_rows_for(10) == 1
     with pytest.raises(ValueError, match="not both"):
         next(data.chunks(10, chunk_bytes=100))
-    for bad in (dict(chunk_rows=0), dict(chunk_rows=2.5), dict(chunk_bytes=-5),
-                dict(chunk_bytes=True)):
+    for bad in (
+        dict(chunk_rows=0),
+        dict(chunk_rows=2.5),
+        dict(chunk_bytes=-5),
+        dict(chunk_bytes=True),
+    ):
         with pytest.raises(ValueError, match="must be a positive integer"):
             next(data.chunks(**bad))
 
@@ -222,29 +236,33 @@ def _rewrite_header(path, change, digest=True):
     """Edit the header's fields; with ``digest`` its own SHA-256 is updated to match."""
     raw = bytearray(open(path, "rb").read())
     _, version, length = dsf._PREAMBLE.unpack_from(raw)
-    meta = json.loads(raw[16:16 + length])
+    meta = json.loads(raw[16 : 16 + length])
     change(meta)
     if digest:
         meta["header_sha256"] = dsf.header_digest(meta)
     text = json.dumps(meta).encode()
-    raw[:dsf.DATA_OFFSET] = (dsf._PREAMBLE.pack(dsf.MAGIC, version, len(text)) + text).ljust(
-        dsf.DATA_OFFSET, b" ")
+    raw[: dsf.DATA_OFFSET] = (dsf._PREAMBLE.pack(dsf.MAGIC, version, len(text)) + text).ljust(
+        dsf.DATA_OFFSET, b" "
+    )
     open(path, "wb").write(bytes(raw))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(n_samples=201), "sizes and offsets do not agree"),
-    (lambda m: m["X"].update(dtype="<i8"), "sizes and offsets do not agree"),
-    (lambda m: m["X"].update(dtype="|i1"), "sizes and offsets do not agree"),
-    (lambda m: m["y"].update(dtype="<f2"), "sizes and offsets do not agree"),
-    (lambda m: m["y"].update(offset=4096), "sizes and offsets do not agree"),
-    (lambda m: m["classes"].update(dtype="<u8"), "sizes and offsets do not agree"),
-    (lambda m: m.update(n_classes=500), "sizes and offsets do not agree"),
-    (lambda m: m.update(sample_shape=[-2, -6]), "damaged header.*non-negative integer"),
-    (lambda m: m["X"].update(offset=4096.0), "damaged header.*non-negative integer"),
-    (lambda m: m["X"].update(dtype="nonsense"), "damaged header"),
-    (lambda m: m.pop("classes"), "damaged header"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(n_samples=201), "sizes and offsets do not agree"),
+        (lambda m: m["X"].update(dtype="<i8"), "sizes and offsets do not agree"),
+        (lambda m: m["X"].update(dtype="|i1"), "sizes and offsets do not agree"),
+        (lambda m: m["y"].update(dtype="<f2"), "sizes and offsets do not agree"),
+        (lambda m: m["y"].update(offset=4096), "sizes and offsets do not agree"),
+        (lambda m: m["classes"].update(dtype="<u8"), "sizes and offsets do not agree"),
+        (lambda m: m.update(n_classes=500), "sizes and offsets do not agree"),
+        (lambda m: m.update(sample_shape=[-2, -6]), "damaged header.*non-negative integer"),
+        (lambda m: m["X"].update(offset=4096.0), "damaged header.*non-negative integer"),
+        (lambda m: m["X"].update(dtype="nonsense"), "damaged header"),
+        (lambda m: m.pop("classes"), "damaged header"),
+    ],
+)
 def test_damaged_header_is_refused(good_file, change, message):
     _rewrite_header(good_file, change)
     with pytest.raises(DatasetError, match=message):
@@ -413,11 +431,13 @@ def _killed_writer(folder, name="killed.frd"):
     import subprocess
     import sys
 
-    code = ("import os, signal, numpy as np\n"
-            "from fastreg.datasets import DatasetWriter\n"
-            f"out = DatasetWriter({str(folder / name)!r}, 12)\n"
-            "out.append(np.zeros((5, 12), np.uint8), np.arange(5))\n"
-            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    code = (
+        "import os, signal, numpy as np\n"
+        "from fastreg.datasets import DatasetWriter\n"
+        f"out = DatasetWriter({str(folder / name)!r}, 12)\n"
+        "out.append(np.zeros((5, 12), np.uint8), np.arange(5))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert proc.returncode == -9, proc.stderr
     left = sorted(p for p in folder.iterdir() if p.name.startswith(f".{name}."))
@@ -453,8 +473,10 @@ def test_a_live_writers_temporaries_are_kept_however_old(tmp_path):
 def test_unknown_owners_temporaries_go_only_after_a_day(tmp_path):
     from fastreg import _litter
 
-    names = [".a.frd.frw-otherhost-1-abcdefgh.partial",  # another machine's writer
-             ".b.frd.k3j5h2l1.labels"]                   # named as 0.1.0 did (no pid)
+    names = [
+        ".a.frd.frw-otherhost-1-abcdefgh.partial",  # another machine's writer
+        ".b.frd.k3j5h2l1.labels",
+    ]  # named as 0.1.0 did (no pid)
     for name in names:
         (tmp_path / name).write_bytes(b"x")
     write_dataset(tmp_path / "first.frd", *_data(n=3))

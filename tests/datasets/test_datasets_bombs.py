@@ -5,6 +5,7 @@ process under an address-space limit (1 GiB, ``RLIMIT_AS``) and a file-size limi
 ``RLIMIT_FSIZE``), so a loader that inflates more than the header (or the registry) allows fails
 the test with a MemoryError or a file-size error instead of filling the machine's memory or disk.
 """
+
 import gzip
 import json
 import os
@@ -55,7 +56,7 @@ def gzip_bomb(path, header, inflated):
 
 def run_limited(code, tmp_path, address_space=GiB, file_size=64 * MiB):
     """Run ``code`` in a child under the limits; return what it printed (one JSON line)."""
-    script = textwrap.dedent('''
+    script = textwrap.dedent("""
         import json, resource, signal, sys
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write: an OSError
         resource.setrlimit(resource.RLIMIT_AS, ({AS}, {AS}))
@@ -69,13 +70,24 @@ def run_limited(code, tmp_path, address_space=GiB, file_size=64 * MiB):
         except BaseException as exc:
             print(json.dumps({{"outcome": type(exc).__name__, "message": str(exc),
                               "dataset_error": isinstance(exc, DatasetError)}}))
-    ''').format(AS=address_space, FS=file_size,
-                BODY=textwrap.indent(textwrap.dedent(code), " " * 8))
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"), OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1")
+    """).format(
+        AS=address_space, FS=file_size, BODY=textwrap.indent(textwrap.dedent(code), " " * 8)
+    )
+    env = dict(
+        os.environ,
+        XDG_CACHE_HOME=str(tmp_path / "xdg"),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
     env.pop("FASTREG_DATA", None)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.stdout.strip(), proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -98,28 +110,34 @@ def test_the_bomb_is_small_and_inflates_to_gigabytes(bomb_100):
 
 
 def test_read_idx_inflates_no_more_than_the_header_declares(bomb_100, tmp_path):
-    result = run_limited(f"""
+    result = run_limited(
+        f"""
         from fastreg.datasets import read_idx
         read_idx({str(bomb_100)!r})
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result["dataset_error"], result
     assert "trailing bytes" in result["message"] and str(bomb_100) in result["message"]
 
 
-@pytest.mark.parametrize("how", ["in memory, verified", "in memory, verify=False",
-                                 "mmap=True, verify=False"])
+@pytest.mark.parametrize(
+    "how", ["in memory, verified", "in memory, verify=False", "mmap=True, verify=False"]
+)
 def test_a_header_claiming_4_billion_images_is_refused_before_inflating(tmp_path, how):
     """The cache unpack (mmap=True) used to stream 3.9 GiB into the cache before failing."""
     folder = tmp_path / "mnist"
     write_set(folder, synthetic(0))
-    gzip_bomb(folder / (NAMES[0] + ".gz"), struct.pack(">IIII", 0x803, 2**32 - 1, 28, 28),
-              2 * GiB)
+    gzip_bomb(folder / (NAMES[0] + ".gz"), struct.pack(">IIII", 0x803, 2**32 - 1, 28, 28), 2 * GiB)
     mmap = "mmap=True" in how
     verify = "verify=False" not in how
-    result = run_limited(f"""
+    result = run_limited(
+        f"""
         from fastreg.datasets import load_mnist
         load_mnist({str(folder)!r}, download=False, mmap={mmap}, verify={verify})
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result["dataset_error"], result
     assert str(folder / (NAMES[0] + ".gz")) in result["message"]
     if not verify:
@@ -133,9 +151,9 @@ def test_a_bomb_behind_a_truthful_header_is_refused_by_the_published_size(tmp_pa
     folder = tmp_path / "mnist"
     write_set(folder, synthetic(0))
     n = (2 * GiB) // 784
-    gzip_bomb(folder / (NAMES[0] + ".gz"), struct.pack(">IIII", 0x803, n, 28, 28),
-              16 + n * 784)
-    result = run_limited(f"""
+    gzip_bomb(folder / (NAMES[0] + ".gz"), struct.pack(">IIII", 0x803, n, 28, 28), 16 + n * 784)
+    result = run_limited(
+        f"""
         from fastreg.datasets import read_idx
         try:
             read_idx({str(folder / (NAMES[0] + ".gz"))!r}, max_bytes=47040016)
@@ -145,7 +163,9 @@ def test_a_bomb_behind_a_truthful_header_is_refused_by_the_published_size(tmp_pa
             raise AssertionError("read")
         from fastreg.datasets import load_mnist
         load_mnist({str(folder)!r}, download=False, mmap=True, verify=False)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result["dataset_error"] and "more than the 47040016 bytes" in result["message"]
 
 
@@ -165,12 +185,13 @@ def test_a_dataset_file_whose_sample_shape_overflows_is_refused(tmp_path):
     path = write_dataset(tmp_path / "d.frd", np.zeros((4, 16), np.uint8), np.arange(4))
     raw = bytearray(open(path, "rb").read())
     _, version, length = dsf._PREAMBLE.unpack_from(raw)
-    meta = json.loads(raw[16:16 + length])
+    meta = json.loads(raw[16 : 16 + length])
     meta["sample_shape"] = [2**62 + 1, 16]  # int64 product: 16 == n_features
     meta["header_sha256"] = dsf.header_digest(meta)
     text = json.dumps(meta).encode()
-    raw[:dsf.DATA_OFFSET] = (dsf._PREAMBLE.pack(dsf.MAGIC, version, len(text)) + text).ljust(
-        dsf.DATA_OFFSET, b" ")
+    raw[: dsf.DATA_OFFSET] = (dsf._PREAMBLE.pack(dsf.MAGIC, version, len(text)) + text).ljust(
+        dsf.DATA_OFFSET, b" "
+    )
     open(path, "wb").write(bytes(raw))
     with pytest.raises(DatasetError, match="sizes and offsets do not agree"):
         open_dataset(path)

@@ -3,6 +3,7 @@
 The data sets' mirrors and published checksums are swapped for the server's URLs and the
 synthetic files' own sizes and digests (``_registry.DATASETS`` is read at call time).
 """
+
 import dataclasses
 import gzip
 import hashlib
@@ -24,8 +25,12 @@ from fastreg.datasets import (
 )
 from fastreg.datasets._idx import idx_bytes
 
-NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+NAMES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
 @pytest.fixture
@@ -52,8 +57,9 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_address[1]}", routes=routes,
-                          hits=hits)
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{httpd.server_address[1]}", routes=routes, hits=hits
+    )
     httpd.shutdown()
     httpd.server_close()
     thread.join()
@@ -63,10 +69,12 @@ def server():
 def published():
     """Four small synthetic MNIST-format files: the arrays and their .gz bytes."""
     rng = np.random.default_rng(0)
-    arrays = (rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-              (np.arange(20) % 10).astype(np.uint8),
-              rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-              (np.arange(10) % 10).astype(np.uint8))
+    arrays = (
+        rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        (np.arange(20) % 10).astype(np.uint8),
+        rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        (np.arange(10) % 10).astype(np.uint8),
+    )
     packed = {name: gzip.compress(idx_bytes(a), mtime=0) for name, a in zip(NAMES, arrays)}
     return SimpleNamespace(arrays=arrays, packed=packed)
 
@@ -75,8 +83,14 @@ def published():
 def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("FASTREG_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                "ALL_PROXY"):
+    for var in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "*")
 
@@ -222,8 +236,9 @@ def test_fashion_is_verified_by_md5_into_its_own_cache(server, published, monkey
 
 
 def test_fashion_md5_mismatch(server, published, monkeypatch):
-    spec = use_mirrors(monkeypatch, server, published, key="fashion-mnist", digest="md5",
-                       mirrors=("a",))
+    spec = use_mirrors(
+        monkeypatch, server, published, key="fashion-mnist", digest="md5", mirrors=("a",)
+    )
     serve(server, "a", published, **{NAMES[0]: b"y" * len(published.packed[NAMES[0]])})
     with pytest.raises(DownloadError, match=f"md5 mismatch: expected {spec.files[0].md5}"):
         load_fashion_mnist()
@@ -242,6 +257,7 @@ def test_published_values_are_well_formed(spec):
 
 
 # ----------------------------------------------------------------------------- bounded time
+
 
 @pytest.fixture
 def drip_server():
@@ -281,8 +297,9 @@ def drip_server():
 
 @pytest.mark.parametrize("where", ["body", "headers"])
 @pytest.mark.parametrize("setting", ["argument", "environment"])
-def test_a_dripping_server_fails_within_the_deadline(drip_server, published, monkeypatch,
-                                                     where, setting):
+def test_a_dripping_server_fails_within_the_deadline(
+    drip_server, published, monkeypatch, where, setting
+):
     import time
 
     use_mirrors(monkeypatch, SimpleNamespace(url=drip_server), published, mirrors=(where,))
@@ -311,8 +328,9 @@ def test_a_bad_deadline_setting_is_refused(monkeypatch, bad):
         _download.resolve_deadline(float(bad) if bad != "soon" else bad)
 
 
-def test_missing_files_of_a_named_folder_are_downloaded_into_it(server, published, monkeypatch,
-                                                               tmp_path):
+def test_missing_files_of_a_named_folder_are_downloaded_into_it(
+    server, published, monkeypatch, tmp_path
+):
     use_mirrors(monkeypatch, server, published)
     serve(server, "a", published)
     named = tmp_path / "named"
@@ -324,8 +342,9 @@ def test_missing_files_of_a_named_folder_are_downloaded_into_it(server, publishe
     assert cache_files() == []  # the cache is not used when a folder is named
 
 
-def test_a_foreign_file_in_a_named_folder_is_refused_before_any_download(server, published,
-                                                                         monkeypatch, tmp_path):
+def test_a_foreign_file_in_a_named_folder_is_refused_before_any_download(
+    server, published, monkeypatch, tmp_path
+):
     use_mirrors(monkeypatch, server, published)
     serve(server, "a", published)
     named = tmp_path / "named"
@@ -337,8 +356,9 @@ def test_a_foreign_file_in_a_named_folder_is_refused_before_any_download(server,
     assert server.hits == []
 
 
-def test_a_killed_downloads_leftover_is_removed_by_the_next_download(server, published,
-                                                                     monkeypatch):
+def test_a_killed_downloads_leftover_is_removed_by_the_next_download(
+    server, published, monkeypatch
+):
     use_mirrors(monkeypatch, server, published)
     serve(server, "a", published)
     cache = default_cache_dir("mnist")

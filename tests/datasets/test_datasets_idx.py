@@ -1,4 +1,5 @@
 """The IDX reader and writer: exact round trips, memory-mapping, and every kind of corrupt file."""
+
 import gzip
 import mmap
 import struct
@@ -103,8 +104,9 @@ def test_garbage_gzip_raises_dataset_error(tmp_path):
 
 
 def test_cut_off_gzip_stream_raises_dataset_error(tmp_path):
-    packed = gzip.compress(struct.pack(">IIII", 0x803, 50, 28, 28)
-                           + np.random.default_rng(2).bytes(50 * 784))
+    packed = gzip.compress(
+        struct.pack(">IIII", 0x803, 50, 28, 28) + np.random.default_rng(2).bytes(50 * 784)
+    )
     path = tmp_path / "cut.gz"
     path.write_bytes(packed[: len(packed) // 2])
     with pytest.raises(DatasetError, match="gzip"):
@@ -123,8 +125,9 @@ def test_missing_file_is_file_not_found(tmp_path):
         read_idx(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("array", [np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool),
-                                   np.uint8(3)])
+@pytest.mark.parametrize(
+    "array", [np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool), np.uint8(3)]
+)
 def test_write_rejects_what_idx_cannot_hold(tmp_path, array):
     with pytest.raises(ValueError, match="IDX"):
         write_idx(tmp_path / "x", array)

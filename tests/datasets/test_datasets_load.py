@@ -1,4 +1,5 @@
 """Finding and loading the four files: search order, formats, checks across files, no network."""
+
 import mmap
 
 import numpy as np
@@ -134,14 +135,19 @@ def test_nothing_found_lists_every_place_and_what_to_do(tmp_path, monkeypatch):
         load_mnist(download=False)
     # structured: a DataNotFoundError naming the argument, the folders and the advice apart
     assert isinstance(info.value, DataNotFoundError) and info.value.param == "data_dir"
-    assert info.value.searched == [tmp_path / "nowhere", tmp_path / "nowhere" / "mnist",
-                                   partial]
+    assert info.value.searched == [tmp_path / "nowhere", tmp_path / "nowhere" / "mnist", partial]
     assert "data_dir=" in info.value.hint and "data_dir=" not in info.value.reason
     message = str(info.value)
-    for expected in (str(partial), "missing t10k-images-idx3-ubyte.gz",
-                     str(tmp_path / "nowhere"), "no such folder",
-                     str(default_cache_dir("mnist")), "data_dir=", "FASTREG_DATA=",
-                     "download=True"):
+    for expected in (
+        str(partial),
+        "missing t10k-images-idx3-ubyte.gz",
+        str(tmp_path / "nowhere"),
+        "no such folder",
+        str(default_cache_dir("mnist")),
+        "data_dir=",
+        "FASTREG_DATA=",
+        "download=True",
+    ):
         assert expected in message
 
 
@@ -172,15 +178,18 @@ def _corrupt_set(tmp_path, replace):
     return write_set(tmp_path / "bad", arrays)
 
 
-@pytest.mark.parametrize("replace, keyword, culprit", [
-    ({1: np.zeros(19, dtype=np.uint8)}, "20 images but .* 19 labels", 0),
-    ({2: np.zeros((9, 28, 28), dtype=np.uint8)}, "9 images but .* 10 labels", 2),
-    ({3: np.full(10, 10, dtype=np.uint8)}, "label 10 .* out of range", 3),
-    ({0: np.zeros((20, 784), dtype=np.uint8)}, "shape \\(20, 784\\)", 0),
-    ({2: np.zeros((10, 27, 28), dtype=np.uint8)}, "shape \\(10, 27, 28\\)", 2),
-    ({1: np.zeros((20, 1), dtype=np.uint8)}, "labels, uint8 with shape", 1),
-    ({0: np.zeros((20, 28, 28), dtype=np.int32)}, "int32", 0),
-])
+@pytest.mark.parametrize(
+    "replace, keyword, culprit",
+    [
+        ({1: np.zeros(19, dtype=np.uint8)}, "20 images but .* 19 labels", 0),
+        ({2: np.zeros((9, 28, 28), dtype=np.uint8)}, "9 images but .* 10 labels", 2),
+        ({3: np.full(10, 10, dtype=np.uint8)}, "label 10 .* out of range", 3),
+        ({0: np.zeros((20, 784), dtype=np.uint8)}, "shape \\(20, 784\\)", 0),
+        ({2: np.zeros((10, 27, 28), dtype=np.uint8)}, "shape \\(10, 27, 28\\)", 2),
+        ({1: np.zeros((20, 1), dtype=np.uint8)}, "labels, uint8 with shape", 1),
+        ({0: np.zeros((20, 28, 28), dtype=np.int32)}, "int32", 0),
+    ],
+)
 def test_files_that_do_not_fit_together_raise_dataset_error(tmp_path, replace, keyword, culprit):
     _corrupt_set(tmp_path, replace)
     with pytest.raises(DatasetError, match=keyword) as info:

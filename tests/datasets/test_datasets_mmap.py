@@ -4,6 +4,7 @@ Synthetic data sets are written to tmp folders; XDG_CACHE_HOME points into tmp, 
 writes to the real cache or next to the shared data. The real-MNIST tests at the end take
 FASTREG_DATA, as the ``mnist`` fixture does, and skip or fail by the same rule (conftest).
 """
+
 import dataclasses
 import gzip
 import hashlib
@@ -94,6 +95,7 @@ def isolated(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- loading
 
+
 @pytest.mark.parametrize("name", sorted(LOADERS))
 def test_gz_set_is_decompressed_into_the_cache_and_mapped(tmp_path, name):
     source = tmp_path / "src"
@@ -166,6 +168,7 @@ def test_mmap_false_is_unchanged_and_writes_nothing(tmp_path):
 
 
 # ----------------------------------------------------------------------------- reuse
+
 
 def test_second_call_reuses_the_copy(tmp_path, count_decompressions):
     arrays = write_set(tmp_path / "src", synthetic(7))
@@ -301,6 +304,7 @@ def test_concurrent_loads_agree_and_leave_no_temporary_files(tmp_path):
 
 # ----------------------------------------------------------------------------- bad input
 
+
 def _gz(data):
     return gzip.compress(data, mtime=0)
 
@@ -347,8 +351,13 @@ def test_trailing_garbage_stops_the_stream_early(tmp_path, monkeypatch):
             written.append(len(chunk))
             return self.out.write(chunk)
 
-    monkeypatch.setattr(_idx, "_inflate", lambda stream, out, src, chunk_bytes, *rest: inflate(
-        stream, CountingFile(out), src, chunk_bytes, *rest))
+    monkeypatch.setattr(
+        _idx,
+        "_inflate",
+        lambda stream, out, src, chunk_bytes, *rest: inflate(
+            stream, CountingFile(out), src, chunk_bytes, *rest
+        ),
+    )
     with pytest.raises(DatasetError, match="trailing"):
         decompress_idx(tmp_path / "big.gz", tmp_path / "big", chunk_bytes=1 << 14)
     assert len(body) // 2 < sum(written) <= len(body)
@@ -417,6 +426,7 @@ def test_missing_source_is_file_not_found(tmp_path):
 
 # ----------------------------------------------------------------------------- memory
 
+
 def _peak_bytes(work):
     tracemalloc.start()
     try:
@@ -429,11 +439,13 @@ def _peak_bytes(work):
 def test_decompression_streams_instead_of_reading_whole_files(tmp_path):
     arrays = write_set(tmp_path / "src", synthetic(18, n_train=20000, levels=4))
     size = arrays[0].nbytes  # 15.7 MB
-    in_memory_peak, _ = _peak_bytes(lambda: load_dataset("mnist", tmp_path / "src",
-                                                         download=False))
+    in_memory_peak, _ = _peak_bytes(
+        lambda: load_dataset("mnist", tmp_path / "src", download=False)
+    )
     assert in_memory_peak > size  # the measurement sees a whole-file read
-    mapped_peak, data = _peak_bytes(lambda: load_dataset("mnist", tmp_path / "src",
-                                                         download=False, mmap=True))
+    mapped_peak, data = _peak_bytes(
+        lambda: load_dataset("mnist", tmp_path / "src", download=False, mmap=True)
+    )
     assert mapped_peak < size / 4
     np.testing.assert_array_equal(data.X_train, arrays[0])
 
@@ -486,8 +498,13 @@ def test_partial_fit_on_a_memmap_does_not_copy_it(tmp_path, memmap_set, backend,
 def test_logistic_fit_on_a_memmap_does_not_copy_it(memmap_set, backend):
     X, y = memmap_set
     labels = np.asarray(y) % 2  # odd digits against even ones, on every row of X
-    model = LogisticRegression(input_scale=1 / 255, random_state=0, max_epochs=2,
-                               early_stopping=False, backend=backend.name)
+    model = LogisticRegression(
+        input_scale=1 / 255,
+        random_state=0,
+        max_epochs=2,
+        early_stopping=False,
+        backend=backend.name,
+    )
     peak, _ = _peak_bytes(lambda: model.fit(X, labels))
     assert peak < X.nbytes / 8
 
@@ -551,8 +568,13 @@ def test_real_mnist_trains_in_place_with_the_same_weights(mapped_mnist, mnist, b
     assert np.shares_memory(X, data.X_train) and memmap_of(X) is not None
 
     def model():
-        return SoftmaxRegression(input_scale=1 / 255, random_state=0, max_epochs=2,
-                                 early_stopping=False, backend=backend.name)
+        return SoftmaxRegression(
+            input_scale=1 / 255,
+            random_state=0,
+            max_epochs=2,
+            early_stopping=False,
+            backend=backend.name,
+        )
 
     peak, mapped_model = _peak_bytes(lambda: model().fit(X, data.y_train))
     # a few MB for labels, weights and the epoch's row order (8 bytes a row), not X's 47 MB

@@ -1,4 +1,5 @@
 """Preparing loaded images for training: two-class subsets, splits, features, standardisation."""
+
 import numpy as np
 import pytest
 
@@ -30,6 +31,7 @@ def row_ids(X):
 
 # ---- binary_subset -------------------------------------------------------------------------
 
+
 def test_binary_subset_keeps_two_labels_mapped_to_one_and_zero():
     X, y = labelled()
     Xb, yb = binary_subset(X, y, positive=2, negative=1)
@@ -39,11 +41,14 @@ def test_binary_subset_keeps_two_labels_mapped_to_one_and_zero():
     assert yb.dtype == np.uint8 and yb.sum() == 40 and len(yb) == 65
 
 
-@pytest.mark.parametrize("positive, negative, message", [
-    (2, 2, "two different labels"),
-    (7, 1, "positive label 7 does not occur.*\\[0, 1, 2, 3\\]"),
-    (1, 9, "negative label 9 does not occur"),
-])
+@pytest.mark.parametrize(
+    "positive, negative, message",
+    [
+        (2, 2, "two different labels"),
+        (7, 1, "positive label 7 does not occur.*\\[0, 1, 2, 3\\]"),
+        (1, 9, "negative label 9 does not occur"),
+    ],
+)
 def test_binary_subset_rejects_bad_labels(positive, negative, message):
     X, y = labelled()
     with pytest.raises(ValueError, match=message):
@@ -57,6 +62,7 @@ def test_binary_subset_rejects_mismatched_lengths():
 
 
 # ---- train_val_split -----------------------------------------------------------------------
+
 
 def test_split_is_deterministic_for_a_seed_and_varies_with_it():
     X, y = labelled()
@@ -142,6 +148,7 @@ def test_split_rejects_two_dimensional_labels():
 
 # ---- features ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_flatten_and_scale_give_rows_in_unit_interval(dtype):
     X = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28) % 256
@@ -167,6 +174,7 @@ def test_scale_rejects_non_uint8_and_non_float_dtype():
 
 
 # ---- standardisation ---------------------------------------------------------------------
+
 
 def test_standardizer_uses_training_statistics_only():
     rng = np.random.default_rng(0)
@@ -197,6 +205,7 @@ def test_standardizer_errors():
 
 
 # ---- prepare -----------------------------------------------------------------------------
+
 
 def _data():
     X, y = labelled((30, 25, 40, 12))

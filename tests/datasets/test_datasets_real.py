@@ -4,6 +4,7 @@ Expected values are the published ones (../shared/data/README.md): the SHA-256 o
 uncompressed file, checked here by re-encoding the loaded arrays as IDX, so a single changed
 pixel, label or dimension fails the test.
 """
+
 import hashlib
 import math
 

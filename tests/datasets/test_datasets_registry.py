@@ -3,6 +3,7 @@
 A change to a registry entry (its title, its class names, its file list) shows in what the
 finder and the loader do and say; nothing else holds those facts.
 """
+
 import dataclasses
 
 import numpy as np
@@ -53,8 +54,11 @@ def test_fetch_and_load_hold_no_table_of_their_own():
 
 
 def test_the_finder_says_the_registry_title(monkeypatch):
-    monkeypatch.setitem(_registry.DATASETS, "mnist",
-                        dataclasses.replace(_registry.MNIST, title="Ziffern", shipped=""))
+    monkeypatch.setitem(
+        _registry.DATASETS,
+        "mnist",
+        dataclasses.replace(_registry.MNIST, title="Ziffern", shipped=""),
+    )
     with pytest.raises(DataNotFoundError, match=r"^Ziffern was not found"):
         load_mnist(download=False)
 
@@ -69,8 +73,13 @@ def test_the_loader_checks_labels_against_the_registry_classes(tmp_path, monkeyp
 
 def test_a_registered_entry_loads_by_name(tmp_path, monkeypatch):
     arrays = write_set(tmp_path / "root" / "digits-copy", synthetic(1))
-    monkeypatch.setitem(_registry.DATASETS, "digits-copy", dataclasses.replace(
-        _registry.MNIST, name="digits-copy", flat_env_folder=False, shipped=""))
+    monkeypatch.setitem(
+        _registry.DATASETS,
+        "digits-copy",
+        dataclasses.replace(
+            _registry.MNIST, name="digits-copy", flat_env_folder=False, shipped=""
+        ),
+    )
     monkeypatch.setenv("FASTREG_DATA", str(tmp_path / "root"))
     for got, want in zip(load_dataset("digits-copy", download=False), arrays):
         np.testing.assert_array_equal(got, want)

@@ -5,6 +5,7 @@ The MNIST files shipped inside the package (``fastreg/datasets/data/mnist``, rec
 they pass by the SHA-256 of their uncompressed contents) serve as the real data here: these
 tests run wherever fastreg is installed, CI's wheel included, without FASTREG_DATA.
 """
+
 import gzip
 import shutil
 from pathlib import Path
@@ -121,13 +122,23 @@ def test_uncompressed_and_recompressed_copies_pass_by_their_contents(tmp_path, c
 def test_the_published_gz_passes_by_its_own_digest(tmp_path, monkeypatch):
     """A download's .gz bytes: checked by size and digest, without inflating anything."""
     arrays = write_set(tmp_path / "d", synthetic(1))
-    files = tuple(_registry.RemoteFile(
-        n + ".gz", (tmp_path / "d" / (n + ".gz")).stat().st_size,
-        sha256=__import__("hashlib").sha256((tmp_path / "d" / (n + ".gz")).read_bytes()
-                                            ).hexdigest(),
-        raw_size=len(idx_bytes(a)), raw_sha256="0" * 64) for n, a in zip(NAMES, arrays))
-    monkeypatch.setitem(_registry.DATASETS, "mnist",
-                        __import__("dataclasses").replace(_registry.MNIST, files=files))
+    files = tuple(
+        _registry.RemoteFile(
+            n + ".gz",
+            (tmp_path / "d" / (n + ".gz")).stat().st_size,
+            sha256=__import__("hashlib")
+            .sha256((tmp_path / "d" / (n + ".gz")).read_bytes())
+            .hexdigest(),
+            raw_size=len(idx_bytes(a)),
+            raw_sha256="0" * 64,
+        )
+        for n, a in zip(NAMES, arrays)
+    )
+    monkeypatch.setitem(
+        _registry.DATASETS,
+        "mnist",
+        __import__("dataclasses").replace(_registry.MNIST, files=files),
+    )
     monkeypatch.setattr(_verify, "_inflated", lambda *a: pytest.fail("inflated a published .gz"))
     data = load_mnist(tmp_path / "d", download=False)
     np.testing.assert_array_equal(data.X_test, arrays[2])

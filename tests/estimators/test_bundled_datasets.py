@@ -8,6 +8,7 @@ part). fastreg.LogisticRegression is used as scikit-learn's is: sigmoid for the 
 breast_cancer, multinomial for the others. Runs on every selected backend (the ``backend``
 fixture): both give the same model.
 """
+
 import warnings
 
 import pytest
@@ -45,4 +46,5 @@ def test_defaults_are_within_three_points_of_scikit_learn(backend, name, standar
     assert model.learning_rate_ > 0 and model.step_scale_ is not None
     assert model.score(X_te, y_te) >= reference - TOLERANCE, (
         f"{name} ({'standardised' if standardise else 'raw'}): fastreg "
-        f"{model.score(X_te, y_te):.4f} against scikit-learn {reference:.4f}")
+        f"{model.score(X_te, y_te):.4f} against scikit-learn {reference:.4f}"
+    )

@@ -4,6 +4,7 @@
 labels it names (others 1) and refuses labels that are not classes; partial_fit refuses
 "balanced"; the weights also weigh an explicit validation set; model files keep the dict.
 """
+
 import pickle
 
 import numpy as np
@@ -61,8 +62,9 @@ def test_string_labels_and_zero_weight_classes(backend):
     # a class of weight 0 is left out of training (its rows dropped), not out of classes_
     zero = SoftmaxRegression(class_weight={"bee": 0}, **params).fit(X, y)
     assert list(zero.classes_) == ["ant", "bee", "cat"] and "bee" not in set(zero.predict(X))
-    with pytest.raises(InvalidParameterError, match="at least 2 classes with a weight above") \
-            as info:
+    with pytest.raises(
+        InvalidParameterError, match="at least 2 classes with a weight above"
+    ) as info:
         SoftmaxRegression(class_weight={"bee": 0, "cat": 0}, **params).fit(X, y)
     assert "class" in str(info.value)
 
@@ -73,19 +75,25 @@ def test_unknown_labels_are_refused_and_change_nothing(method):
     model = SoftmaxRegression(backend="numpy", random_state=0, max_epochs=2).fit(X, y)
     before = pickle.dumps(model)
     model.set_params(class_weight={5: 1.0, 99: 2.0, "x": 1.0})
-    with pytest.raises(InvalidParameterError, match=r"class_weight names labels \[99, 'x'\] "
-                                                    r"that are not classes") as info:
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"class_weight names labels \[99, 'x'\] "
+        r"that are not classes",
+    ) as info:
         model.fit(X, y) if method == "fit" else model.partial_fit(X, y)
     assert info.value.param == "class_weight"
     model.set_params(class_weight=None)
     assert pickle.dumps(model) == before
 
 
-@pytest.mark.parametrize("value, match", [
-    ("auto", "class_weight must be None, 'balanced' or a dict"),
-    ({5: -1}, "got the weight -1 for the class 5"),
-    ({5: np.inf}, "got the weight inf for the class 5"),
-])
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        ("auto", "class_weight must be None, 'balanced' or a dict"),
+        ({5: -1}, "got the weight -1 for the class 5"),
+        ({5: np.inf}, "got the weight inf for the class 5"),
+    ],
+)
 def test_bad_class_weight_values(value, match):
     X, y = _data(SoftmaxRegression)
     with pytest.raises(InvalidParameterError, match=match) as info:
@@ -97,11 +105,13 @@ def test_partial_fit_refuses_balanced_and_takes_a_dict(backend):
     X, y = _data(SoftmaxRegression)
     classes = np.unique(y)
     model = SoftmaxRegression(backend=backend.name, random_state=0).partial_fit(
-        X, y, classes=classes)
+        X, y, classes=classes
+    )
     before = pickle.dumps(model)
     model.set_params(class_weight="balanced")
-    with pytest.raises(InvalidParameterError, match="class_weight 'balanced' is not supported "
-                                                    "for partial_fit") as info:
+    with pytest.raises(
+        InvalidParameterError, match="class_weight 'balanced' is not supported for partial_fit"
+    ) as info:
         model.partial_fit(X, y)
     assert info.value.param == "class_weight" and "compute_class_weight" in info.value.hint
     model.set_params(class_weight=None)
@@ -110,9 +120,11 @@ def test_partial_fit_refuses_balanced_and_takes_a_dict(backend):
         SoftmaxRegression(class_weight="balanced").partial_fit(X, y, classes=classes)
     params = dict(backend=backend.name, random_state=0)
     weighted = SoftmaxRegression(class_weight={5: 3.0}, **params).partial_fit(
-        X, y, classes=classes)
+        X, y, classes=classes
+    )
     by_sample = SoftmaxRegression(**params).partial_fit(
-        X, y, classes=classes, sample_weight=np.where(y == 5, 3.0, 1.0))
+        X, y, classes=classes, sample_weight=np.where(y == 5, 3.0, 1.0)
+    )
     np.testing.assert_array_equal(weighted.coef_, by_sample.coef_)
 
 
@@ -120,14 +132,14 @@ def test_explicit_validation_set_is_weighted_by_class(backend):
     X, y = _data(LogisticRegression, n=200)
     X_val, y_val = _data(LogisticRegression, n=80, seed=1)
     cw = {5: 3.0, 15: 0.5}
-    model = LogisticRegression(backend=backend.name, random_state=0, max_epochs=3,
-                               early_stopping=False, class_weight=cw).fit(
-        X, y, X_val=X_val, y_val=y_val)
+    model = LogisticRegression(
+        backend=backend.name, random_state=0, max_epochs=3, early_stopping=False, class_weight=cw
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     w = np.where(y_val == 5, 3.0, 0.5)
-    logp = model.predict_log_proba(X_val)[np.arange(len(y_val)),
-                                          np.searchsorted(model.classes_, y_val)]
-    assert model.history_["val_loss"][-1] == pytest.approx(-np.sum(w * logp) / w.sum(),
-                                                           rel=1e-9)
+    logp = model.predict_log_proba(X_val)[
+        np.arange(len(y_val)), np.searchsorted(model.classes_, y_val)
+    ]
+    assert model.history_["val_loss"][-1] == pytest.approx(-np.sum(w * logp) / w.sum(), rel=1e-9)
     right = model.predict(X_val) == y_val
     assert model.history_["val_accuracy"][-1] == pytest.approx(np.sum(w * right) / w.sum())
 
@@ -141,8 +153,9 @@ def test_model_files_keep_the_class_weight(tmp_path, cw):
     else:
         labels = None
     X, y = _data(LogisticRegression, labels=labels)
-    model = LogisticRegression(backend="numpy", random_state=0, max_epochs=2,
-                               class_weight=cw).fit(X, y)
+    model = LogisticRegression(backend="numpy", random_state=0, max_epochs=2, class_weight=cw).fit(
+        X, y
+    )
     loaded = fastreg.load(model.save(tmp_path / "m"))
     assert loaded.class_weight == cw
     if isinstance(cw, dict):

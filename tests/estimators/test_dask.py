@@ -25,6 +25,7 @@ processes, which test_weights_equal_an_in_memory_partial_fit_loop checks bit for
 The cluster is two worker processes bound to 127.0.0.1 (no dashboard). The six training blocks
 of 10000 rows are placed on the two workers in turn, so the chain must hop between processes.
 """
+
 import math
 import pickle
 from urllib.parse import urlsplit
@@ -57,9 +58,12 @@ def _host(address):
 @pytest.fixture(scope="module")
 def client():
     """A two-process LocalCluster on the loopback interface and a Client, closed at teardown."""
-    with distributed.LocalCluster(host=HOST, n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            host=HOST, n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         client.wait_for_workers(2)
         info = client.scheduler_info()
         assert _host(cluster.scheduler_address) == HOST
@@ -83,7 +87,7 @@ def data(mnist, client):
     y_test = np.asarray(mnist.y_test)
     assert X.dtype == np.uint8 and X.shape == (60_000, 784)
     workers = sorted(client.scheduler_info()["workers"])
-    blocks = [(X[i:i + BLOCK_ROWS], y[i:i + BLOCK_ROWS]) for i in range(0, len(X), BLOCK_ROWS)]
+    blocks = [(X[i : i + BLOCK_ROWS], y[i : i + BLOCK_ROWS]) for i in range(0, len(X), BLOCK_ROWS)]
     futures, X_parts, y_parts = [], [], []
     for i, (X_block, y_block) in enumerate(blocks):
         where = workers[i % len(workers)]
@@ -96,8 +100,9 @@ def data(mnist, client):
         assert set(held[X_future.key]) == set(held[y_future.key]) == {where}
     dX, dy = da.concatenate(X_parts), da.concatenate(y_parts)
     assert dX.chunks == ((BLOCK_ROWS,) * 6, (784,)) and dy.chunks == ((BLOCK_ROWS,) * 6,)
-    return dict(X=X, y=y, X_test=X_test, y_test=y_test, dX=dX, dy=dy, blocks=blocks,
-                workers=workers)
+    return dict(
+        X=X, y=y, X_test=X_test, y_test=y_test, dX=dX, dy=dy, blocks=blocks, workers=workers
+    )
 
 
 def _model(backend, **params):
@@ -124,8 +129,9 @@ def test_accuracy_in_the_band_of_an_in_memory_fit(backend, data, record_property
     dX_test = da.from_array(data["X_test"], chunks=5_000)
     dy_test = da.from_array(data["y_test"], chunks=5_000)
     accuracy = inc.score(dX_test, dy_test)  # predicted blockwise on the workers
-    assert accuracy == pytest.approx(inc.estimator_.score(data["X_test"], data["y_test"]),
-                                     abs=1e-12)
+    assert accuracy == pytest.approx(
+        inc.estimator_.score(data["X_test"], data["y_test"]), abs=1e-12
+    )
 
     in_memory = _model(backend).fit(data["X"], data["y"]).score(data["X_test"], data["y_test"])
     record_property("dask_accuracy", accuracy)
@@ -143,8 +149,9 @@ def test_weights_equal_an_in_memory_partial_fit_loop(backend, data):
     estimator is pickled between consecutive blocks; equality means its whole state (weights,
     step count for the schedule, and the generator that shuffles each block) came through.
     """
-    inc = Incremental(_model(backend, lr_schedule="inverse"), scoring="accuracy",
-                      shuffle_blocks=False)
+    inc = Incremental(
+        _model(backend, lr_schedule="inverse"), scoring="accuracy", shuffle_blocks=False
+    )
     with distributed.get_task_stream() as stream:
         for _ in range(2):
             inc.partial_fit(data["dX"], data["dy"], classes=CLASSES)
@@ -163,9 +170,13 @@ def test_weights_equal_an_in_memory_partial_fit_loop(backend, data):
 
     # the partial_fit tasks (dask-ml names them "fit-<token>", index -1 is the input model) ran
     # on both workers, and the estimator was transferred between them
-    fits = [task for task in stream.data
-            if isinstance(task["key"], tuple) and str(task["key"][0]).startswith("fit-")
-            and task["key"][1] >= 0]
+    fits = [
+        task
+        for task in stream.data
+        if isinstance(task["key"], tuple)
+        and str(task["key"][0]).startswith("fit-")
+        and task["key"][1] >= 0
+    ]
     assert len(fits) == 12
     assert {task["worker"] for task in fits} == set(data["workers"])
     assert any(s["action"] == "transfer" for task in fits for s in task["startstops"])
@@ -240,7 +251,7 @@ def test_dataset_file_replaced_under_a_dask_array_is_refused(client, tmp_path):
 
     path = tmp_path / "small.frd"
     X = np.arange(600, dtype=np.uint8).reshape(100, 6)
-    dX, dy = open_dataset(write_dataset(path, X, np.arange(100) % 2)).to_dask(chunk_rows=40)
+    dX, _dy = open_dataset(write_dataset(path, X, np.arange(100) % 2)).to_dask(chunk_rows=40)
     np.testing.assert_array_equal(dX.compute(), X)
     write_dataset(path, X[::-1], np.arange(100) % 2, overwrite=True)  # same size, new contents
     with pytest.raises(DatasetError, match="not the file the Dask array was made from"):

@@ -1,4 +1,5 @@
 """LogisticRegression and SoftmaxRegression: behaviour of the public estimators."""
+
 import math
 import tracemalloc
 
@@ -20,8 +21,9 @@ def blobs(n=240, d=5, k=3, seed=0, spread=1.0, dtype=np.float64):
 
 
 def data_for(cls, n=240, seed=0, dtype=np.float64, spread=1.0):
-    return blobs(n=n, k=2 if cls is LogisticRegression else 3, seed=seed, dtype=dtype,
-                 spread=spread)
+    return blobs(
+        n=n, k=2 if cls is LogisticRegression else 3, seed=seed, dtype=dtype, spread=spread
+    )
 
 
 def clone_fitted(model, **params):
@@ -40,10 +42,16 @@ def log_loss(model, X, y):
 
 
 # ----------------------------------------------------------------------------- labels, shapes
-@pytest.mark.parametrize("labels", [
-    np.array(["spam", "ham"]), np.array([-1, 7]), np.array([False, True]), np.array([2.0, 3.0]),
-    np.array(["a", "b"], dtype=object),
-])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["spam", "ham"]),
+        np.array([-1, 7]),
+        np.array([False, True]),
+        np.array([2.0, 3.0]),
+        np.array(["a", "b"], dtype=object),
+    ],
+)
 def test_binary_labels_of_any_type(backend, labels):
     X, y01 = blobs(k=2)
     y = labels[y01]
@@ -99,8 +107,9 @@ def test_softmax_two_classes_decision_is_the_log_odds(backend):
     model = SoftmaxRegression(backend=backend.name, random_state=0, max_epochs=10).fit(X, y)
     assert model.coef_.shape == (2, 5)
     a = X @ model.coef_.T + model.intercept_
-    np.testing.assert_allclose(model.decision_function(X), a[:, 1] - a[:, 0], rtol=1e-10,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        model.decision_function(X), a[:, 1] - a[:, 0], rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_array_equal(model.predict(X), (a[:, 1] > a[:, 0]).astype(int))
 
 
@@ -136,8 +145,12 @@ def test_dtype_parameter_and_integer_input(backend, cls):
     assert cls(backend=backend.name, max_epochs=2).fit(Xi, y).coef_.dtype == np.float64
     m32 = cls(backend=backend.name, max_epochs=2, dtype="float32").fit(X, y)
     assert m32.coef_.dtype == np.float32
-    assert cls(backend=backend.name, max_epochs=2, dtype=np.float64).fit(
-        X.astype(np.float32), y).coef_.dtype == np.float64
+    assert (
+        cls(backend=backend.name, max_epochs=2, dtype=np.float64)
+        .fit(X.astype(np.float32), y)
+        .coef_.dtype
+        == np.float64
+    )
     with pytest.raises(ValueError, match="dtype must be None, 'float32' or 'float64'"):
         cls(dtype="float16").fit(X, y)
 
@@ -155,8 +168,13 @@ def test_uint8_with_input_scale_equals_prescaled_floats(backend, cls, dtype):
         y = y + (X8[:, 0] > 128)
     scale = 1 / 255
     Xf = X8.astype(dtype) * dtype(scale)
-    common = dict(backend=backend.name, random_state=3, max_epochs=4, validation_interval=2,
-                  learning_rate=0.1)
+    common = dict(
+        backend=backend.name,
+        random_state=3,
+        max_epochs=4,
+        validation_interval=2,
+        learning_rate=0.1,
+    )
     m8 = cls(input_scale=scale, dtype=np.dtype(dtype).name, **common).fit(X8, y)
     mf = cls(**common).fit(Xf, y)
     assert m8.coef_.dtype == dtype
@@ -172,14 +190,17 @@ def test_uint8_with_input_scale_equals_prescaled_floats(backend, cls, dtype):
     big_f = big.astype(dtype) * dtype(scale)
     same_weights = clone_fitted(m8, input_scale=None)
     tol = 1e-6 if dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(m8.decision_function(big), same_weights.decision_function(big_f),
-                               rtol=tol, atol=tol)
-    np.testing.assert_allclose(m8.predict_proba(big), same_weights.predict_proba(big_f),
-                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        m8.decision_function(big), same_weights.decision_function(big_f), rtol=tol, atol=tol
+    )
+    np.testing.assert_allclose(
+        m8.predict_proba(big), same_weights.predict_proba(big_f), rtol=tol, atol=tol
+    )
     assert m8.predict_proba(big).dtype == dtype
     # input_scale also applies to float input: the model always sees X * input_scale
-    np.testing.assert_allclose(m8.decision_function(big_f * 255), m8.decision_function(big),
-                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        m8.decision_function(big_f * 255), m8.decision_function(big), rtol=tol, atol=tol
+    )
     # learning_rate="auto" reads the same features from both; its statistics of uint8 rows
     # are summed in float32 (exact counts, float32 sums), so the two agree to float32's
     # rounding of a step size, and the weights to a few times that
@@ -248,9 +269,18 @@ def test_backends_give_the_same_weights(cls, dtype, rtol, uint8):
     if cls is LogisticRegression:
         y = (y == 0).astype(int)
     X = X8 if uint8 else X8.astype(dtype) / dtype(255)
-    params = dict(random_state=5, max_epochs=6, batch_size=16, learning_rate=0.2,
-                  validation_interval=3, lr_schedule="inverse", lr_decay=0.5, patience=100,
-                  dtype=np.dtype(dtype).name, input_scale=1 / 255 if uint8 else None)
+    params = dict(
+        random_state=5,
+        max_epochs=6,
+        batch_size=16,
+        learning_rate=0.2,
+        validation_interval=3,
+        lr_schedule="inverse",
+        lr_decay=0.5,
+        patience=100,
+        dtype=np.dtype(dtype).name,
+        input_scale=1 / 255 if uint8 else None,
+    )
     m_np = cls(backend="numpy", **params).fit(X, y)
     m_cy = cls(backend="cython", **params).fit(X, y)
     assert m_np.backend_ == "numpy" and m_cy.backend_ == "cython"
@@ -259,10 +289,12 @@ def test_backends_give_the_same_weights(cls, dtype, rtol, uint8):
     np.testing.assert_allclose(m_cy.intercept_, m_np.intercept_, rtol=rtol, atol=0)
     assert m_cy.n_iter_ == m_np.n_iter_ and m_cy.best_epoch_ == m_np.best_epoch_
     assert m_cy.history_["step"] == m_np.history_["step"]
-    np.testing.assert_allclose(m_cy.history_["val_loss"], m_np.history_["val_loss"],
-                               rtol=10 * rtol)
-    np.testing.assert_allclose(m_cy.history_["train_loss"], m_np.history_["train_loss"],
-                               rtol=10 * rtol)
+    np.testing.assert_allclose(
+        m_cy.history_["val_loss"], m_np.history_["val_loss"], rtol=10 * rtol
+    )
+    np.testing.assert_allclose(
+        m_cy.history_["train_loss"], m_np.history_["train_loss"], rtol=10 * rtol
+    )
 
 
 # ----------------------------------------------------------------------------- early stopping
@@ -273,9 +305,15 @@ def test_early_stopping_keeps_the_best_validation_weights(backend, cls):
     X, y = data_for(cls, n=400, spread=2.5)
     X_val, y_val = data_for(cls, n=150, seed=1, spread=2.5)
     X_val = X_val + 1.0  # a shifted validation set: its loss turns up soon
-    model = cls(backend=backend.name, random_state=0, learning_rate=1.0, batch_size=8,
-                validation_interval=4, patience=6, max_epochs=200).fit(X, y, X_val=X_val,
-                                                                       y_val=y_val)
+    model = cls(
+        backend=backend.name,
+        random_state=0,
+        learning_rate=1.0,
+        batch_size=8,
+        validation_interval=4,
+        patience=6,
+        max_epochs=200,
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     h = model.history_
     best = int(np.argmin(h["val_loss"]))
     assert len(h["val_loss"]) == best + 1 + 6 and model.n_iter_ < 200
@@ -287,8 +325,9 @@ def test_early_stopping_keeps_the_best_validation_weights(backend, cls):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_early_stopping_with_the_internal_split(backend, cls):
     X, y = data_for(cls, n=500, spread=2.0)
-    model = cls(backend=backend.name, random_state=0, validation_fraction=0.2, patience=3,
-                max_epochs=300).fit(X, y)
+    model = cls(
+        backend=backend.name, random_state=0, validation_fraction=0.2, patience=3, max_epochs=300
+    ).fit(X, y)
     h = model.history_
     assert model.n_iter_ < 300 and len(h["val_loss"]) == model.n_iter_
     assert model.best_epoch_ == int(np.argmin(h["val_loss"])) + 1
@@ -300,22 +339,29 @@ def test_early_stopping_with_the_internal_split(backend, cls):
 
 def test_without_early_stopping_all_epochs_run(backend):
     X, y = blobs(k=3)
-    model = SoftmaxRegression(backend=backend.name, early_stopping=False, max_epochs=7,
-                              validation_interval=2, random_state=0).fit(X, y)
+    model = SoftmaxRegression(
+        backend=backend.name,
+        early_stopping=False,
+        max_epochs=7,
+        validation_interval=2,
+        random_state=0,
+    ).fit(X, y)
     assert model.n_iter_ == 7 == model.best_epoch_ and len(model.history_["step"]) == 14
     assert all(math.isnan(v) for v in model.history_["val_loss"])
     assert model.t_ == 7 * 8  # all 240 rows train
     # an explicit validation set is still measured, but does not stop or pick weights
     model.fit(X, y, X_val=X[:50], y_val=y[:50])
     assert model.n_iter_ == 7 == model.best_epoch_
-    assert log_loss(model, X[:50], y[:50]) == pytest.approx(model.history_["val_loss"][-1],
-                                                            rel=1e-10)
+    assert log_loss(model, X[:50], y[:50]) == pytest.approx(
+        model.history_["val_loss"][-1], rel=1e-10
+    )
 
 
 def test_validation_split_is_stratified(backend):
     X, y = blobs(n=1000, k=3)
-    model = SoftmaxRegression(backend=backend.name, random_state=0, max_epochs=1,
-                              validation_fraction=0.25).fit(X, y)
+    model = SoftmaxRegression(
+        backend=backend.name, random_state=0, max_epochs=1, validation_fraction=0.25
+    ).fit(X, y)
     counts = np.bincount(y)
     held = sum(np.floor(0.25 * c + 0.5) for c in counts)
     assert model.history_["step"][0] == -(-(1000 - int(held)) // 32)
@@ -399,7 +445,8 @@ def test_partial_fit_rules(backend):
     assert multi.coef_.shape == (3, 5)
     # the dtype is fixed by the first call; later batches are converted to it
     m32 = LogisticRegression(backend=backend.name).partial_fit(
-        X.astype(np.float32), y == 0, classes=[False, True])
+        X.astype(np.float32), y == 0, classes=[False, True]
+    )
     m32.partial_fit(X, y == 0)
     assert m32.coef_.dtype == np.float32
 
@@ -432,8 +479,12 @@ def test_input_errors(cls):
     cases = [
         (X[:, 0], y, ValueError, "Reshape your data"),
         (X.reshape(len(X), 5, 1), y, ValueError, "flatten images"),
-        (np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y, ValueError,
-         "Input X contains NaN or infinity"),
+        (
+            np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X),
+            y,
+            ValueError,
+            "Input X contains NaN or infinity",
+        ),
         (X, None, ValueError, "requires y to be passed"),
         (X, y + 0.5, ValueError, "Unknown label type: continuous"),
         (X, y[:-1], ValueError, "inconsistent numbers of samples"),
@@ -463,24 +514,31 @@ def test_logistic_regression_is_multinomial_above_two_classes(backend):
     assert LogisticRegression(**params).fit(X, y % 2).coef_.shape == (1, 5)
 
 
-@pytest.mark.parametrize("param, value, exc, match", [
-    ("learning_rate", -0.1, ValueError, "learning_rate must be a real number > 0"),
-    ("batch_size", 0, ValueError, "batch_size must be an integer >= 1"),
-    ("batch_size", 3.5, TypeError, "batch_size must be an integer"),
-    ("max_epochs", 0, ValueError, "max_epochs"),
-    ("l2", -1.0, ValueError, "l2 must be a real number >= 0"),
-    ("lr_schedule", "warmup", ValueError, "lr_schedule must be one of"),
-    ("validation_fraction", 1.0, ValueError,
-     r"validation_fraction must be a real number in \(0, 1\)"),
-    ("patience", 0, ValueError, "patience"),
-    ("min_delta", -1e-3, ValueError, "min_delta"),
-    ("validation_interval", 0, ValueError, "validation_interval"),
-    ("early_stopping", "yes", TypeError, "early_stopping must be True or False"),
-    ("backend", "gpu", ValueError, "backend must be one of"),
-    ("input_scale", 0.0, ValueError, "input_scale must be None or a real number > 0"),
-    ("n_threads", 0, ValueError, "n_threads"),
-    ("random_state", "seed", ValueError, "random_state must be None, an int"),
-])
+@pytest.mark.parametrize(
+    "param, value, exc, match",
+    [
+        ("learning_rate", -0.1, ValueError, "learning_rate must be a real number > 0"),
+        ("batch_size", 0, ValueError, "batch_size must be an integer >= 1"),
+        ("batch_size", 3.5, TypeError, "batch_size must be an integer"),
+        ("max_epochs", 0, ValueError, "max_epochs"),
+        ("l2", -1.0, ValueError, "l2 must be a real number >= 0"),
+        ("lr_schedule", "warmup", ValueError, "lr_schedule must be one of"),
+        (
+            "validation_fraction",
+            1.0,
+            ValueError,
+            r"validation_fraction must be a real number in \(0, 1\)",
+        ),
+        ("patience", 0, ValueError, "patience"),
+        ("min_delta", -1e-3, ValueError, "min_delta"),
+        ("validation_interval", 0, ValueError, "validation_interval"),
+        ("early_stopping", "yes", TypeError, "early_stopping must be True or False"),
+        ("backend", "gpu", ValueError, "backend must be one of"),
+        ("input_scale", 0.0, ValueError, "input_scale must be None or a real number > 0"),
+        ("n_threads", 0, ValueError, "n_threads"),
+        ("random_state", "seed", ValueError, "random_state must be None, an int"),
+    ],
+)
 def test_bad_hyper_parameters_fail_at_fit(param, value, exc, match):
     X, y = blobs(k=2)
     model = LogisticRegression(**{param: value})  # __init__ and set_params never validate
@@ -529,18 +587,26 @@ def test_backend_auto_follows_the_environment(monkeypatch):
 @pytest.mark.requires_cython
 def test_n_threads_is_passed_to_the_kernel():
     X, y = blobs(n=2000, d=40, k=4)
-    one = SoftmaxRegression(backend="cython", random_state=0, max_epochs=3, n_threads=1,
-                            batch_size=256).fit(X, y)
-    two = SoftmaxRegression(backend="cython", random_state=0, max_epochs=3, n_threads=2,
-                            batch_size=256).fit(X, y)
+    one = SoftmaxRegression(
+        backend="cython", random_state=0, max_epochs=3, n_threads=1, batch_size=256
+    ).fit(X, y)
+    two = SoftmaxRegression(
+        backend="cython", random_state=0, max_epochs=3, n_threads=2, batch_size=256
+    ).fit(X, y)
     np.testing.assert_allclose(two.coef_, one.coef_, rtol=1e-9, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- progress
 def test_verbose_prints_epochs(backend, capsys):
     X, y = blobs(k=3)
-    SoftmaxRegression(backend=backend.name, verbose=2, max_epochs=3, early_stopping=True,
-                      patience=50, random_state=0).fit(X, y)
+    SoftmaxRegression(
+        backend=backend.name,
+        verbose=2,
+        max_epochs=3,
+        early_stopping=True,
+        patience=50,
+        random_state=0,
+    ).fit(X, y)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3
     for epoch, line in enumerate(lines, 1):
@@ -551,8 +617,9 @@ def test_verbose_prints_epochs(backend, capsys):
 def test_verbose_bar(backend, capsys):
     pytest.importorskip("tqdm")
     X, y = blobs(k=2)
-    LogisticRegression(backend=backend.name, verbose=1, max_epochs=4, patience=50,
-                       random_state=0).fit(X, y)
+    LogisticRegression(
+        backend=backend.name, verbose=1, max_epochs=4, patience=50, random_state=0
+    ).fit(X, y)
     err = capsys.readouterr().err
     assert "LogisticRegression" in err and "4/4" in err and "val_acc=" in err
 
@@ -580,8 +647,9 @@ def test_fit_does_not_copy_X(backend, cls):
     finally:
         tracemalloc.stop()
     assert model.coef_.dtype == np.float32
-    assert peak <= 0.5 * X.nbytes + 4e6, \
+    assert peak <= 0.5 * X.nbytes + 4e6, (
         f"fit allocated {peak / 1e6:.1f} MB for X of {X.nbytes / 1e6:.0f} MB"
+    )
     assert peak >= 0.1 * X.nbytes  # the validation copy is seen: the measurement works
 
 

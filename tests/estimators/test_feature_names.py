@@ -3,6 +3,7 @@
 Each warning and error is compared with what scikit-learn's own LogisticRegression says in the
 same situation (its ``_check_feature_names``), so the wording is theirs exactly.
 """
+
 import pickle
 import warnings
 
@@ -80,8 +81,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function",
-                                    "predict_log_proba"])
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "decision_function", "predict_log_proba"]
+)
 def test_checks_after_a_frame_fit_say_what_scikit_learn_says(case, method):
     X, y = _frame()
     ours = SoftmaxRegression(backend="numpy", max_epochs=2).fit(X, y)
@@ -90,23 +92,25 @@ def test_checks_after_a_frame_fit_say_what_scikit_learn_says(case, method):
     expected = {"array after frame": "warn", "same frame": "warn", "integer names": "warn"}
     assert kind == expected.get(case, "raise")
     if case in ("array after frame", "integer names"):
-        assert got == ["X does not have valid feature names, but SoftmaxRegression was fitted "
-                       "with feature names"]
+        assert got == [
+            "X does not have valid feature names, but SoftmaxRegression was fitted "
+            "with feature names"
+        ]
     if case == "reordered":
-        assert got == ("The feature names should match those that were passed during fit."
-                          "\nFeature names must be in the same order as they were in fit.\n")
+        assert got == (
+            "The feature names should match those that were passed during fit."
+            "\nFeature names must be in the same order as they were in fit.\n"
+        )
     if case == "many renamed":
-        assert "Feature names unseen at fit time:\n- g0\n- g1\n- g2\n- g3\n- g4\n- ...\n" \
-            in got
+        assert "Feature names unseen at fit time:\n- g0\n- g1\n- g2\n- g3\n- g4\n- ...\n" in got
 
 
 def test_a_frame_after_an_array_fit_warns():
     X, y = _frame()
     ours = LogisticRegression(backend="numpy", max_epochs=2).fit(X.to_numpy(), y)
     theirs = sklearn_lm.LogisticRegression(max_iter=50).fit(X.to_numpy(), y)
-    kind, got = _same_as_sklearn(ours, theirs, "predict", X)
-    assert got == ["X has feature names, but LogisticRegression was fitted without feature "
-                   "names"]
+    _kind, got = _same_as_sklearn(ours, theirs, "predict", X)
+    assert got == ["X has feature names, but LogisticRegression was fitted without feature names"]
 
 
 def test_fit_on_mixed_names_is_a_type_error_and_changes_nothing():
@@ -114,9 +118,12 @@ def test_fit_on_mixed_names_is_a_type_error_and_changes_nothing():
     model = LogisticRegression(backend="numpy", max_epochs=2).fit(X, y)
     before = pickle.dumps(model)
     mixed = X.set_axis(["a", 1] + NAMES[2:], axis=1)
-    with pytest.raises(TypeError, match="Feature names are only supported if all input "
-                                        r"features have string names, but your input has "
-                                        r"\['int', 'str'\]"):
+    with pytest.raises(
+        TypeError,
+        match="Feature names are only supported if all input "
+        r"features have string names, but your input has "
+        r"\['int', 'str'\]",
+    ):
         model.fit(mixed, y)
     assert pickle.dumps(model) == before
 
@@ -133,8 +140,9 @@ def test_score_and_partial_fit_check_the_names(backend):
     assert pickle.dumps(model) == before
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         model.partial_fit(X.to_numpy(), y)
-    with pytest.raises(ValueError, match="Feature names seen at fit time, yet now missing:\n"
-                                         "- f7\n"):
+    with pytest.raises(
+        ValueError, match="Feature names seen at fit time, yet now missing:\n- f7\n"
+    ):
         model.score(X.drop(columns="f7").assign(h="x"), y)
 
 

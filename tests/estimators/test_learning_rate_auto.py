@@ -6,6 +6,7 @@ scales); the schedule starts from learning_rate_; model files store both, and fi
 format 1 (without them) still load. Also: LogisticRegression on more than two classes in
 model files.
 """
+
 import json
 import math
 
@@ -27,7 +28,8 @@ def _data(cls, n=200, d=5, seed=0, dtype=np.float64):
     k = 2 if cls is LogisticRegression else 3
     y = rng.integers(0, k, size=n)
     X = (rng.normal(scale=2.0, size=(k, d))[y] + rng.normal(size=(n, d))) * np.geomspace(
-        0.1, 300, d)
+        0.1, 300, d
+    )
     return X.astype(dtype), y
 
 
@@ -50,22 +52,38 @@ def test_fit_records_the_auto_step_of_its_training_rows(backend, cls, dtype):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_an_explicit_learning_rate_has_no_step_scales(backend, cls):
     X, y = _data(cls)
-    model = cls(backend=backend.name, random_state=0, max_epochs=2, learning_rate=0.003,
-                lr_schedule="step", lr_decay=0.5, lr_decay_steps=3).fit(X, y)
+    model = cls(
+        backend=backend.name,
+        random_state=0,
+        max_epochs=2,
+        learning_rate=0.003,
+        lr_schedule="step",
+        lr_decay=0.5,
+        lr_decay_steps=3,
+    ).fit(X, y)
     assert model.learning_rate_ == 0.003 and model.step_scale_ is None
     steps = np.array(model.history_["step"])
-    np.testing.assert_allclose(model.history_["learning_rate"],
-                               0.003 * 0.5 ** np.floor((steps - 1) / 3))
+    np.testing.assert_allclose(
+        model.history_["learning_rate"], 0.003 * 0.5 ** np.floor((steps - 1) / 3)
+    )
 
 
 def test_the_schedule_decays_from_learning_rate_(backend):
     X, y = _data(SoftmaxRegression)
-    model = SoftmaxRegression(backend=backend.name, random_state=0, max_epochs=3,
-                              lr_schedule="exponential", lr_decay=0.5,
-                              validation_interval=2).fit(X, y)
+    model = SoftmaxRegression(
+        backend=backend.name,
+        random_state=0,
+        max_epochs=3,
+        lr_schedule="exponential",
+        lr_decay=0.5,
+        validation_interval=2,
+    ).fit(X, y)
     steps = np.array(model.history_["step"])
-    np.testing.assert_allclose(model.history_["learning_rate"],
-                               model.learning_rate_ * 0.5 ** ((steps - 1) / 6), rtol=1e-12)
+    np.testing.assert_allclose(
+        model.history_["learning_rate"],
+        model.learning_rate_ * 0.5 ** ((steps - 1) / 6),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -99,8 +117,9 @@ def test_warm_start_keeps_the_steps_and_a_cold_fit_does_not(backend, cls):
 
 def test_a_callable_schedule_gives_its_rates_as_they_are(backend):
     X, y = _data(SoftmaxRegression)
-    model = SoftmaxRegression(backend=backend.name, random_state=0, max_epochs=2,
-                              lr_schedule=lambda t: 1e-4 * (t + 1)).fit(X, y)
+    model = SoftmaxRegression(
+        backend=backend.name, random_state=0, max_epochs=2, lr_schedule=lambda t: 1e-4 * (t + 1)
+    ).fit(X, y)
     assert math.isnan(model.learning_rate_) and model.step_scale_ is None
     steps = np.array(model.history_["step"])
     np.testing.assert_allclose(model.history_["learning_rate"], 1e-4 * steps)
@@ -138,9 +157,11 @@ def test_divergence_under_auto_suggests_an_explicit_rate(backend, cls, monkeypat
         model.fit(X, y)
     err = info.value
     scale = model.step_scale_  # the same data: the same scales
-    assert err.learning_rate == pytest.approx(float(np.max(err.result.history["learning_rate"]
-                                                           or [model.learning_rate_ * 1e12]))
-                                              * float(scale.min()), rel=1e-6)
+    assert err.learning_rate == pytest.approx(
+        float(np.max(err.result.history["learning_rate"] or [model.learning_rate_ * 1e12]))
+        * float(scale.min()),
+        rel=1e-6,
+    )
     assert f"learning_rate={err.learning_rate / 10:.3g}" in err.hint
     np.testing.assert_array_equal(model.coef_, coef)
 
@@ -182,12 +203,15 @@ def test_files_of_format_1_still_load(tmp_path):
     np.testing.assert_array_equal(old.predict_proba(X), model.predict_proba(X))
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(step_scale_=np.ones(3)), "step_scale_ of shape"),
-    (dict(step_scale_=-np.ones(5)), "is not finite and > 0"),
-    (dict(learning_rate_=np.array(-1.0)), "learning_rate_ is -1.0"),
-    (dict(learning_rate_=np.array("fast")), "learning_rate_"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(step_scale_=np.ones(3)), "step_scale_ of shape"),
+        (dict(step_scale_=-np.ones(5)), "is not finite and > 0"),
+        (dict(learning_rate_=np.array(-1.0)), "learning_rate_ is -1.0"),
+        (dict(learning_rate_=np.array("fast")), "learning_rate_"),
+    ],
+)
 def test_bad_step_entries_are_refused(tmp_path, change, match):
     X, y = _data(SoftmaxRegression)
     model = SoftmaxRegression(backend="numpy", max_epochs=2).fit(X, y)

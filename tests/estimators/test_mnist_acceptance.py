@@ -17,6 +17,7 @@ Every fit is recorded (accuracy, epochs run, best epoch, wall time, backend, dty
 a "MNIST acceptance" section of the pytest report, attached to the JUnit XML through
 ``record_property``, and appended as JSON lines to ``$FASTREG_ACCEPTANCE_RECORD`` when set.
 """
+
 import json
 import os
 import time
@@ -36,14 +37,21 @@ def report(request):
     yield
     if not _RECORDS:
         return
-    lines = [f"{'task':<12}{'backend':<8}{'input':<9}{'dtype':<9}{'test acc':>9}{'epochs':>8}"
-             f"{'best':>6}{'fit s':>8}"]
+    lines = [
+        f"{'task':<12}{'backend':<8}{'input':<9}{'dtype':<9}{'test acc':>9}{'epochs':>8}"
+        f"{'best':>6}{'fit s':>8}"
+    ]
     for r in _RECORDS:
-        lines.append(f"{r['task']:<12}{r['backend']:<8}{r['input']:<9}{r['dtype']:<9}"
-                     f"{r['test_accuracy']:>9.4f}"
-                     f"{r['epochs']:>8}{r['best_epoch']:>6}{r['fit_seconds']:>8.2f}")
+        lines.append(
+            f"{r['task']:<12}{r['backend']:<8}{r['input']:<9}{r['dtype']:<9}"
+            f"{r['test_accuracy']:>9.4f}"
+            f"{r['epochs']:>8}{r['best_epoch']:>6}{r['fit_seconds']:>8.2f}"
+        )
     plugins = request.config.pluginmanager
-    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    reporter, capture = (
+        plugins.get_plugin("terminalreporter"),
+        plugins.get_plugin("capturemanager"),
+    )
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():
             reporter.write_line("")
@@ -73,12 +81,18 @@ def _fit_and_record(record_property, task, cls, backend, kind, X, y, X_test, y_t
     model.fit(X, y)
     seconds = time.perf_counter() - start
     accuracy = model.score(X_test, y_test)
-    row = dict(task=task, backend=model.backend_, input=kind,
-               dtype=str(model.coef_.dtype), test_accuracy=round(accuracy, 5),
-               epochs=model.n_iter_, best_epoch=model.best_epoch_,
-               fit_seconds=round(seconds, 3),
-               best_val_loss=round(min(model.history_["val_loss"]), 5),
-               best_val_accuracy=round(model.history_["val_accuracy"][model.best_epoch_ - 1], 5))
+    row = dict(
+        task=task,
+        backend=model.backend_,
+        input=kind,
+        dtype=str(model.coef_.dtype),
+        test_accuracy=round(accuracy, 5),
+        epochs=model.n_iter_,
+        best_epoch=model.best_epoch_,
+        fit_seconds=round(seconds, 3),
+        best_val_loss=round(min(model.history_["val_loss"]), 5),
+        best_val_accuracy=round(model.history_["val_accuracy"][model.best_epoch_ - 1], 5),
+    )
     _RECORDS.append(row)
     for key, value in row.items():
         record_property(key, value)
@@ -91,8 +105,9 @@ def test_two_vs_three(mnist, backend, kind, record_property):
 
     X, y = binary_subset(mnist.X_train, mnist.y_train, 2, 3)
     X_test, y_test = binary_subset(mnist.X_test, mnist.y_test, 2, 3)
-    model, accuracy = _fit_and_record(record_property, "2 vs 3", LogisticRegression, backend,
-                                      kind, X, y, X_test, y_test)
+    model, accuracy = _fit_and_record(
+        record_property, "2 vs 3", LogisticRegression, backend, kind, X, y, X_test, y_test
+    )
     assert model.coef_.dtype == (np.float64 if kind == "float64" else np.float32)
     assert model.n_iter_ < model.max_epochs  # early stopping ended it
     assert accuracy >= 0.98, f"2 vs 3 test accuracy {accuracy:.4f} < 0.98"
@@ -100,9 +115,17 @@ def test_two_vs_three(mnist, backend, kind, record_property):
 
 @pytest.mark.parametrize("kind", ["float32", "uint8"])
 def test_ten_digits(mnist, backend, kind, record_property):
-    model, accuracy = _fit_and_record(record_property, "ten digits", SoftmaxRegression, backend,
-                                      kind, mnist.X_train, mnist.y_train, mnist.X_test,
-                                      mnist.y_test)
+    model, accuracy = _fit_and_record(
+        record_property,
+        "ten digits",
+        SoftmaxRegression,
+        backend,
+        kind,
+        mnist.X_train,
+        mnist.y_train,
+        mnist.X_test,
+        mnist.y_test,
+    )
     assert model.coef_.shape == (10, 784) and model.coef_.dtype == np.float32
     assert list(model.classes_) == list(range(10))
     assert accuracy >= 0.925, f"ten-digit test accuracy {accuracy:.4f} < 0.925"
@@ -118,10 +141,23 @@ def test_large_learning_rates_do_not_trip_the_divergence_rules(mnist, backend, s
     X = np.ascontiguousarray(mnist.X_train.reshape(len(mnist.X_train), -1)[:30000])
     y = mnist.y_train[:30000]
     for lr in (0.5, 1e3):
-        model = SoftmaxRegression(backend=backend.name, learning_rate=lr, lr_schedule=schedule,
-                                  input_scale=1 / 255, max_epochs=4, validation_interval=20,
-                                  early_stopping=False, random_state=0).fit(X, y)
+        model = SoftmaxRegression(
+            backend=backend.name,
+            learning_rate=lr,
+            lr_schedule=schedule,
+            input_scale=1 / 255,
+            max_epochs=4,
+            validation_interval=20,
+            early_stopping=False,
+            random_state=0,
+        ).fit(X, y)
         assert model.n_iter_ == 4 and model.score(X[:5000], y[:5000]) > 0.8
     with pytest.raises(TrainingDivergedError, match="grew to"):
-        SoftmaxRegression(backend=backend.name, learning_rate=1e9, lr_schedule=schedule,
-                          input_scale=1 / 255, max_epochs=4, random_state=0).fit(X, y)
+        SoftmaxRegression(
+            backend=backend.name,
+            learning_rate=1e9,
+            lr_schedule=schedule,
+            input_scale=1 / 255,
+            max_epochs=4,
+            random_state=0,
+        ).fit(X, y)

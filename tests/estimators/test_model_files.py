@@ -5,6 +5,7 @@ Each hostile file is built here by hand (a few MB at most on disk). The bombs ar
 child process under an address-space limit, so a regression fails the test instead of
 filling the machine; the others in this process, under tracemalloc.
 """
+
 import io
 import json
 import os
@@ -21,8 +22,7 @@ import numpy as np
 import pytest
 
 import fastreg
-from fastreg import LogisticRegression, SoftmaxRegression
-from fastreg import _persistence
+from fastreg import LogisticRegression, SoftmaxRegression, _persistence
 from fastreg.exceptions import ModelFileError
 
 MiB = 1 << 20
@@ -51,8 +51,14 @@ def _npy(array):
 def _npy_header(dtype, shape):
     """The .npy header alone: it declares an array whose data is not there."""
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(
-        np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buf,
+        {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": shape,
+        },
+    )
     return buf.getvalue()
 
 
@@ -72,13 +78,50 @@ def _write_zip(path, members):
     out, central = bytearray(), bytearray()
     for m in members:
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, m.flags, m.method, 0, 0x21, m.crc,
-                           len(m.data), m.size, len(m.name), 0) + m.name + m.data
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, m.flags, m.method, 0,
-                               0x21, m.crc, len(m.data), m.size, len(m.name), 0, 0, 0, 0, 0,
-                               offset) + m.name
-    out += central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members),
-                                 len(central), len(out), 0)
+        out += (
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                20,
+                m.flags,
+                m.method,
+                0,
+                0x21,
+                m.crc,
+                len(m.data),
+                m.size,
+                len(m.name),
+                0,
+            )
+            + m.name
+            + m.data
+        )
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                m.flags,
+                m.method,
+                0,
+                0x21,
+                m.crc,
+                len(m.data),
+                m.size,
+                len(m.name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + m.name
+        )
+    out += central + struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(out), 0
+    )
     pathlib.Path(path).write_bytes(bytes(out))
     return path
 
@@ -87,8 +130,14 @@ def _model_zip(path, members, **replace):
     """A model file: ``members`` ({entry: .npy bytes}) with entries replaced (bytes or a
     Member) or, for a None value, left out."""
     entries = {**members, **replace}
-    return _write_zip(path, [v if isinstance(v, Member) else Member(k + ".npy", v)
-                             for k, v in entries.items() if v is not None])
+    return _write_zip(
+        path,
+        [
+            v if isinstance(v, Member) else Member(k + ".npy", v)
+            for k, v in entries.items()
+            if v is not None
+        ],
+    )
 
 
 def _deflated_zeros(name, header, n_mib):
@@ -112,7 +161,7 @@ def test_deflated_zeros_member_really_inflates():
     assert np.lib.format.read_array_header_1_0(io.BytesIO(header[8:]))[0] == (8 * MiB,)
     m = _deflated_zeros("x.npy", header, 8)
     raw = zlib.decompressobj(-15).decompress(m.data)
-    assert len(raw) == m.size and raw[:len(header)] == header and not any(raw[len(header):])
+    assert len(raw) == m.size and raw[: len(header)] == header and not any(raw[len(header) :])
     assert zlib.crc32(raw) == m.crc and len(m.data) < 10_000
 
 
@@ -144,11 +193,19 @@ print(json.dumps(out))
 def _load_in_child(good, paths, limit=1 << 30):
     """fastreg.load of each path in a child under RLIMIT_AS ``limit``, after the ``good``
     file: [(path, outcome, detail, seconds, traced peak bytes)]."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               PYTHONPATH=str(pathlib.Path(fastreg.__file__).parents[1]))
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(limit), str(good)]
-                          + [str(p) for p in paths],
-                          capture_output=True, text=True, env=env, timeout=300)
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=str(pathlib.Path(fastreg.__file__).parents[1]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(limit), str(good)] + [str(p) for p in paths],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
@@ -168,15 +225,24 @@ def bombs(tmp_path_factory):
         # a good model plus an entry nobody reads that inflates to 3.9 GiB
         "unused_bomb": _model_zip(tmp / "unused.npz", members, junk=unused),
         # coef_ declares 8 TiB (its header alone is stored)
-        "declares_8_tib": _model_zip(tmp / "8tib.npz", members,
-                                     n_features_in_=_npy(np.int64(2**40)),
-                                     coef_=_npy_header(np.float64, (1, 2**40))),
+        "declares_8_tib": _model_zip(
+            tmp / "8tib.npz",
+            members,
+            n_features_in_=_npy(np.int64(2**40)),
+            coef_=_npy_header(np.float64, (1, 2**40)),
+        ),
         # a consistent model whose (zero) weights inflate to 3.9 GiB from 4 MB
-        "used_bomb": _model_zip(tmp / "used.npz", members, n_features_in_=_npy(np.int64(d)),
-                                coef_=used),
+        "used_bomb": _model_zip(
+            tmp / "used.npz", members, n_features_in_=_npy(np.int64(d)), coef_=used
+        ),
         # the directory claims 3.9 GiB from 1 kB of deflate data: more than deflate yields
-        "lying_size": _model_zip(tmp / "lying.npz", members, coef_=Member(
-            "coef_.npy", zlib.compress(members["coef_"])[2:-4], method=8, size=n_mib * MiB)),
+        "lying_size": _model_zip(
+            tmp / "lying.npz",
+            members,
+            coef_=Member(
+                "coef_.npy", zlib.compress(members["coef_"])[2:-4], method=8, size=n_mib * MiB
+            ),
+        ),
     }
     assert all(os.path.getsize(p) < 5 * MiB for p in files.values())
     return files
@@ -197,64 +263,111 @@ def test_bombs_load_fast_in_little_memory(bombs):
             assert (outcome, detail) == ("ok", "LogisticRegression")
             continue
         assert outcome == "ModelFileError", (name, outcome, detail)
-        why = {"declares_8_tib": "declares a float64 array of shape (1, 1099511627776), but the "
-                                 "entry holds 0 bytes",
-               "used_bomb": "declares 4089446400 bytes, more than the file",
-               "lying_size": "declares 4089446400 bytes from "}[name]
-        assert detail.startswith(f"{path} is not a fastreg model file (entry 'coef_': {why}"), \
+        why = {
+            "declares_8_tib": "declares a float64 array of shape (1, 1099511627776), but the "
+            "entry holds 0 bytes",
+            "used_bomb": "declares 4089446400 bytes, more than the file",
+            "lying_size": "declares 4089446400 bytes from ",
+        }[name]
+        assert detail.startswith(f"{path} is not a fastreg model file (entry 'coef_': {why}"), (
             detail
+        )
 
 
 def _hostile(members, tmp):
     """{case: (path, what the message names)}: small malformed files, one flaw each."""
+
     def z(name, **replace):
         return _model_zip(tmp / f"{name}.npz", members, **replace)
 
     history_step = np.load(io.BytesIO(members["history/step"]))
     history_step[-1] = np.inf
     return {
-        "n_iter_ of shape (3,)": (z("n_iter", n_iter_=_npy(np.array([1, 2, 3]))),
-                                  r"entry 'n_iter_': shape \(3,\), expected \(\)"),
-        "history step of inf": (z("inf", **{"history/step": _npy(history_step)}),
-                                r"history/step holds inf"),
-        "duplicate classes_": (z("dup", classes_=_npy(np.array([0, 0, 2]))),
-                               r"classes_ \[0, 0, 2\] are not at least two unique labels"),
-        "unsorted classes_": (z("unsorted", classes_=_npy(np.array([2, 0, 1]))),
-                              "in sorted order"),
-        "string n_iter_": (z("str_n_iter", n_iter_=_npy(np.array("3"))),
-                           r"entry 'n_iter_': dtype <U1"),
+        "n_iter_ of shape (3,)": (
+            z("n_iter", n_iter_=_npy(np.array([1, 2, 3]))),
+            r"entry 'n_iter_': shape \(3,\), expected \(\)",
+        ),
+        "history step of inf": (
+            z("inf", **{"history/step": _npy(history_step)}),
+            r"history/step holds inf",
+        ),
+        "duplicate classes_": (
+            z("dup", classes_=_npy(np.array([0, 0, 2]))),
+            r"classes_ \[0, 0, 2\] are not at least two unique labels",
+        ),
+        "unsorted classes_": (
+            z("unsorted", classes_=_npy(np.array([2, 0, 1]))),
+            "in sorted order",
+        ),
+        "string n_iter_": (
+            z("str_n_iter", n_iter_=_npy(np.array("3"))),
+            r"entry 'n_iter_': dtype <U1",
+        ),
         "negative t_": (z("neg", t_=_npy(np.int64(-1))), "'t_': -1 is below 0"),
-        "best epoch after the last": (z("best", best_epoch_=_npy(np.int64(99))),
-                                      "best_epoch_ 99 of n_iter_"),
-        "structured coef_": (z("rec", coef_=_npy(np.zeros((3, 5), dtype="f8,f8"))),
-                             r"entry 'coef_': dtype"),
-        "big-endian coef_": (z("be", coef_=_npy(np.zeros((3, 5), dtype=">f8"))),
-                             r"entry 'coef_': dtype >f8"),
-        "float16 coef_": (z("f16", coef_=_npy(np.zeros((3, 5), dtype=np.float16)),
-                            intercept_=_npy(np.zeros(3, dtype=np.float16))),
-                          "inconsistent weights"),
-        "negative shape": (z("negshape", coef_=_npy_header(np.float64, (-3, 5))),
-                           r"entry 'coef_': shape \(-3, 5\)"),
-        "data shorter than the header": (z("short", coef_=members["coef_"][:-8]),
-                                         r"'coef_': declares a float64 array of shape \(3, 5\)"),
-        "history lengths differ": (z("len", **{"history/epoch": _npy(np.array([1.0]))}),
-                                   r"'history/epoch': shape \(1,\), expected \(2,\)"),
-        "deeply nested JSON": (z("deep", params=_npy(np.array("[" * 100_000))),
-                               "parameters are not valid JSON"),
-        "parameters out of range": (z("param", params=_npy(np.array(json.dumps(
-            {"learning_rate": -1.0})))), "invalid parameters for SoftmaxRegression"),
-        "a text of 100 M characters": (z("text", params=_npy_header("<U100000000", ())),
-                                       "a text of 100000000 characters"),
-        "an encrypted entry": (z("crypt", coef_=Member("coef_.npy", members["coef_"],
-                                                       flags=1)), "'coef_': encrypted"),
-        "bzip2 compression": (z("bz2", coef_=Member("coef_.npy", members["coef_"],
-                                                    method=12)), "compression method 12"),
-        "bad CRC": (z("crc", coef_=Member("coef_.npy", members["coef_"], crc=1)),
-                    r"'coef_': unreadable: Bad CRC-32"),
-        "duplicate entry": (_write_zip(tmp / "twice.npz", [Member(k + ".npy", v) for k, v in
-                                                           members.items()]
-                                       + [Member("coef_.npy", members["coef_"])]),
-                            "appears twice"),
+        "best epoch after the last": (
+            z("best", best_epoch_=_npy(np.int64(99))),
+            "best_epoch_ 99 of n_iter_",
+        ),
+        "structured coef_": (
+            z("rec", coef_=_npy(np.zeros((3, 5), dtype="f8,f8"))),
+            r"entry 'coef_': dtype",
+        ),
+        "big-endian coef_": (
+            z("be", coef_=_npy(np.zeros((3, 5), dtype=">f8"))),
+            r"entry 'coef_': dtype >f8",
+        ),
+        "float16 coef_": (
+            z(
+                "f16",
+                coef_=_npy(np.zeros((3, 5), dtype=np.float16)),
+                intercept_=_npy(np.zeros(3, dtype=np.float16)),
+            ),
+            "inconsistent weights",
+        ),
+        "negative shape": (
+            z("negshape", coef_=_npy_header(np.float64, (-3, 5))),
+            r"entry 'coef_': shape \(-3, 5\)",
+        ),
+        "data shorter than the header": (
+            z("short", coef_=members["coef_"][:-8]),
+            r"'coef_': declares a float64 array of shape \(3, 5\)",
+        ),
+        "history lengths differ": (
+            z("len", **{"history/epoch": _npy(np.array([1.0]))}),
+            r"'history/epoch': shape \(1,\), expected \(2,\)",
+        ),
+        "deeply nested JSON": (
+            z("deep", params=_npy(np.array("[" * 100_000))),
+            "parameters are not valid JSON",
+        ),
+        "parameters out of range": (
+            z("param", params=_npy(np.array(json.dumps({"learning_rate": -1.0})))),
+            "invalid parameters for SoftmaxRegression",
+        ),
+        "a text of 100 M characters": (
+            z("text", params=_npy_header("<U100000000", ())),
+            "a text of 100000000 characters",
+        ),
+        "an encrypted entry": (
+            z("crypt", coef_=Member("coef_.npy", members["coef_"], flags=1)),
+            "'coef_': encrypted",
+        ),
+        "bzip2 compression": (
+            z("bz2", coef_=Member("coef_.npy", members["coef_"], method=12)),
+            "compression method 12",
+        ),
+        "bad CRC": (
+            z("crc", coef_=Member("coef_.npy", members["coef_"], crc=1)),
+            r"'coef_': unreadable: Bad CRC-32",
+        ),
+        "duplicate entry": (
+            _write_zip(
+                tmp / "twice.npz",
+                [Member(k + ".npy", v) for k, v in members.items()]
+                + [Member("coef_.npy", members["coef_"])],
+            ),
+            "appears twice",
+        ),
         "backend_ unknown": (z("backend", backend_=_npy(np.array("gpu"))), "backend_ 'gpu'"),
     }
 
@@ -281,26 +394,37 @@ def test_hostile_model_files_are_value_errors_naming_the_path(tmp_path):
 def test_unknown_entries_are_never_opened(tmp_path, monkeypatch):
     """Only the entries of the format are read: an extra entry is skipped (even if corrupt)."""
     members = _members(_model(), tmp_path)
-    path = _model_zip(tmp_path / "extra.npz", members,
-                      extra=Member("extra.npy", b"not a .npy at all", crc=0),
-                      **{"history/extra": _npy(np.array([np.inf, np.nan]))})
+    path = _model_zip(
+        tmp_path / "extra.npz",
+        members,
+        extra=Member("extra.npy", b"not a .npy at all", crc=0),
+        **{"history/extra": _npy(np.array([np.inf, np.nan]))},
+    )
     opened = []
     real_open = _persistence.zipfile.ZipFile.open
-    monkeypatch.setattr(_persistence.zipfile.ZipFile, "open",
-                        lambda self, name, *a, **k: opened.append(getattr(name, "filename", name))
-                        or real_open(self, name, *a, **k))
+    monkeypatch.setattr(
+        _persistence.zipfile.ZipFile,
+        "open",
+        lambda self, name, *a, **k: (
+            opened.append(getattr(name, "filename", name)) or real_open(self, name, *a, **k)
+        ),
+    )
     model = fastreg.load(path)
-    assert set(model.history_) == set(fastreg.SoftmaxRegression().fit(
-        np.eye(3), [0, 1, 2]).history_)
+    assert set(model.history_) == set(
+        fastreg.SoftmaxRegression().fit(np.eye(3), [0, 1, 2]).history_
+    )
     assert "extra.npy" not in opened and "history/extra.npy" not in opened
     assert "coef_.npy" in opened
 
 
-@pytest.mark.parametrize("content, why", [
-    (pickle.dumps({"coef_": np.zeros(3)}), "a Python pickle, not an .npz archive"),
-    (b"hello, not a model", "not a zip archive"),
-    (b"", "not a zip archive"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (pickle.dumps({"coef_": np.zeros(3)}), "a Python pickle, not an .npz archive"),
+        (b"hello, not a model", "not a zip archive"),
+        (b"", "not a zip archive"),
+    ],
+)
 def test_files_that_are_not_zips_get_our_own_message(tmp_path, content, why):
     """Not NumPy's advice to load pickles with allow_pickle=True (fastreg at bd4b8e0 passed it
     on)."""
@@ -336,8 +460,8 @@ def test_save_removes_temporaries_of_killed_writers(tmp_path):
     dead = tmp_path / f".m.npz.frw-{host}-{_dead_pid()}-abc123.tmp"
     live = tmp_path / f".m.npz.frw-{host}-{os.getpid()}-def456.tmp"  # a save in progress here
     elsewhere = tmp_path / f".m.npz.frw-otherhost-{os.getpid()}-ghi789.tmp"  # another machine
-    ancient = tmp_path / ".fastreg-k0r_x1z2.npz.tmp"                 # 0.1.0's name
-    recent = tmp_path / ".fastreg-q9w8e7r6.npz.tmp"                  # 0.1.0 may be writing
+    ancient = tmp_path / ".fastreg-k0r_x1z2.npz.tmp"  # 0.1.0's name
+    recent = tmp_path / ".fastreg-q9w8e7r6.npz.tmp"  # 0.1.0 may be writing
     foreign = tmp_path / ".fastreg-notes.txt"
     for path in (dead, live, elsewhere, ancient, recent, foreign):
         path.write_bytes(b"partial")
@@ -345,7 +469,8 @@ def test_save_removes_temporaries_of_killed_writers(tmp_path):
         os.utime(path, (day_ago, day_ago))
     model.save(tmp_path / "model.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [live.name, elsewhere.name, recent.name, foreign.name, "model.npz"])
+        [live.name, elsewhere.name, recent.name, foreign.name, "model.npz"]
+    )
     os.utime(elsewhere, (day_ago, day_ago))
     model.save(tmp_path / "model.npz")
     assert not elsewhere.exists() and live.exists()

@@ -8,6 +8,7 @@ bad value wherever a row can be: in a training row (first, last, any batch), in 
 validation row, in a row of weight 0 (no kernel reads it), in a row an early stop within the
 first epoch never reached; for both backends, both dtypes, both kinds of step size.
 """
+
 import numpy as np
 import pytest
 
@@ -32,8 +33,11 @@ def spoil(X, row, value, col=2):
 
 
 def snapshot(model):
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(model).items()
-            if not isinstance(v, dict)}
+    return {
+        k: (v.copy() if isinstance(v, np.ndarray) else v)
+        for k, v in vars(model).items()
+        if not isinstance(v, dict)
+    }
 
 
 def assert_unchanged(model, before):
@@ -50,8 +54,14 @@ def assert_unchanged(model, before):
 @pytest.mark.parametrize("value", BAD)
 def test_fit_refuses_a_bad_training_value(backend, dtype, learning_rate, row, value):
     X, y = data()
-    model = SoftmaxRegression(backend=backend.name, dtype=dtype, learning_rate=learning_rate,
-                              max_epochs=3, batch_size=16, random_state=0)
+    model = SoftmaxRegression(
+        backend=backend.name,
+        dtype=dtype,
+        learning_rate=learning_rate,
+        max_epochs=3,
+        batch_size=16,
+        random_state=0,
+    )
     with pytest.raises(ValueError, match=MESSAGE):
         model.fit(spoil(X, row, value), y)
     assert not hasattr(model, "coef_")
@@ -75,8 +85,14 @@ def test_partial_fit_refuses_a_bad_chunk_and_keeps_the_model(backend, cls, value
 def test_every_row_trained_on_or_held_out_is_checked(backend):
     """Early stopping holds out a fifth of the rows, which only the validation pass reads."""
     X, y = data(n=100)
-    params = dict(backend=backend.name, learning_rate=0.05, early_stopping=True,
-                  validation_fraction=0.2, max_epochs=1, random_state=0)
+    params = dict(
+        backend=backend.name,
+        learning_rate=0.05,
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_epochs=1,
+        random_state=0,
+    )
     for row in range(X.shape[0]):
         model = SoftmaxRegression(**params)
         with pytest.raises(ValueError, match=MESSAGE):
@@ -89,8 +105,9 @@ def test_a_bad_value_in_a_row_of_weight_zero_is_refused(backend, value):
     X, y = data()
     w = np.ones(X.shape[0])
     w[42] = 0.0
-    model = SoftmaxRegression(backend=backend.name, learning_rate=0.05, max_epochs=2,
-                              random_state=0)
+    model = SoftmaxRegression(
+        backend=backend.name, learning_rate=0.05, max_epochs=2, random_state=0
+    )
     with pytest.raises(ValueError, match=MESSAGE):
         model.fit(spoil(X, 42, value), y, sample_weight=w)
     with pytest.raises(ValueError, match=MESSAGE):
@@ -102,9 +119,17 @@ def test_rows_an_early_stop_left_unread_are_checked(backend):
     """validation_interval 20 and patience 1: training stops within its first epoch, before
     the kernel reaches the last rows of the shuffled order; one of them holds the NaN."""
     X, y = data(n=2000)
-    params = dict(backend=backend.name, learning_rate=5.0, early_stopping=True, patience=1,
-                  validation_interval=20, max_epochs=1, shuffle=False, batch_size=10,
-                  random_state=0)
+    params = dict(
+        backend=backend.name,
+        learning_rate=5.0,
+        early_stopping=True,
+        patience=1,
+        validation_interval=20,
+        max_epochs=1,
+        shuffle=False,
+        batch_size=10,
+        random_state=0,
+    )
     clean = SoftmaxRegression(**params).fit(X, y)
     assert clean.history_["step"][-1] < 1800 / 10  # it did stop early, rows unread
     with pytest.raises(ValueError, match=MESSAGE):

@@ -13,6 +13,7 @@
   short before or while streaming) raises a clear error and leaves the model exactly as it
   was: its pickle, random-generator state included, is byte-identical.
 """
+
 import json
 import os
 import pickle
@@ -33,8 +34,12 @@ MIB = 2**20
 
 
 def _run_script(*args):
-    done = subprocess.run([sys.executable, str(SCRIPT), "--json", *map(str, args)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--json", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -73,8 +78,9 @@ def test_partial_fit_over_chunks_equals_the_same_rows_in_memory(backend, tmp_pat
         for X_chunk, y_chunk in data.chunks(700, shuffle=True, random_state=epoch):
             streamed.partial_fit(X_chunk, y_chunk, classes=data.classes)
         for start in np.random.default_rng(epoch).permutation(np.arange(0, 3000, 700)):
-            in_ram.partial_fit(X[start:start + 700].copy(), y[start:start + 700],
-                               classes=np.unique(y))
+            in_ram.partial_fit(
+                X[start : start + 700].copy(), y[start : start + 700], classes=np.unique(y)
+            )
     np.testing.assert_array_equal(streamed.coef_, in_ram.coef_)
     np.testing.assert_array_equal(streamed.intercept_, in_ram.intercept_)
     assert streamed.n_iter_ == in_ram.n_iter_ == 10
@@ -90,8 +96,9 @@ def test_partial_fit_trains_on_the_mapping_without_copying_it(backend, tmp_path,
     data = open_dataset(write_dataset(tmp_path / "m.frd", X, y))
     del X
     X_chunk, y_chunk = data.rows(0, n)
-    model = SoftmaxRegression(backend=backend.name, input_scale=1 / 255, random_state=0,
-                              dtype="float32")
+    model = SoftmaxRegression(
+        backend=backend.name, input_scale=1 / 255, random_state=0, dtype="float32"
+    )
     model.partial_fit(X_chunk[:100], y_chunk[:100], classes=data.classes)  # warm-up
     tracemalloc.start()
     try:
@@ -123,10 +130,11 @@ def streaming_model(backend, tmp_path):
 
 
 def test_chunk_with_other_features_leaves_the_model_unchanged(streaming_model):
-    model, data, _, X, y = streaming_model
+    model, _data, _, X, y = streaming_model
     before = _state(model)
-    with pytest.raises(ValueError, match="X has 29 features, but SoftmaxRegression is "
-                                         "expecting 30 features"):
+    with pytest.raises(
+        ValueError, match="X has 29 features, but SoftmaxRegression is expecting 30 features"
+    ):
         model.partial_fit(X[:100, :29], y[:100])
     assert _state(model) == before
     model.partial_fit(X[:100], y[:100])  # and it trains on
@@ -136,8 +144,11 @@ def test_chunk_with_other_features_leaves_the_model_unchanged(streaming_model):
 def test_undeclared_class_leaves_the_model_unchanged(streaming_model):
     model, _, _, X, y = streaming_model
     before = _state(model)
-    with pytest.raises(ValueError, match=r"labels \[7\] that are not among the classes "
-                                         r"\[0, 1, 2\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"labels \[7\] that are not among the classes "
+        r"\[0, 1, 2\]",
+    ):
         model.partial_fit(X[:5], [0, 1, 7, 2, 1])
     with pytest.raises(ValueError, match="differs from the classes"):
         model.partial_fit(X[:5], y[:5], classes=[0, 1, 2, 3])
@@ -152,8 +163,9 @@ def test_non_finite_chunk_leaves_the_model_unchanged(streaming_model, tmp_path):
     bad.flush()
     before = _state(model)
     with pytest.raises(ValueError, match="NaN or infinity"):
-        model.partial_fit(np.memmap(tmp_path / "bad.f32", dtype=np.float32, mode="r",
-                                    shape=(50, 30)), y[:50])
+        model.partial_fit(
+            np.memmap(tmp_path / "bad.f32", dtype=np.float32, mode="r", shape=(50, 30)), y[:50]
+        )
     assert _state(model) == before
 
 

@@ -1,4 +1,5 @@
 """model.save(path) / fastreg.load(path): .npz round trips without pickle, and rejected files."""
+
 import json
 import pickle
 import zipfile
@@ -34,8 +35,9 @@ CASES = [
 
 @pytest.mark.parametrize("cls, labels, dtype", CASES)
 def test_round_trip(tmp_path, backend, cls, labels, dtype):
-    model, X, y = _fit(cls, labels, dtype, backend=backend.name, l2=1e-3,
-                       lr_schedule="step", lr_decay=0.5)
+    model, X, y = _fit(
+        cls, labels, dtype, backend=backend.name, l2=1e-3, lr_schedule="step", lr_decay=0.5
+    )
     path = model.save(tmp_path / "model.npz")
     assert path == str(tmp_path / "model.npz")
     loaded = fastreg.load(path)
@@ -55,7 +57,7 @@ def test_round_trip(tmp_path, backend, cls, labels, dtype):
 
 
 def test_object_labels_come_back_as_objects(tmp_path):
-    model, X, y = _fit(SoftmaxRegression, ["x", "y", "z"])
+    model, X, _y = _fit(SoftmaxRegression, ["x", "y", "z"])
     assert model.classes_.dtype == object
     loaded = fastreg.load(model.save(tmp_path / "m"))
     assert loaded.classes_.dtype == object and list(loaded.classes_) == ["x", "y", "z"]
@@ -63,7 +65,7 @@ def test_object_labels_come_back_as_objects(tmp_path):
 
 
 def test_mixed_label_types_cannot_be_saved_without_pickle(tmp_path):
-    model, X, y = _fit(SoftmaxRegression, ["x", "y", "z"])
+    model, _X, _y = _fit(SoftmaxRegression, ["x", "y", "z"])
     model.classes_ = np.array(["x", 2, "z"], dtype=object)
     with pytest.raises(ValueError, match="mix types"):
         model.save(tmp_path / "m.npz")
@@ -71,7 +73,7 @@ def test_mixed_label_types_cannot_be_saved_without_pickle(tmp_path):
 
 
 def test_suffix_is_added_and_no_pickle_inside(tmp_path):
-    model, X, y = _fit(LogisticRegression, np.array([0, 1]))
+    model, _X, _y = _fit(LogisticRegression, np.array([0, 1]))
     path = model.save(tmp_path / "weights")
     assert path.endswith("weights.npz")
     with np.load(path, allow_pickle=False) as archive:  # every member loads without pickle
@@ -84,7 +86,7 @@ def test_suffix_is_added_and_no_pickle_inside(tmp_path):
 
 
 def test_unstorable_parameters_warn_on_load(tmp_path):
-    model, X, y = _fit(SoftmaxRegression, np.array([0, 1, 2]), lr_schedule=lambda t: 0.05)
+    model, _X, _y = _fit(SoftmaxRegression, np.array([0, 1, 2]), lr_schedule=lambda t: 0.05)
     model.set_params(random_state=np.random.default_rng(3))
     with pytest.warns(UserWarning, match=r"\['lr_schedule', 'random_state'\].*defaults"):
         loaded = fastreg.load(model.save(tmp_path / "m.npz"))
@@ -93,7 +95,7 @@ def test_unstorable_parameters_warn_on_load(tmp_path):
 
 
 def test_dtype_parameter_is_stored_by_name(tmp_path):
-    model, X, y = _fit(LogisticRegression, np.array([0, 1]))
+    model, _X, _y = _fit(LogisticRegression, np.array([0, 1]))
     model.set_params(dtype=np.float32)
     assert fastreg.load(model.save(tmp_path / "m")).dtype == "float32"
 
@@ -109,7 +111,7 @@ def _write_npz(path, **arrays):
 
 
 def test_load_rejects_files_that_are_not_models(tmp_path):
-    model, X, y = _fit(LogisticRegression, np.array([0, 1]))
+    model, _X, _y = _fit(LogisticRegression, np.array([0, 1]))
     good = model.save(tmp_path / "good.npz")
     with np.load(good) as archive:
         members = {k: archive[k] for k in archive.files}
@@ -122,11 +124,13 @@ def test_load_rejects_files_that_are_not_models(tmp_path):
     np.save(npy, np.arange(3))
     other = _write_npz(tmp_path / "other.npz", a=np.arange(3))
     forged = _write_npz(tmp_path / "forged.npz", **{**members, "__fastreg_model__": np.array("x")})
-    partial = _write_npz(tmp_path / "partial.npz",
-                         **{k: v for k, v in members.items() if k != "coef_"})
+    partial = _write_npz(
+        tmp_path / "partial.npz", **{k: v for k, v in members.items() if k != "coef_"}
+    )
     badshape = _write_npz(tmp_path / "shape.npz", **{**members, "coef_": np.zeros((2, 6))})
-    nonfinite = _write_npz(tmp_path / "nan.npz",
-                           **{**members, "coef_": np.full_like(members["coef_"], np.nan)})
+    nonfinite = _write_npz(
+        tmp_path / "nan.npz", **{**members, "coef_": np.full_like(members["coef_"], np.nan)}
+    )
     badjson = _write_npz(tmp_path / "json.npz", **{**members, "params": np.array("{oops")})
     unknown = _write_npz(tmp_path / "unknown.npz", **{**members, "estimator": np.array("SVC")})
     truncated = tmp_path / "truncated.npz"
@@ -134,13 +138,20 @@ def test_load_rejects_files_that_are_not_models(tmp_path):
     obj = tmp_path / "object.npz"
     np.savez(obj, **{**members, "classes_": np.array([object(), object()], dtype=object)})
 
-    cases = [(text, "unreadable"), (pick, "unreadable"), (npy, "single .npy"),
-             (other, "no fastreg marker"), (forged, "no fastreg marker"),
-             (partial, r"missing entries \['coef_'\]"),
-             (badshape, r"entry 'coef_': shape \(2, 6\), expected \(1, 6\)"),
-             (nonfinite, "non-finite"), (badjson, "not valid JSON"),
-             (unknown, "unknown estimator 'SVC'"), (truncated, "not a fastreg model"),
-             (obj, "not a fastreg model")]
+    cases = [
+        (text, "unreadable"),
+        (pick, "unreadable"),
+        (npy, "single .npy"),
+        (other, "no fastreg marker"),
+        (forged, "no fastreg marker"),
+        (partial, r"missing entries \['coef_'\]"),
+        (badshape, r"entry 'coef_': shape \(2, 6\), expected \(1, 6\)"),
+        (nonfinite, "non-finite"),
+        (badjson, "not valid JSON"),
+        (unknown, "unknown estimator 'SVC'"),
+        (truncated, "not a fastreg model"),
+        (obj, "not a fastreg model"),
+    ]
     for path, match in cases:
         with pytest.raises(ValueError, match=match):
             fastreg.load(path)
@@ -152,7 +163,7 @@ def test_load_rejects_files_that_are_not_models(tmp_path):
 
 
 def test_newer_format_version_is_refused(tmp_path):
-    model, X, y = _fit(LogisticRegression, np.array([0, 1]))
+    model, _X, _y = _fit(LogisticRegression, np.array([0, 1]))
     with np.load(model.save(tmp_path / "m.npz")) as archive:
         members = {k: archive[k] for k in archive.files}
     members["format_version"] = np.array(3)

@@ -5,6 +5,7 @@ weight is a dropped row (bit for bit, hold-out included), equal weights are no w
 validation metrics are weighted; bad weights are refused with clear errors and leave the
 model as it was; the caller's array is never modified.
 """
+
 import pickle
 
 import numpy as np
@@ -42,19 +43,28 @@ def test_integer_weights_equal_repeated_rows_full_batch(backend, cls, learning_r
     two sums grown over 30 steps)."""
     X, y = _data(cls, dtype=dtype)
     w = np.random.default_rng(1).integers(0, 4, size=len(y))
-    params = dict(backend=backend.name, learning_rate=learning_rate, batch_size=10_000,
-                  shuffle=False, early_stopping=False, max_epochs=30, random_state=0)
+    params = dict(
+        backend=backend.name,
+        learning_rate=learning_rate,
+        batch_size=10_000,
+        shuffle=False,
+        early_stopping=False,
+        max_epochs=30,
+        random_state=0,
+    )
     weighted = cls(**params).fit(X, y, sample_weight=w)
     repeated = cls(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     tol = 1e-6 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=tol, atol=tol)
     np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=tol, atol=tol)
-    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=tol,
-                               atol=tol)
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=tol, atol=tol
+    )
     assert weighted.learning_rate_ == pytest.approx(repeated.learning_rate_, rel=tol)
     # the train loss the kernel reports is the weighted mean, as on the repeated rows
-    np.testing.assert_allclose(weighted.history_["train_loss"], repeated.history_["train_loss"],
-                               rtol=tol)
+    np.testing.assert_allclose(
+        weighted.history_["train_loss"], repeated.history_["train_loss"], rtol=tol
+    )
     assert not np.allclose(cls(**params).fit(X, y).coef_, weighted.coef_, rtol=1e-3)
 
 
@@ -70,8 +80,13 @@ def test_zero_weight_is_a_dropped_row_exactly(backend, cls, learning_rate):
     X, y = _data(cls, n=200)
     w = np.random.default_rng(2).uniform(0.5, 2.0, size=len(y))
     w[::7] = 0
-    params = dict(backend=backend.name, learning_rate=learning_rate, random_state=3,
-                  max_epochs=8, validation_interval=2)
+    params = dict(
+        backend=backend.name,
+        learning_rate=learning_rate,
+        random_state=3,
+        max_epochs=8,
+        validation_interval=2,
+    )
     with_zeros = cls(**params).fit(X, y, sample_weight=w)
     keep = w > 0
     dropped = cls(**params).fit(X[keep], y[keep], sample_weight=w[keep])
@@ -121,22 +136,29 @@ def test_validation_metrics_are_weighted_by_the_held_out_rows(backend, cls):
     X, y = _data(cls, n=300)
     w = np.random.default_rng(5).uniform(0.0, 3.0, size=len(y))
     w[:20] = 0
-    model = cls(backend=backend.name, random_state=7, max_epochs=3, validation_fraction=0.3,
-                early_stopping=True, patience=100).fit(X, y, sample_weight=w)
+    model = cls(
+        backend=backend.name,
+        random_state=7,
+        max_epochs=3,
+        validation_fraction=0.3,
+        early_stopping=True,
+        patience=100,
+    ).fit(X, y, sample_weight=w)
     rows = np.flatnonzero(w > 0)
     codes = np.searchsorted(model.classes_, y)
-    held, _ = stratified_holdout(codes[rows], len(model.classes_), 0.3,
-                                 np.random.default_rng(7))
+    held, _ = stratified_holdout(codes[rows], len(model.classes_), 0.3, np.random.default_rng(7))
     val = rows[held]
     assert model.n_iter_ == 3
     assert model.best_epoch_ == int(np.argmin(model.history_["val_loss"])) + 1
     # the kept weights are those of the best check: compare there
     best = model.best_epoch_ - 1
     assert model.history_["val_loss"][best] == pytest.approx(
-        _weighted_log_loss(model, X[val], y[val], w[val]), rel=1e-9)
+        _weighted_log_loss(model, X[val], y[val], w[val]), rel=1e-9
+    )
     right = model.predict(X[val]) == y[val]
     assert model.history_["val_accuracy"][best] == pytest.approx(
-        np.sum(w[val] * right) / np.sum(w[val]), rel=1e-12)
+        np.sum(w[val] * right) / np.sum(w[val]), rel=1e-12
+    )
     unweighted = np.mean(right)
     assert model.history_["val_accuracy"][best] != pytest.approx(unweighted, rel=1e-6)
 
@@ -158,8 +180,9 @@ def test_partial_fit_weights(backend, cls):
     np.testing.assert_allclose(a.coef_, c.coef_, rtol=1e-10, atol=1e-13)
     full = dict(params, batch_size=10_000, shuffle=False)
     d = cls(**full).partial_fit(X, y, classes=classes, sample_weight=w)
-    e = cls(**full).partial_fit(np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int)),
-                                classes=classes)
+    e = cls(**full).partial_fit(
+        np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int)), classes=classes
+    )
     np.testing.assert_allclose(d.coef_, e.coef_, rtol=1e-10, atol=1e-13)
     # a second call: its own weights, its own normalisation
     a.partial_fit(X[:30], y[:30], sample_weight=np.arange(30.0))
@@ -185,9 +208,13 @@ def test_bad_weights_are_refused_and_change_nothing(backend, cls, method, case, 
     X, y = _data(cls)
     model = cls(backend=backend.name, random_state=0, max_epochs=2).fit(X, y)
     before = pickle.dumps(model)
-    call = {"fit": model.fit, "score": model.score,
-            "partial_fit": lambda X, y, sample_weight: model.partial_fit(
-                X, y, sample_weight=sample_weight)}[method]
+    call = {
+        "fit": model.fit,
+        "score": model.score,
+        "partial_fit": lambda X, y, sample_weight: model.partial_fit(
+            X, y, sample_weight=sample_weight
+        ),
+    }[method]
     with pytest.raises(InvalidParameterError, match=match) as info:
         call(X, y, sample_weight=make(len(y)))
     assert info.value.param == "sample_weight" and isinstance(info.value, ValueError)
@@ -205,8 +232,11 @@ def test_one_class_left_after_zero_weights_is_refused():
     """Zero weight == dropped row: if only one class keeps weight, fit says so (the same
     rule as for a y of one class), and names classes."""
     X, y = _data(LogisticRegression)
-    with pytest.raises(InvalidParameterError, match=r"at least 2 classes with a weight above "
-                                                    r"zero, but only the class 1") as info:
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"at least 2 classes with a weight above "
+        r"zero, but only the class 1",
+    ) as info:
         LogisticRegression(backend="numpy").fit(X, y, sample_weight=(y == 1).astype(float))
     assert info.value.param == "sample_weight"
 

@@ -31,6 +31,7 @@ Two remarks on checks that scikit-learn itself would skip here:
   check raises SkipTest after its NotAnArray half has passed. That SkipTest, and only that
   one, is treated as a pass; with pandas installed the check runs in full.
 """
+
 import os
 import pickle
 import re
@@ -63,8 +64,11 @@ def _selected_backends():
     return fastreg.available_backends()
 
 
-ESTIMATORS = [cls(backend=name) for cls in (LogisticRegression, SoftmaxRegression)
-              for name in _selected_backends()]
+ESTIMATORS = [
+    cls(backend=name)
+    for cls in (LogisticRegression, SoftmaxRegression)
+    for name in _selected_backends()
+]
 
 #: Checks expected to fail, with the reason (none).
 EXPECTED_FAILED_CHECKS = {}
@@ -72,8 +76,10 @@ EXPECTED_FAILED_CHECKS = {}
 #: The deterministic full-batch solver the two sample-weight equivalence checks run on (see
 #: the module docstring); the checks' data have at most a few dozen rows.
 FULL_BATCH = dict(early_stopping=False, batch_size=1 << 20)
-FULL_BATCH_CHECKS = ("check_sample_weight_equivalence_on_dense_data",
-                     "check_sample_weight_equivalence_on_sparse_data")
+FULL_BATCH_CHECKS = (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+)
 
 
 def _check_name(check):
@@ -85,8 +91,12 @@ def _checks():
     :data:`FULL_BATCH_CHECKS` (what PER_ESTIMATOR_CHECK_PARAMS does for scikit-learn's own)."""
     for estimator in ESTIMATORS:
         for est, check in estimator_checks_generator(
-                estimator, legacy=True, expected_failed_checks=EXPECTED_FAILED_CHECKS,
-                mark="xfail", xfail_strict=True):
+            estimator,
+            legacy=True,
+            expected_failed_checks=EXPECTED_FAILED_CHECKS,
+            mark="xfail",
+            xfail_strict=True,
+        ):
             if _check_name(check) in FULL_BATCH_CHECKS:
                 est = clone(est).set_params(**FULL_BATCH)
             yield est, check
@@ -110,8 +120,9 @@ def test_sklearn_estimator_checks(estimator, check, monkeypatch):
     try:
         check(estimator)
     except SkipTest as exc:
-        if (_check_name(check) == "check_classifier_data_not_an_array"
-                and "pandas is not installed" in str(exc)):
+        if _check_name(
+            check
+        ) == "check_classifier_data_not_an_array" and "pandas is not installed" in str(exc):
             return  # the NotAnArray half ran and passed; see the module docstring
         raise
 
@@ -121,14 +132,18 @@ def test_only_the_equivalence_checks_run_on_the_full_batch_instance():
     the two sample-weight equivalence checks (which do run, sparse included)."""
     names = [_check_name(check) for _, check in CHECKS]
     assert all(not hasattr(pair, "marks") for pair in CHECKS)
-    for name in FULL_BATCH_CHECKS + ("check_sample_weights_shape", "check_estimator_sparse_array",
-                                     "check_class_weight_classifiers",
-                                     "check_all_zero_sample_weights_error"):
+    for name in FULL_BATCH_CHECKS + (
+        "check_sample_weights_shape",
+        "check_estimator_sparse_array",
+        "check_class_weight_classifiers",
+        "check_all_zero_sample_weights_error",
+    ):
         assert names.count(name) == len(ESTIMATORS), name
     for est, check in CHECKS:
         defaults = type(est)().get_params()
-        changed = {k: v for k, v in est.get_params().items()
-                   if k != "backend" and v != defaults[k]}
+        changed = {
+            k: v for k, v in est.get_params().items() if k != "backend" and v != defaults[k]
+        }
         assert changed == (FULL_BATCH if _check_name(check) in FULL_BATCH_CHECKS else {})
 
 
@@ -152,16 +167,22 @@ def test_tags_and_type():
 @pytest.mark.parametrize("name", _selected_backends())
 def test_pipeline_cross_validation_and_grid_search(name):
     X, y = _blobs()
-    pipe = make_pipeline(StandardScaler(), SoftmaxRegression(backend=name, random_state=0,
-                                                             max_epochs=30))
+    pipe = make_pipeline(
+        StandardScaler(), SoftmaxRegression(backend=name, random_state=0, max_epochs=30)
+    )
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.min() > 0.8
-    search = GridSearchCV(pipe, {"softmaxregression__learning_rate": [0.01, 0.3],
-                                 "softmaxregression__l2": [0.0, 1e-3]}, cv=3)
+    search = GridSearchCV(
+        pipe,
+        {"softmaxregression__learning_rate": [0.01, 0.3], "softmaxregression__l2": [0.0, 1e-3]},
+        cv=3,
+    )
     search.fit(X, y)
     assert search.best_score_ > 0.8
-    assert set(search.best_params_) == {"softmaxregression__learning_rate",
-                                        "softmaxregression__l2"}
+    assert set(search.best_params_) == {
+        "softmaxregression__learning_rate",
+        "softmaxregression__l2",
+    }
     assert search.best_estimator_[-1].coef_.shape == (3, 4)
 
 
@@ -169,9 +190,12 @@ def test_grid_search_scores_a_diverging_candidate_as_nan():
     """fit raises on divergence, so a search marks that candidate failed instead of scoring
     a broken model; the other candidates are unaffected."""
     X, y = _blobs(k=2)
-    search = GridSearchCV(LogisticRegression(backend="numpy", random_state=0, l2=1.0,
-                                             max_epochs=20),
-                          {"learning_rate": [1e15, 0.005]}, cv=2, error_score=np.nan)
+    search = GridSearchCV(
+        LogisticRegression(backend="numpy", random_state=0, l2=1.0, max_epochs=20),
+        {"learning_rate": [1e15, 0.005]},
+        cv=2,
+        error_score=np.nan,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search.fit(X, y)
@@ -183,8 +207,13 @@ def test_grid_search_scores_a_diverging_candidate_as_nan():
 @pytest.mark.parametrize("cls", [LogisticRegression, SoftmaxRegression])
 def test_clone_and_pickle(cls):
     X, y = _blobs(k=2 if cls is LogisticRegression else 3)
-    model = cls(backend=_selected_backends()[0], learning_rate=0.05, random_state=3,
-                lr_schedule="cosine", max_epochs=8)
+    model = cls(
+        backend=_selected_backends()[0],
+        learning_rate=0.05,
+        random_state=3,
+        lr_schedule="cosine",
+        max_epochs=8,
+    )
     model.fit(X / 50, y)
     copy = clone(model)
     assert copy.get_params() == model.get_params() and not hasattr(copy, "coef_")
@@ -246,8 +275,9 @@ def test_works_without_sklearn(tmp_path):
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=root, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 

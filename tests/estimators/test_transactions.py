@@ -1,5 +1,6 @@
 """fit and partial_fit are transactions: they complete, or leave the estimator exactly as it
 was (``pickle.dumps`` identical), whatever interrupts them; a blow-up is a divergence."""
+
 import math
 import pickle
 
@@ -47,8 +48,9 @@ def _calls(model, method, X, y):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("method", ["fit", "warm fit", "partial_fit"])
 @pytest.mark.parametrize("random_state", [0, "generator"])
-def test_keyboard_interrupt_mid_fit_leaves_the_model_unchanged(backend, monkeypatch, cls,
-                                                                method, random_state):
+def test_keyboard_interrupt_mid_fit_leaves_the_model_unchanged(
+    backend, monkeypatch, cls, method, random_state
+):
     """Ctrl-C in the middle of training (the epoch kernel raises KeyboardInterrupt at its
     second or third call): every attribute, the kept random generator and a Generator passed
     as random_state are as before the call (fastreg at bd4b8e0 advanced the generators)."""
@@ -159,8 +161,9 @@ def test_partial_fit_with_a_huge_learning_rate_raises_and_keeps_the_model(backen
     assert pickle.dumps(model) == before
 
 
-@pytest.mark.parametrize("lr, schedule", [(0.1, "constant"), (0.5, "constant"),
-                                          (0.5, "cosine"), (2.0, "constant")])
+@pytest.mark.parametrize(
+    "lr, schedule", [(0.1, "constant"), (0.5, "constant"), (0.5, "cosine"), (2.0, "constant")]
+)
 def test_noisy_training_never_trips_the_blow_up_rule(backend, lr, schedule):
     """Unscaled features (~100, as scikit-learn's estimator checks use) at ordinary learning
     rates give perceptron-like runs with losses up to ~1e4 log 2: finite and kept, not a
@@ -170,21 +173,34 @@ def test_noisy_training_never_trips_the_blow_up_rule(backend, lr, schedule):
         X = rng.normal(loc=100, size=(100, 2))
         y = rng.integers(0, 2, size=100)
         for cls in ESTIMATORS:
-            model = cls(backend=backend.name, learning_rate=lr, lr_schedule=schedule,
-                        random_state=seed, max_epochs=60, patience=60).fit(X, y)
+            model = cls(
+                backend=backend.name,
+                learning_rate=lr,
+                lr_schedule=schedule,
+                random_state=seed,
+                max_epochs=60,
+                patience=60,
+            ).fit(X, y)
             assert np.isfinite(model.coef_).all()
         X, y = _data(SoftmaxRegression, seed=seed)
-        model = SoftmaxRegression(backend=backend.name, learning_rate=lr, lr_schedule=schedule,
-                                  batch_size=1, validation_interval=100, random_state=seed,
-                                  max_epochs=3).fit(X, y)
+        model = SoftmaxRegression(
+            backend=backend.name,
+            learning_rate=lr,
+            lr_schedule=schedule,
+            batch_size=1,
+            validation_interval=100,
+            random_state=seed,
+            max_epochs=3,
+        ).fit(X, y)
         assert all(math.isfinite(v) for v in model.history_["train_loss"])
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
-def test_interrupted_sparse_weighted_training_leaves_the_model_unchanged(backend, monkeypatch,
-                                                                         cls, method):
+def test_interrupted_sparse_weighted_training_leaves_the_model_unchanged(
+    backend, monkeypatch, cls, method
+):
     """The new paths (sparse kernels, sample and class weights, learning_rate="auto" and
     feature names) commit nothing when interrupted either."""
     sparse = pytest.importorskip("scipy.sparse")
@@ -192,8 +208,13 @@ def test_interrupted_sparse_weighted_training_leaves_the_model_unchanged(backend
     X, y = _data(cls)
     w = np.random.default_rng(1).uniform(0, 2, size=len(y))
     frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
-    model = cls(backend=backend.name, random_state=0, max_epochs=3, validation_interval=2,
-                class_weight={0: 2.0})
+    model = cls(
+        backend=backend.name,
+        random_state=0,
+        max_epochs=3,
+        validation_interval=2,
+        class_weight={0: 2.0},
+    )
     model.fit(frame, y, sample_weight=w)
     before = pickle.dumps(model)
     Xs = sparse.csr_matrix(X * (np.abs(X) > 0.5))

@@ -1,4 +1,5 @@
 """The rule for tests that need real data: skip locally, fail under FASTREG_REQUIRE_DATA=1 (CI)."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """Small synthetic MNIST-shaped data sets written as the four IDX files, for the loader tests."""
+
 import gzip
 import urllib.request
 
@@ -7,17 +8,23 @@ import numpy as np
 from fastreg.datasets import _download, write_idx
 from fastreg.datasets._idx import idx_bytes
 
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def synthetic(seed, n_train=20, n_test=10, levels=256):
     """(X_train, y_train, X_test, y_test) uint8, images 28 x 28, every digit present."""
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, levels, (n_train, 28, 28), dtype=np.uint8),
-            (np.arange(n_train) % 10).astype(np.uint8),
-            rng.integers(0, levels, (n_test, 28, 28), dtype=np.uint8),
-            rng.permutation(np.arange(n_test) % 10).astype(np.uint8))
+    return (
+        rng.integers(0, levels, (n_train, 28, 28), dtype=np.uint8),
+        (np.arange(n_train) % 10).astype(np.uint8),
+        rng.integers(0, levels, (n_test, 28, 28), dtype=np.uint8),
+        rng.permutation(np.arange(n_test) % 10).astype(np.uint8),
+    )
 
 
 def write_set(folder, arrays, gz=True, compresslevel=None):
@@ -55,8 +62,9 @@ def without_shipped_mnist(monkeypatch):
 
     from fastreg.datasets import _registry
 
-    monkeypatch.setitem(_registry.DATASETS, "mnist",
-                        dataclasses.replace(_registry.DATASETS["mnist"], shipped=""))
+    monkeypatch.setitem(
+        _registry.DATASETS, "mnist", dataclasses.replace(_registry.DATASETS["mnist"], shipped="")
+    )
 
 
 def unverified(loader):

@@ -9,6 +9,7 @@ those after the whole batches it got through, bit for bit:
   batches (:func:`assert_cuts_leave_whole_batches`, driven by SIGALRM through
   :func:`alarm_raises` and :func:`cut_by_alarm`).
 """
+
 import contextlib
 import signal
 import time
@@ -26,6 +27,7 @@ class Alarm(BaseException):
 def alarm_raises():
     """Inside the block, SIGALRM's handler raises :class:`Alarm` (signal.setitimer arms the
     alarm); on leaving, the timer is disarmed and the previous handler restored."""
+
     def alarm(signum, frame):
         raise Alarm
 
@@ -51,8 +53,7 @@ def cut_by_alarm(delay, epoch, *args, **kw):
     return False
 
 
-def assert_cuts_leave_whole_batches(run, batches_done, coef, intercept, order, batch_size,
-                                    want):
+def assert_cuts_leave_whole_batches(run, batches_done, coef, intercept, order, batch_size, want):
     """Interrupt ``run`` by SIGALRM at random times until ``want`` runs were cut between their
     first and last batch (at most 15 ``want`` tries), and check that wherever the handler's
     exception lands the weights are bitwise those after ``batches_done()`` whole batches.
@@ -69,7 +70,7 @@ def assert_cuts_leave_whole_batches(run, batches_done, coef, intercept, order, b
         """The weights after the first t batches, uninterrupted."""
         if t not in states:
             c, b = coef.copy(), intercept.copy()
-            run(c, b, order[:t * batch_size])
+            run(c, b, order[: t * batch_size])
             states[t] = c, b
         return states[t]
 
@@ -93,8 +94,20 @@ def assert_cuts_leave_whole_batches(run, batches_done, coef, intercept, order, b
     assert cut == want, f"only {cut} of {runs} runs were cut inside the epoch"
 
 
-def assert_stops_before_batch(epoch, X, y, coef, intercept, order, batch_size, bad,
-                              learning_rates, l2, batches_done=None, **kw):
+def assert_stops_before_batch(
+    epoch,
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    bad,
+    learning_rates,
+    l2,
+    batches_done=None,
+    **kw,
+):
     """An epoch over ``order`` whose batch ``bad`` (0-based) is not finite returns (nan, nan)
     and leaves the weights bitwise as after the ``bad`` batches before it (as given when
     ``bad`` is 0), ``batches_done()`` (when given) reporting ``bad``.
@@ -105,8 +118,17 @@ def assert_stops_before_batch(epoch, X, y, coef, intercept, order, batch_size, b
     """
     c_before, b_before = coef.copy(), intercept.copy()
     if bad:  # an empty order is refused: zero batches are the weights as given
-        epoch(X, y, c_before, b_before, order[:bad * batch_size], batch_size, learning_rates,
-              l2, **kw)
+        epoch(
+            X,
+            y,
+            c_before,
+            b_before,
+            order[: bad * batch_size],
+            batch_size,
+            learning_rates,
+            l2,
+            **kw,
+        )
     c, b = coef.copy(), intercept.copy()
     result = epoch(X, y, c, b, order, batch_size, learning_rates, l2, **kw)
     assert np.isnan(result[0]) and np.isnan(result[1]), result

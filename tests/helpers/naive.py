@@ -16,6 +16,7 @@ Sample weights w_n (``sample_weight``, None: all 1) and per-feature step scales 
 weighted mean sum w E / sum w; an epoch's batch step is lr P ((1/n_t) sum v G x + 2 l2 W), its
 data term not normalised by the weights, and its metrics are weighted means.
 """
+
 import math
 
 import numpy as np
@@ -205,8 +206,19 @@ def sgd_step(X, y, coef, intercept, learning_rate, l2, sample_weight=None, step_
     return mean_loss, hits
 
 
-def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_scale=1.0,
-          sample_weight=None, step_scale=None):
+def epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    input_scale=1.0,
+    sample_weight=None,
+    step_scale=None,
+):
     """One epoch of mini-batch gradient descent over ``X[order]``, step by step, in place.
 
     Batch t is rows ``order[t*B:(t+1)*B]``, seen as ``X * input_scale``, stepped with
@@ -217,10 +229,17 @@ def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, input_sc
     v = _ones_or(sample_weight, len(y))
     loss_sum, hits, weight_sum = 0.0, 0.0, 0.0
     for t, start in enumerate(range(0, len(order), batch_size)):
-        rows = order[start:start + batch_size]
-        batch_loss, batch_hits = sgd_step(_f64(X[rows]) * input_scale, y[rows], coef,
-                                          intercept, learning_rates[t], l2, v[rows],
-                                          step_scale)
+        rows = order[start : start + batch_size]
+        batch_loss, batch_hits = sgd_step(
+            _f64(X[rows]) * input_scale,
+            y[rows],
+            coef,
+            intercept,
+            learning_rates[t],
+            l2,
+            v[rows],
+            step_scale,
+        )
         loss_sum += batch_loss * sum(v[rows])
         hits += batch_hits
         weight_sum += sum(v[rows])

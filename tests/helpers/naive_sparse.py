@@ -8,6 +8,7 @@ written: O(d K) a step, the definition the kernels' lazy shrinks (one scale fact
 feature) must reproduce. The link functions, losses and gradients by the logits come from the
 loop reference of the dense kernels, :mod:`helpers.naive`.
 """
+
 import numpy as np
 
 from helpers import naive
@@ -31,8 +32,18 @@ def linear_forward(X, coef, intercept):
     return Z
 
 
-def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, sample_weight=None,
-          step_scale=None):
+def epoch(
+    X,
+    y,
+    coef,
+    intercept,
+    order,
+    batch_size,
+    learning_rates,
+    l2,
+    sample_weight=None,
+    step_scale=None,
+):
     """Mini-batch gradient descent over ``X[order]``, step by step, in place on coef and
     intercept (float64 arrays).
 
@@ -48,7 +59,7 @@ def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, sample_w
     s = np.ones(d) if step_scale is None else np.asarray(step_scale, float)
     loss_sum = right_sum = weight_sum = 0.0
     for t, start in enumerate(range(0, len(order), batch_size)):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         nb, lr = len(rows), float(learning_rates[t])
         Z = np.array([linear_forward_row(X, n, coef, intercept) for n in rows])
         losses, G = naive.cross_entropy_grad(Z, y[rows])
@@ -56,7 +67,7 @@ def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, sample_w
         grad_intercept = np.zeros(K)
         for i, n in enumerate(rows):
             loss_sum += v[n] * losses[i]
-            right_sum += v[n] * naive.correct(Z[i:i + 1], y[n:n + 1])
+            right_sum += v[n] * naive.correct(Z[i : i + 1], y[n : n + 1])
             weight_sum += v[n]
             for k in range(K):
                 grad_intercept[k] += v[n] * G[i, k] / nb
@@ -71,4 +82,4 @@ def epoch(X, y, coef, intercept, order, batch_size, learning_rates, l2, sample_w
 
 def linear_forward_row(X, n, coef, intercept):
     """The K logits of row n (see :func:`linear_forward`)."""
-    return linear_forward(X[n:n + 1], coef, intercept)[0]
+    return linear_forward(X[n : n + 1], coef, intercept)[0]

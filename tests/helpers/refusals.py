@@ -1,4 +1,5 @@
 """Bad inputs refused alike by every backend: the harness of the kernels' refusal tables."""
+
 import re
 
 from fastreg import available_backends, get_backend
@@ -23,10 +24,12 @@ def assert_every_backend_refuses(name, good, change, error, match):
         kernels = get_backend(backend)
         assert outcome(kernels, name, good()) == (None, None), backend
         args = good()  # fresh: a valid run may have written its arrays
-        outcomes[backend] = outcome(kernels, name,
-                                    dict(args, **{key: f(args) for key, f in change.items()}))
+        outcomes[backend] = outcome(
+            kernels, name, dict(args, **{key: f(args) for key, f in change.items()})
+        )
     for backend, (kind, message) in outcomes.items():
-        assert kind is not None and issubclass(kind, error), \
+        assert kind is not None and issubclass(kind, error), (
             f"{backend}: {kind} {message!r}, want {error.__name__}"
+        )
         assert re.search(match, message), f"{backend}: {message!r} !~ {match!r}"
     assert len(set(outcomes.values())) == 1, outcomes

@@ -1,4 +1,5 @@
 """The backend switch: the twins table, selection by name and environment, fallback, CI guard."""
+
 import importlib
 import inspect
 import os
@@ -40,8 +41,11 @@ def _cython_imports():
 def public_functions(module):
     """The public functions a kernel module defines: callables not starting with "_" (classes
     and imported modules excluded)."""
-    return {name: obj for name, obj in vars(module).items()
-            if not name.startswith("_") and callable(obj) and not isinstance(obj, type)}
+    return {
+        name: obj
+        for name, obj in vars(module).items()
+        if not name.startswith("_") and callable(obj) and not isinstance(obj, type)
+    }
 
 
 def twin_mismatches(compiled, twin):
@@ -81,6 +85,7 @@ def test_every_compiled_function_has_a_twin_with_its_signature(compiled):
 
 def test_twin_check_finds_a_missing_twin_and_a_changed_signature():
     """The comparison above is not vacuous: it reports both kinds of drift."""
+
     def forward(X, coef, intercept, input_scale=1.0, out=None):
         pass
 
@@ -100,8 +105,11 @@ def test_twin_check_finds_a_missing_twin_and_a_changed_signature():
 @pytest.mark.parametrize("kernel", _kernels.KERNEL_NAMES)
 def test_each_check_has_its_kernels_signature(kernel):
     """get_backend calls kernel(*check(*args, **kwargs)): the check takes what the kernel takes."""
-    twin = next(importlib.import_module(f"fastreg._kernels.{_kernels.TWINS[m]}")
-                for m, names in _kernels.KERNELS.items() if kernel in names)
+    twin = next(
+        importlib.import_module(f"fastreg._kernels.{_kernels.TWINS[m]}")
+        for m, names in _kernels.KERNELS.items()
+        if kernel in names
+    )
     assert inspect.signature(getattr(_checks, kernel)) == inspect.signature(getattr(twin, kernel))
 
 
@@ -124,7 +132,8 @@ def test_numpy_always_available():
 
 @pytest.mark.parametrize("bad", ["fortran", "", "CUDA", 3])
 def test_unknown_backend_name_is_rejected(bad):
-    with pytest.raises(InvalidParameterError, match="unknown backend.*auto.*cython.*numpy") as err:
+    expected = r"unknown backend.*auto.*cython.*numpy"
+    with pytest.raises(InvalidParameterError, match=expected) as err:
         fastreg.get_backend(bad)
     assert err.value.param == "backend"
     with pytest.raises(ValueError, match="unknown backend"):
@@ -142,7 +151,7 @@ def test_environment_variable_selects_backend(monkeypatch):
 
 
 def test_auto_and_none_mean_the_same_thing(monkeypatch):
-    """"auto" reads FASTREG_BACKEND exactly as None does (one meaning everywhere)."""
+    """ "auto" reads FASTREG_BACKEND exactly as None does (one meaning everywhere)."""
     monkeypatch.setenv("FASTREG_BACKEND", "numpy")
     assert fastreg.get_backend("auto").name == fastreg.get_backend(None).name == "numpy"
     assert _kernels.resolve_backend("auto") == _kernels.resolve_backend(None) == "numpy"
@@ -234,7 +243,7 @@ def test_compiled_size_limit_is_checked_for_the_compiled_kernels_only(monkeypatc
     import numpy as np
 
     huge = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(1, 2**31), strides=(0, 0))
-    with pytest.raises(ValueError, match="beyond the compiled kernels.*backend='numpy'"):
+    with pytest.raises(ValueError, match=r"beyond the compiled kernels.*backend='numpy'"):
         _checks.check_c_int_range(huge)
     monkeypatch.setattr(_checks, "_C_INT_MAX_D", 4)
     X, coef, b = np.ones((2, 5)), np.ones((1, 5)), np.zeros(1)

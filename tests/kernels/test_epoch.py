@@ -17,6 +17,7 @@ feature), see the section of that name: the plain loop, the twin (threads, sub-b
 levels), one-row batches, extreme logits, read-only inputs, the non-finite stop; all-ones p
 and v change no bit; integer weights are repeated rows and zero weights dropped rows.
 """
+
 import signal
 import subprocess
 import sys
@@ -44,8 +45,9 @@ def _problem(k, dtype, n=203, d=40, seed=0, uint8=False):
     return X, y, coef, intercept
 
 
-def _run_epochs(epoch, X, y, coef, intercept, batch_size, l2, n_epochs=3, lr=0.2,
-                input_scale=1.0, seed=1, **kw):
+def _run_epochs(
+    epoch, X, y, coef, intercept, batch_size, l2, n_epochs=3, lr=0.2, input_scale=1.0, seed=1, **kw
+):
     """Several epochs with a fresh shuffle and a decaying learning rate per batch."""
     coef, intercept = coef.copy(), intercept.copy()
     rng = np.random.default_rng(seed)
@@ -54,8 +56,9 @@ def _run_epochs(epoch, X, y, coef, intercept, batch_size, l2, n_epochs=3, lr=0.2
     for e in range(n_epochs):
         order = rng.permutation(X.shape[0])
         lrs = lr / (1.0 + 0.01 * (e * n_batches + np.arange(n_batches)))
-        history.append(epoch(X, y, coef, intercept, order, batch_size, lrs, l2,
-                             input_scale=input_scale, **kw))
+        history.append(
+            epoch(X, y, coef, intercept, order, batch_size, lrs, l2, input_scale=input_scale, **kw)
+        )
     return np.array(history), coef, intercept
 
 
@@ -77,7 +80,6 @@ def _assert_runs_close(run_a, run_b, dtype, accuracy_atol=1.5 / 203):
 def _assert_runs_equal(run_a, run_b):
     for a, b in zip(run_a, run_b):
         np.testing.assert_array_equal(a, b)
-
 
 
 # --------------------------------------------------------------------------- plain-loop reference
@@ -140,8 +142,9 @@ def test_cython_uint8_matches_numpy_uint8(cython_backend, numpy_backend, k, dtyp
 def test_uint8_with_scale_equals_float_over_255(backend, k, dtype, batch_size):
     Xu, y, coef, intercept = _problem(k, dtype, uint8=True)
     Xf = (Xu.astype(dtype) / dtype(255)).astype(dtype)
-    from_pixels = _run_epochs(backend.epoch, Xu, y, coef, intercept, batch_size, 0.01,
-                              input_scale=1 / 255)
+    from_pixels = _run_epochs(
+        backend.epoch, Xu, y, coef, intercept, batch_size, 0.01, input_scale=1 / 255
+    )
     from_floats = _run_epochs(backend.epoch, Xf, y, coef, intercept, batch_size, 0.01)
     _assert_runs_close(from_pixels, from_floats, dtype)
 
@@ -151,8 +154,9 @@ def test_uint8_with_scale_equals_float_over_255(backend, k, dtype, batch_size):
 def test_float_input_scale_is_applied(backend, k, dtype):
     X, y, coef, intercept = _problem(k, dtype)
     scaled = _run_epochs(backend.epoch, X, y, coef, intercept, 16, 0.0, input_scale=0.5)
-    halved = _run_epochs(backend.epoch, (X * dtype(0.5)).astype(dtype), y, coef, intercept,
-                         16, 0.0)
+    halved = _run_epochs(
+        backend.epoch, (X * dtype(0.5)).astype(dtype), y, coef, intercept, 16, 0.0
+    )
     _assert_runs_close(scaled, halved, dtype)
 
 
@@ -169,8 +173,9 @@ def test_forward_sees_the_model_the_epoch_trains(backend, k, dtype, uint8):
     want = naive.linear_forward(X.astype(np.float64) * scale, coef, intercept)
     np.testing.assert_allclose(Z, want, rtol=RTOL[dtype], atol=RTOL[dtype])
     c, b = coef.copy(), intercept.copy()
-    loss, accuracy = backend.epoch(X, y, c, b, np.arange(101), 101, np.zeros(1), 0.0,
-                                   input_scale=scale)
+    loss, accuracy = backend.epoch(
+        X, y, c, b, np.arange(101), 101, np.zeros(1), 0.0, input_scale=scale
+    )
     np.testing.assert_array_equal(c, coef)
     assert accuracy == naive.correct(Z, y) / 101
     np.testing.assert_allclose(loss, np.mean(naive.cross_entropy(Z, y)), rtol=RTOL[dtype])
@@ -185,9 +190,10 @@ def test_compiled_forward_does_not_depend_on_how_rows_are_cut(cython_backend, dt
         X, _, coef, intercept = _problem(3, dtype, n=40, d=50, uint8=uint8)
         whole = cython_backend.linear_forward(X, coef, intercept, input_scale=0.5)
         for size in (1, 2, 3, 17):
-            parts = [cython_backend.linear_forward(X[i:i + size], coef, intercept,
-                                                   input_scale=0.5)
-                     for i in range(0, 40, size)]
+            parts = [
+                cython_backend.linear_forward(X[i : i + size], coef, intercept, input_scale=0.5)
+                for i in range(0, 40, size)
+            ]
             np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
@@ -265,12 +271,15 @@ def test_epoch_allocates_nothing_like_x(backend, uint8):
     lrs = np.full(-(-n // 32), 0.1)
     tracemalloc.start()
     try:
-        backend.epoch(X, y, coef, intercept, order, 32, lrs, 0.0,
-                      input_scale=1 / 255 if uint8 else 1.0)
+        backend.epoch(
+            X, y, coef, intercept, order, 32, lrs, 0.0, input_scale=1 / 255 if uint8 else 1.0
+        )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 2 * 2**20, f"an epoch allocated {peak / 2**20:.1f} MiB (X is {X.nbytes / 2**20:.0f})"
+    assert peak < 2 * 2**20, (
+        f"an epoch allocated {peak / 2**20:.1f} MiB (X is {X.nbytes / 2**20:.0f})"
+    )
 
 
 # --------------------------------------------------------------------------- threads
@@ -314,17 +323,20 @@ def test_threaded_epoch_in_a_forked_child(cython_backend, linear_module):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size", [1, 5, 32, 128])
 @pytest.mark.parametrize("uint8", [False, True])
-def test_two_threads_match_one(cython_backend, numpy_backend, linear_module, k, dtype,
-                               batch_size, uint8):
+def test_two_threads_match_one(
+    cython_backend, numpy_backend, linear_module, k, dtype, batch_size, uint8
+):
     """Two threads split the features; forced on at every batch size (normally only where
     the work per barrier pays for it)."""
     linear_module._tuning(min_ns_per_barrier=0)
     X, y, coef, intercept = _problem(k, dtype, n=300, d=200, uint8=uint8)
     kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05)
-    one = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                      n_threads=1, **kw)
-    two = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                      n_threads=2, **kw)
+    one = _run_epochs(
+        cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, n_threads=1, **kw
+    )
+    two = _run_epochs(
+        cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, n_threads=2, **kw
+    )
     assert linear_module._last_thread_count() == (2 if linear_module._openmp_enabled() else 1)
     spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
     _assert_runs_close(two, one, dtype)
@@ -337,17 +349,33 @@ def test_thread_count_follows_n_threads_and_shape_only(cython_backend, linear_mo
     two 16-feature blocks a thread, runs on fewer. Nothing else (no load, no history)."""
     if not linear_module._openmp_enabled():
         pytest.skip("built without OpenMP: every epoch runs on one thread")
-    assert set(linear_module._tuning()) == {"subblock_bytes", "prefetch_min_rows",
-                                            "min_ns_per_barrier"}
+    assert set(linear_module._tuning()) == {
+        "subblock_bytes",
+        "prefetch_min_rows",
+        "min_ns_per_barrier",
+    }
     X, y, coef, intercept = _problem(4, np.float32, n=300, d=200)
-    cases = [(dict(n_threads=1), 0, X, 1), (dict(n_threads=2), 0, X, 2),
-             (dict(n_threads=3), 0, X, 3), (dict(n_threads=2), 0, X[:, :63].copy(), 1),
-             (dict(n_threads=2), 10**12, X, 1)]
+    cases = [
+        (dict(n_threads=1), 0, X, 1),
+        (dict(n_threads=2), 0, X, 2),
+        (dict(n_threads=3), 0, X, 3),
+        (dict(n_threads=2), 0, X[:, :63].copy(), 1),
+        (dict(n_threads=2), 10**12, X, 1),
+    ]
     for kw, min_ns, data, expected in cases:
         linear_module._tuning(min_ns_per_barrier=min_ns)
         for _ in range(3):  # and the same at every call
-            _run_epochs(cython_backend.epoch, data, y, coef[:, :data.shape[1]].copy(),
-                        intercept, 32, 0.0, n_epochs=1, **kw)
+            _run_epochs(
+                cython_backend.epoch,
+                data,
+                y,
+                coef[:, : data.shape[1]].copy(),
+                intercept,
+                32,
+                0.0,
+                n_epochs=1,
+                **kw,
+            )
             assert linear_module._last_thread_count() == expected, (kw, min_ns, data.shape)
 
 
@@ -362,22 +390,28 @@ def test_threaded_epochs_are_bitwise_reproducible_under_load(cython_backend, lin
     runs = {}
     for k in (1, 4):
         X, y, coef, intercept = _problem(k, np.float32, n=400, d=160, seed=k)
-        runs[k] = (X, y, coef, intercept), _run_epochs(cython_backend.epoch, X, y, coef,
-                                                       intercept, 16, 0.01, n_threads=2, lr=0.05)
+        runs[k] = (
+            (X, y, coef, intercept),
+            _run_epochs(
+                cython_backend.epoch, X, y, coef, intercept, 16, 0.01, n_threads=2, lr=0.05
+            ),
+        )
         assert linear_module._last_thread_count() == 2
     got, counts, errors = {}, {}, []
 
     def fit(key, k):
         try:
             problem, _ = runs[k]
-            got[key] = _run_epochs(cython_backend.epoch, *problem, 16, 0.01, n_threads=2,
-                                   lr=0.05)
+            got[key] = _run_epochs(cython_backend.epoch, *problem, 16, 0.01, n_threads=2, lr=0.05)
             counts[key] = linear_module._last_thread_count()
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001  (pragma: no cover - reported below)
             errors.append(exc)
 
-    busy = subprocess.Popen([sys.executable, "-c", "print('spinning', flush=True)\nwhile 1: pass"],
-                            stdout=subprocess.PIPE, text=True)
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "print('spinning', flush=True)\nwhile 1: pass"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert busy.stdout.readline().strip() == "spinning"
         fit("busy", 4)  # alone, against the busy loop
@@ -402,16 +436,27 @@ def test_threaded_epochs_are_bitwise_reproducible_under_load(cython_backend, lin
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("uint8", [False, True])
-def test_batches_split_in_sub_blocks(cython_backend, numpy_backend, linear_module, k, dtype,
-                                     n_threads, uint8):
+def test_batches_split_in_sub_blocks(
+    cython_backend, numpy_backend, linear_module, k, dtype, n_threads, uint8
+):
     """Batches larger than a sub-block accumulate the gradient over sub-blocks (forced small)."""
-    linear_module._tuning(subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize),
-                          min_ns_per_barrier=0)
+    linear_module._tuning(
+        subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize), min_ns_per_barrier=0
+    )
     X, y, coef, intercept = _problem(k, dtype, n=203, d=200, uint8=uint8)
     kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05, n_epochs=2)
     for batch_size in (3, 4, 10, 64, 203):
-        ours = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                           n_threads=n_threads, **kw)
+        ours = _run_epochs(
+            cython_backend.epoch,
+            X,
+            y,
+            coef,
+            intercept,
+            batch_size,
+            0.01,
+            n_threads=n_threads,
+            **kw,
+        )
         spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
         _assert_runs_close(ours, spec, dtype)
 
@@ -429,14 +474,17 @@ def test_every_simd_level_matches_numpy(cython_backend, numpy_backend, linear_mo
         assert m._simd_level() == level
         for dtype in (np.float32, np.float64):
             for d, kk in ((37, 3), (64, 10), (19, 7)):
-                X, y, coef, intercept = _problem(1 if k == 1 else kk, dtype, n=101, d=d,
-                                                 uint8=uint8)
+                X, y, coef, intercept = _problem(
+                    1 if k == 1 else kk, dtype, n=101, d=d, uint8=uint8
+                )
                 kw = dict(input_scale=1 / 255 if uint8 else 1.0)
                 for batch_size in (1, 6, 101):
-                    ours = _run_epochs(cython_backend.epoch, X, y, coef, intercept,
-                                       batch_size, 0.01, **kw)
-                    spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept,
-                                       batch_size, 0.01, **kw)
+                    ours = _run_epochs(
+                        cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw
+                    )
+                    spec = _run_epochs(
+                        numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw
+                    )
                     _assert_runs_close(ours, spec, dtype)
     with pytest.raises(ValueError, match="SIMD"):
         m._set_simd_level("sse9")
@@ -475,8 +523,9 @@ def test_non_finite_batch_stops_before_its_step(request, backend, k, dtype, n_th
         saved = _linear._tuning(min_ns_per_barrier=0)
         request.addfinalizer(lambda: _linear._tuning(**saved))
     c_before, b_before = coef.copy(), intercept.copy()
-    backend.epoch(X, y, c_before, b_before, order[:bad_batch * B], B, lrs, 0.01,
-                  n_threads=n_threads)
+    backend.epoch(
+        X, y, c_before, b_before, order[: bad_batch * B], B, lrs, 0.01, n_threads=n_threads
+    )
     c, b = coef.copy(), intercept.copy()
     result = backend.epoch(X, y, c, b, order, B, lrs, 0.01, n_threads=n_threads)
     assert np.isnan(result[0]) and np.isnan(result[1])
@@ -485,7 +534,7 @@ def test_non_finite_batch_stops_before_its_step(request, backend, k, dtype, n_th
     assert np.all(np.isfinite(c))
 
     # a non-finite first batch leaves the weights exactly as given
-    order0 = np.concatenate([order[bad_batch * B:], order[:bad_batch * B]])
+    order0 = np.concatenate([order[bad_batch * B :], order[: bad_batch * B]])
     c, b = coef.copy(), intercept.copy()
     result = backend.epoch(X, y, c, b, order0, B, lrs, 0.01, n_threads=n_threads)
     assert np.isnan(result[0]) and np.isnan(result[1])
@@ -507,8 +556,11 @@ def test_extreme_logits_stay_finite(cython_backend, numpy_backend, k):
 
 # --------------------------------------------------------------------------- weights, step scales
 #: which of sample_weight and step_scale a test passes
-WEIGHTINGS = [pytest.param(True, False, id="weights"), pytest.param(False, True, id="scales"),
-              pytest.param(True, True, id="both")]
+WEIGHTINGS = [
+    pytest.param(True, False, id="weights"),
+    pytest.param(False, True, id="scales"),
+    pytest.param(True, True, id="both"),
+]
 
 
 def _sample_weights(n, dtype, seed=3):
@@ -544,12 +596,12 @@ def _weighted_accuracy_atol(kw, n):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size", [1, 4, 7])
 @pytest.mark.parametrize("uint8", [False, True])
-def test_weighted_epoch_matches_plain_loop(backend, weights, scales, k, dtype, batch_size,
-                                          uint8):
+def test_weighted_epoch_matches_plain_loop(backend, weights, scales, k, dtype, batch_size, uint8):
     """v multiplies each row's G, loss and hit; p each feature's step, L2 included, never the
     intercept's; the metrics are weighted means (one-row batches included)."""
-    _check_against_plain_loop(backend, k, dtype, batch_size, uint8,
-                              **_weighting(weights, scales, 23, 6, dtype))
+    _check_against_plain_loop(
+        backend, k, dtype, batch_size, uint8, **_weighting(weights, scales, 23, 6, dtype)
+    )
 
 
 @pytest.mark.requires_cython
@@ -557,8 +609,9 @@ def test_weighted_epoch_matches_plain_loop(backend, weights, scales, k, dtype, b
 @pytest.mark.parametrize("k", MODELS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size", [1, 8, 32, 203, 1000])
-def test_cython_weighted_epoch_matches_numpy(cython_backend, numpy_backend, weights, scales, k,
-                                            dtype, batch_size):
+def test_cython_weighted_epoch_matches_numpy(
+    cython_backend, numpy_backend, weights, scales, k, dtype, batch_size
+):
     X, y, coef, intercept = _problem(k, dtype, d=43)  # 43: vector chunks and a scalar tail
     kw = _weighting(weights, scales, 203, 43, dtype)
     ours = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
@@ -572,31 +625,49 @@ def test_cython_weighted_epoch_matches_numpy(cython_backend, numpy_backend, weig
 @pytest.mark.parametrize("k", MODELS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("uint8", [False, True])
-def test_weighted_epoch_on_threads_sub_blocks_and_simd_levels(cython_backend, numpy_backend,
-                                                              linear_module, k, dtype, uint8):
+def test_weighted_epoch_on_threads_sub_blocks_and_simd_levels(
+    cython_backend, numpy_backend, linear_module, k, dtype, uint8
+):
     """Two threads (forced on), batches in sub-blocks (forced small) and every SIMD variant
     follow the twin with weights and step scales; two threads repeat their bits."""
     m = linear_module
     X, y, coef, intercept = _problem(k, dtype, n=203, d=200, uint8=uint8)
-    kw = dict(_weighting(True, True, 203, 200, dtype), input_scale=1 / 255 if uint8 else 1.0,
-              lr=0.05, n_epochs=2)
+    kw = dict(
+        _weighting(True, True, 203, 200, dtype),
+        input_scale=1 / 255 if uint8 else 1.0,
+        lr=0.05,
+        n_epochs=2,
+    )
     atol = _weighted_accuracy_atol(kw, 203)
     m._tuning(min_ns_per_barrier=0)
     for batch_size in (1, 10, 64):
         spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
-        two = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                          n_threads=2, **kw)
+        two = _run_epochs(
+            cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, n_threads=2, **kw
+        )
         assert m._last_thread_count() == (2 if m._openmp_enabled() else 1)
         _assert_runs_close(two, spec, dtype, atol)
-        _assert_runs_equal(two, _run_epochs(cython_backend.epoch, X, y, coef, intercept,
-                                            batch_size, 0.01, n_threads=2, **kw))
+        _assert_runs_equal(
+            two,
+            _run_epochs(
+                cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, n_threads=2, **kw
+            ),
+        )
     m._tuning(subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize))
     for n_threads in (1, 2):
         for batch_size in (4, 10, 203):
-            ours = _run_epochs(cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                               n_threads=n_threads, **kw)
-            spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                               **kw)
+            ours = _run_epochs(
+                cython_backend.epoch,
+                X,
+                y,
+                coef,
+                intercept,
+                batch_size,
+                0.01,
+                n_threads=n_threads,
+                **kw,
+            )
+            spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
             _assert_runs_close(ours, spec, dtype, atol)
     m._tuning(subblock_bytes=256 * 1024)
     for level in m._simd_levels():
@@ -613,8 +684,9 @@ def test_weighted_epoch_on_threads_sub_blocks_and_simd_levels(cython_backend, nu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("uint8", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_all_ones_step_scale_and_weights_change_no_bit(request, backend, k, dtype, uint8,
-                                                       n_threads):
+def test_all_ones_step_scale_and_weights_change_no_bit(
+    request, backend, k, dtype, uint8, n_threads
+):
     """step_scale=ones is None, bit for bit (lr * 1 is lr: one update expression serves both),
     and sample_weight=ones trains the same bits as None (G * 1 is G); the compiled epoch also
     reports the same bits, the twin's weighted loss sum may round differently."""
@@ -627,11 +699,29 @@ def test_all_ones_step_scale_and_weights_change_no_bit(request, backend, k, dtyp
     kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05, n_threads=n_threads)
     for batch_size in (1, 16, 203):
         plain = _run_epochs(backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
-        scaled = _run_epochs(backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                             step_scale=np.ones(200, dtype), **kw)
+        scaled = _run_epochs(
+            backend.epoch,
+            X,
+            y,
+            coef,
+            intercept,
+            batch_size,
+            0.01,
+            step_scale=np.ones(200, dtype),
+            **kw,
+        )
         _assert_runs_equal(scaled, plain)
-        weighted = _run_epochs(backend.epoch, X, y, coef, intercept, batch_size, 0.01,
-                               sample_weight=np.ones(203, dtype), **kw)
+        weighted = _run_epochs(
+            backend.epoch,
+            X,
+            y,
+            coef,
+            intercept,
+            batch_size,
+            0.01,
+            sample_weight=np.ones(203, dtype),
+            **kw,
+        )
         _assert_runs_equal(weighted[1:], plain[1:])
         if backend.name == "cython":
             _assert_runs_equal(weighted, plain)
@@ -655,10 +745,12 @@ def test_integer_weights_are_repeated_rows(backend, scales, k, dtype):
     c_w, b_w = coef.copy(), intercept.copy()
     c_r, b_r = coef.copy(), intercept.copy()
     for _ in range(3):
-        got = backend.epoch(X, y, c_w, b_w, np.arange(n), n, np.array([0.3]), 0.01,
-                            sample_weight=v, **kw)
-        want = backend.epoch(X_rep, y_rep, c_r, b_r, np.arange(len(rows)), len(rows),
-                             np.array([0.3]), 0.01, **kw)
+        got = backend.epoch(
+            X, y, c_w, b_w, np.arange(n), n, np.array([0.3]), 0.01, sample_weight=v, **kw
+        )
+        want = backend.epoch(
+            X_rep, y_rep, c_r, b_r, np.arange(len(rows)), len(rows), np.array([0.3]), 0.01, **kw
+        )
         tol = 1e-10 if dtype == np.float64 else 1e-5
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     tol = 1e-10 if dtype == np.float64 else 2e-5
@@ -697,8 +789,9 @@ def test_uniform_weights_scale_the_step(backend, k, dtype):
     L2), and the weighted means of the metrics are those of the unweighted run."""
     X, y, coef, intercept = _problem(k, dtype, n=50, d=10)
     for c in (0.25, 4.0):  # powers of two: c * G and (c lr) G round alike
-        got = _run_epochs(backend.epoch, X, y, coef, intercept, 8, 0.0,
-                          sample_weight=np.full(50, c, dtype))
+        got = _run_epochs(
+            backend.epoch, X, y, coef, intercept, 8, 0.0, sample_weight=np.full(50, c, dtype)
+        )
         want = _run_epochs(backend.epoch, X, y, coef, intercept, 8, 0.0, lr=0.2 * c)
         _assert_runs_close(got, want, dtype)
 
@@ -714,8 +807,9 @@ def test_weighted_epoch_read_only_and_memory_mapped(backend, k, dtype, tmp_path)
         np.save(tmp_path / f"{name}.npy", a)
         frozen[name] = np.load(tmp_path / f"{name}.npy", mmap_mode="r")
         assert not frozen[name].flags.writeable
-    _assert_runs_equal(_run_epochs(backend.epoch, X, y, coef, intercept, 10, 0.01, **frozen),
-                       expected)
+    _assert_runs_equal(
+        _run_epochs(backend.epoch, X, y, coef, intercept, 10, 0.01, **frozen), expected
+    )
 
 
 @pytest.mark.parametrize("k", MODELS)
@@ -737,8 +831,9 @@ def test_weighted_extreme_logits_and_non_finite_stop(backend, numpy_backend, k, 
     X = X.copy()
     X[order[bad_batch * B + 2]] = np.finfo(dtype).max
     kw["sample_weight"][order[bad_batch * B + 2]] = 0
-    interrupts.assert_stops_before_batch(backend.epoch, X, y, coef, intercept, order, B,
-                                         bad_batch, np.full(6, 1e-3), 0.01, **kw)
+    interrupts.assert_stops_before_batch(
+        backend.epoch, X, y, coef, intercept, order, B, bad_batch, np.full(6, 1e-3), 0.01, **kw
+    )
 
 
 # --------------------------------------------------------------------------- Ctrl-C
@@ -803,8 +898,12 @@ def _run_interrupted_child(args, wait=0.5, timeout=120):
     import json
     import select
 
-    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_CHILD, *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPT_CHILD, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         assert ready and proc.stdout.readline().strip() == "ready", proc.stderr.read()
@@ -822,13 +921,24 @@ def _run_interrupted_child(args, wait=0.5, timeout=120):
 
 #: (backend, X dtype, n_threads, batch size; 0: one batch of all the rows)
 _CTRL_C_CASES = [
-    pytest.param(*case, id="-".join(map(str, case)),
-                 marks=[pytest.mark.requires_cython] if case[0] == "cython" else [])
-    for case in [("cython", "float32", 1, 128), ("cython", "float32", 2, 128),
-                 ("cython", "uint8", 1, 128), ("cython", "uint8", 2, 128),
-                 ("cython", "float32", 1, 1), ("cython", "uint8", 2, 1),
-                 ("cython", "uint8", 1, 0), ("cython", "float32", 2, 0),
-                 ("numpy", "float32", 1, 128), ("numpy", "uint8", 1, 1)]]
+    pytest.param(
+        *case,
+        id="-".join(map(str, case)),
+        marks=[pytest.mark.requires_cython] if case[0] == "cython" else [],
+    )
+    for case in [
+        ("cython", "float32", 1, 128),
+        ("cython", "float32", 2, 128),
+        ("cython", "uint8", 1, 128),
+        ("cython", "uint8", 2, 128),
+        ("cython", "float32", 1, 1),
+        ("cython", "uint8", 2, 1),
+        ("cython", "uint8", 1, 0),
+        ("cython", "float32", 2, 0),
+        ("numpy", "float32", 1, 128),
+        ("numpy", "uint8", 1, 1),
+    ]
+]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
@@ -863,8 +973,9 @@ def test_ctrl_c_stops_the_epoch_within_a_tenth_of_a_second(name, dtype, n_thread
 def test_a_sigint_handler_that_does_not_raise_lets_the_epoch_finish(n_threads):
     """A program's own SIGINT handler runs during the epoch, within 0.1 s, and when it does not
     raise, the epoch goes on to its end with the same weights as without the signal."""
-    report, sent = _run_interrupted_child(["cython", "uint8", n_threads, 128, 1_500_000,
-                                           "ignore"], wait=0.2)
+    report, sent = _run_interrupted_child(
+        ["cython", "uint8", n_threads, 128, 1_500_000, "ignore"], wait=0.2
+    )
     assert report["how"] == "finished", report
     assert report["done"] == report["n_batches"], report
     assert report["same"], "the signal changed the epoch's weights"
@@ -897,7 +1008,13 @@ def test_an_exception_from_a_signal_handler_leaves_whole_batches(request, backen
     kw = dict(input_scale=1 / 255, n_threads=n_threads)
     interrupts.assert_cuts_leave_whole_batches(
         lambda c, b, rows: backend.epoch(X, y, c, b, rows, B, lrs, 0.01, **kw),
-        module._last_batches_done, coef, intercept, order, B, want)
+        module._last_batches_done,
+        coef,
+        intercept,
+        order,
+        B,
+        want,
+    )
 
 
 # --------------------------------------------------------------------------- real data

@@ -12,6 +12,7 @@ With ``sample_weight`` w the objective is the weighted mean sum w E / sum w (+ t
 its gradient against finite differences, integer weights against repeated rows, zero weights
 against dropped rows, uniform weights against none, and the errors for bad weights.
 """
+
 import numpy as np
 import pytest
 
@@ -47,10 +48,10 @@ def problem(model, logit_scale, seed=0, dtype=np.float64):
 @pytest.mark.parametrize("logit_scale", (1.0, 30.0))
 def test_gradient_matches_finite_differences(backend, model, l2, logit_scale):
     X, y, coef, intercept = problem(model, logit_scale)
-    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=l2,
-                                                backend=backend.name)
-    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=l2,
-                                                   backend=backend.name)
+    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=l2, backend=backend.name)
+    num_coef, num_int = fastreg.numerical_gradient(
+        X, y, coef, intercept, l2=l2, backend=backend.name
+    )
     assert np.isfinite(loss)
     assert g_coef.shape == num_coef.shape == coef.shape
     assert g_int.shape == num_int.shape == intercept.shape
@@ -65,7 +66,7 @@ def test_penalty_adds_exactly_its_gradient(backend, model):
     X, y, coef, intercept = problem(model, 1.0)
     loss0, g0, b0 = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.0, backend=backend.name)
     loss1, g1, b1 = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.1, backend=backend.name)
-    assert loss1 - loss0 == pytest.approx(0.1 * np.sum(coef ** 2), rel=1e-12)
+    assert loss1 - loss0 == pytest.approx(0.1 * np.sum(coef**2), rel=1e-12)
     np.testing.assert_allclose(g1 - g0, 0.2 * coef, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(b1, b0)
 
@@ -74,11 +75,13 @@ def test_penalty_adds_exactly_its_gradient(backend, model):
 def test_float32_gradient_matches_finite_differences(backend, model):
     """float32 arithmetic still gives the float64 finite-difference gradient to ~1e-5."""
     X, y, coef, intercept = problem(model, 1.0, dtype=np.float32)
-    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.1,
-                                                backend=backend.name)
+    _loss, g_coef, g_int = fastreg.loss_and_grad(
+        X, y, coef, intercept, l2=0.1, backend=backend.name
+    )
     assert g_coef.dtype == g_int.dtype == np.float32
-    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=0.1,
-                                                   backend=backend.name)
+    num_coef, num_int = fastreg.numerical_gradient(
+        X, y, coef, intercept, l2=0.1, backend=backend.name
+    )
     scale = np.max(np.abs(num_coef))
     np.testing.assert_allclose(g_coef, num_coef, rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(g_int, num_int, rtol=1e-5, atol=1e-5 * scale)
@@ -93,21 +96,30 @@ def test_square_weights_are_read_as_coef(backend):
     X = rng.normal(size=(60, d))
     y = np.argmax(X @ rng.normal(size=(d, k)) + 0.3 * rng.normal(size=(60, k)), axis=1)
     lr, l2 = 0.5, 0.01
-    model = SoftmaxRegression(backend=backend.name, learning_rate=lr, l2=l2,
-                              batch_size=60, max_epochs=1, early_stopping=False,
-                              shuffle=False, random_state=0).fit(X, y)
+    model = SoftmaxRegression(
+        backend=backend.name,
+        learning_rate=lr,
+        l2=l2,
+        batch_size=60,
+        max_epochs=1,
+        early_stopping=False,
+        shuffle=False,
+        random_state=0,
+    ).fit(X, y)
     zeros, zeros_b = np.zeros((k, d)), np.zeros(k)
     _, g_coef, g_int = fastreg.loss_and_grad(X, y, zeros, zeros_b, l2=l2, backend=backend.name)
     np.testing.assert_allclose(model.coef_, -lr * g_coef, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(model.intercept_, -lr * g_int, rtol=1e-12, atol=1e-15)
     # and at the trained weights: the loss the kernel measures is the objective's
-    loss, g_coef, _ = fastreg.loss_and_grad(X, y, model.coef_, model.intercept_,
-                                            backend=backend.name)
+    loss, g_coef, _ = fastreg.loss_and_grad(
+        X, y, model.coef_, model.intercept_, backend=backend.name
+    )
     Z = X @ model.coef_.T + model.intercept_
     expected = np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(60), y])
     assert loss == pytest.approx(expected, rel=1e-12)
-    transposed = fastreg.loss_and_grad(X, y, model.coef_.T.copy(), model.intercept_,
-                                       backend=backend.name)[0]
+    transposed = fastreg.loss_and_grad(
+        X, y, model.coef_.T.copy(), model.intercept_, backend=backend.name
+    )[0]
     assert transposed != pytest.approx(loss, rel=1e-6)  # the layout matters when d == K
 
 
@@ -116,10 +128,10 @@ def test_logistic_coef_is_one_row(backend):
     from fastreg import LogisticRegression
 
     X, y, _, _ = problem("logistic", 1.0)
-    m = LogisticRegression(backend=backend.name, max_epochs=3, early_stopping=False,
-                           random_state=0).fit(X, y)
-    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, m.coef_, m.intercept_,
-                                                backend=backend.name)
+    m = LogisticRegression(
+        backend=backend.name, max_epochs=3, early_stopping=False, random_state=0
+    ).fit(X, y)
+    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, m.coef_, m.intercept_, backend=backend.name)
     z = X @ m.coef_[0] + m.intercept_[0]
     assert loss == pytest.approx(np.mean(np.logaddexp(0, z) - y * z), rel=1e-12)
     assert g_coef.shape == (1, X.shape[1]) and g_int.shape == (1,)
@@ -163,10 +175,12 @@ def weights(n, seed=0):
 def test_weighted_gradient_matches_finite_differences(backend, model, l2, logit_scale):
     X, y, coef, intercept = problem(model, logit_scale)
     w = weights(len(y))
-    loss, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=l2, sample_weight=w,
-                                                backend=backend.name)
-    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=l2,
-                                                   sample_weight=w, backend=backend.name)
+    loss, g_coef, g_int = fastreg.loss_and_grad(
+        X, y, coef, intercept, l2=l2, sample_weight=w, backend=backend.name
+    )
+    num_coef, num_int = fastreg.numerical_gradient(
+        X, y, coef, intercept, l2=l2, sample_weight=w, backend=backend.name
+    )
     assert np.isfinite(loss)
     assert rel_error(g_coef, num_coef) < 1e-6, rel_error(g_coef, num_coef)
     assert rel_error(g_int, num_int) < 1e-6, rel_error(g_int, num_int)
@@ -178,11 +192,13 @@ def test_weighted_gradient_matches_finite_differences(backend, model, l2, logit_
 def test_weighted_float32_gradient_matches_finite_differences(backend, model):
     X, y, coef, intercept = problem(model, 1.0, dtype=np.float32)
     w = weights(len(y)).astype(np.float32)
-    _, g_coef, g_int = fastreg.loss_and_grad(X, y, coef, intercept, l2=0.1, sample_weight=w,
-                                             backend=backend.name)
+    _, g_coef, g_int = fastreg.loss_and_grad(
+        X, y, coef, intercept, l2=0.1, sample_weight=w, backend=backend.name
+    )
     assert g_coef.dtype == g_int.dtype == np.float32
-    num_coef, num_int = fastreg.numerical_gradient(X, y, coef, intercept, l2=0.1,
-                                                   sample_weight=w, backend=backend.name)
+    num_coef, num_int = fastreg.numerical_gradient(
+        X, y, coef, intercept, l2=0.1, sample_weight=w, backend=backend.name
+    )
     scale = np.max(np.abs(num_coef))
     np.testing.assert_allclose(g_coef, num_coef, rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(g_int, num_int, rtol=1e-5, atol=1e-5 * scale)
@@ -203,23 +219,27 @@ def test_integer_zero_and_uniform_weights(backend, model):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
     plain = fastreg.loss_and_grad(X, y, coef, intercept, **kw)
     for c in (1.0, 2.5, 1e-3, 7):
-        uniform = fastreg.loss_and_grad(X, y, coef, intercept, sample_weight=np.full(len(y), c),
-                                        **kw)
+        uniform = fastreg.loss_and_grad(
+            X, y, coef, intercept, sample_weight=np.full(len(y), c), **kw
+        )
         for g, e in zip(uniform, plain):
             np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
     scalar = fastreg.loss_and_grad(X, y, coef, intercept, sample_weight=2.5, **kw)
     np.testing.assert_allclose(scalar[1], plain[1], rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.ones(9), "9 weights, but X has 10 samples"),
-    (np.ones((10, 1)), "1-d"),
-    (-np.ones(10), "Negative values in sample_weight"),
-    (np.r_[np.ones(9), np.nan], "NaN or infinity"),
-    (np.r_[np.ones(9), np.inf], "NaN or infinity"),
-    (np.zeros(10), "All sample weights are zero"),
-    (["a"] * 10, "must be numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.ones(9), "9 weights, but X has 10 samples"),
+        (np.ones((10, 1)), "1-d"),
+        (-np.ones(10), "Negative values in sample_weight"),
+        (np.r_[np.ones(9), np.nan], "NaN or infinity"),
+        (np.r_[np.ones(9), np.inf], "NaN or infinity"),
+        (np.zeros(10), "All sample weights are zero"),
+        (["a"] * 10, "must be numbers"),
+    ],
+)
 def test_bad_sample_weight_is_refused_at_the_public_edge(backend, bad, match):
     """The objective checks the weights itself (an InvalidParameterError naming sample_weight),
     numerical_gradient too, before any kernel runs."""
@@ -230,5 +250,11 @@ def test_bad_sample_weight_is_refused_at_the_public_edge(backend, bad, match):
         assert info.value.param == "sample_weight"
     too_large = np.full(10, 1e300)
     with pytest.raises(InvalidParameterError, match="too large for float32"):
-        fastreg.loss_and_grad(X.astype(np.float32), y, coef.astype(np.float32), intercept,
-                              sample_weight=too_large, backend=backend.name)
+        fastreg.loss_and_grad(
+            X.astype(np.float32),
+            y,
+            coef.astype(np.float32),
+            intercept,
+            sample_weight=too_large,
+            backend=backend.name,
+        )

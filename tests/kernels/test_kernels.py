@@ -22,6 +22,7 @@ correctly rounded computation meets: ``|got - want| <= rtol * (|want| + scale)``
 logits, its sensitivity to a rounding of them. These bounds are many orders of magnitude below
 the error of any wrong formula (a missing 1/N, a factor 2 in the penalty, an unshifted softmax).
 """
+
 import os
 
 import numpy as np
@@ -34,11 +35,25 @@ RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 L2 = 0.05
 LEARNING_RATE = 0.5
 
-KERNELS = ("linear_forward", "sigmoid", "softmax", "cross_entropy", "cross_entropy_grad",
-           "loss_grad", "epoch")
+KERNELS = (
+    "linear_forward",
+    "sigmoid",
+    "softmax",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "loss_grad",
+    "epoch",
+)
 #: the dimensions each kernel's arguments depend on (the others are not varied)
-DIMS = {"linear_forward": "ndk", "sigmoid": "n", "softmax": "nk", "cross_entropy": "nk",
-        "cross_entropy_grad": "nk", "loss_grad": "ndk", "epoch": "ndk"}
+DIMS = {
+    "linear_forward": "ndk",
+    "sigmoid": "n",
+    "softmax": "nk",
+    "cross_entropy": "nk",
+    "cross_entropy_grad": "nk",
+    "loss_grad": "ndk",
+    "epoch": "ndk",
+}
 #: kernels that take logits directly
 ON_LOGITS = ("sigmoid", "softmax", "cross_entropy", "cross_entropy_grad")
 
@@ -60,7 +75,7 @@ def make_args(name, dtype, n, d, k, *, extreme=False, seed=0):
         shape = (n,) if name == "sigmoid" else (n, k)
         z = rng.uniform(-1e4, 1e4, shape) if extreme else rng.normal(0.0, 3.0, shape)
         if extreme:
-            z.reshape(-1)[: 2] = [1e4, -1e4][: z.size]
+            z.reshape(-1)[:2] = [1e4, -1e4][: z.size]
         z = z.astype(dtype)
         if name in ("sigmoid", "softmax"):
             return (z,)
@@ -92,8 +107,17 @@ def cases(extreme=False):
                     for k in ((1, 2, 10) if not extreme else (1, 10)) if "k" in dims else (10,):
                         shape = "-".join(f"{c}{v}" for c, v in zip("ndk", (n, d, k)) if c in dims)
                         tag = "extreme-" if extreme else ""
-                        params.append(pytest.param(name, dtype, n, d, k, extreme,
-                                                   id=f"{tag}{name}-{np.dtype(dtype)}-{shape}"))
+                        params.append(
+                            pytest.param(
+                                name,
+                                dtype,
+                                n,
+                                d,
+                                k,
+                                extreme,
+                                id=f"{tag}{name}-{np.dtype(dtype)}-{shape}",
+                            )
+                        )
     return params
 
 
@@ -116,8 +140,10 @@ def run(kernels, name, args):
 
 
 def _f64(args):
-    return [np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
-            else a for a in args]
+    return [
+        np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+        for a in args
+    ]
 
 
 def _logit_scales(Z, y):
@@ -175,8 +201,10 @@ def _objective_reference(name, args):
     lr = args[6][0]
     coef_after, b_after = coef.copy(), b.copy()
     mean_loss, hits = naive.sgd_step(X[args[4]], y[args[4]], coef_after, b_after, lr, l2)
-    return ([mean_loss, hits / n, coef_after, b_after],
-            [data_scale, 0.0, np.abs(coef) + lr * gc_scale, np.abs(b) + lr * gb_scale])
+    return (
+        [mean_loss, hits / n, coef_after, b_after],
+        [data_scale, 0.0, np.abs(coef) + lr * gc_scale, np.abs(b) + lr * gb_scale],
+    )
 
 
 def assert_close(got, want, scale, dtype, what=""):
@@ -223,8 +251,9 @@ def test_kernel_matches_naive_loops(backend, name, dtype, n, d, k, extreme):
 
 @pytest.mark.requires_cython
 @pytest.mark.parametrize("name, dtype, n, d, k, extreme", CASES)
-def test_raw_compiled_kernel_matches_raw_numpy_twin(cython_backend, numpy_backend, name, dtype,
-                                                    n, d, k, extreme):
+def test_raw_compiled_kernel_matches_raw_numpy_twin(
+    cython_backend, numpy_backend, name, dtype, n, d, k, extreme
+):
     """The raw twins (no input checks in between) agree within twice the reference's bound."""
     args = make_args(name, dtype, n, d, k, extreme=extreme)
     got = run(cython_backend.raw, name, args)
@@ -246,8 +275,9 @@ def test_binary_limits_at_extreme_logits(backend, dtype):
     want = [0.0, 1e4, 1e4, 0.0, np.log(2.0), np.exp(-50.0)]
     assert_close(loss, want, 0.0, dtype, "binary cross-entropy")
     # s(z) - y without cancellation: -s(-50) = -e^-50 (1 - e^-50), not 0
-    assert_close(grad[:, 0], [0.0, 1.0, -1.0, 0.0, -0.5, -np.exp(-50.0)], 0.0, dtype,
-                 "binary gradient")
+    assert_close(
+        grad[:, 0], [0.0, 1.0, -1.0, 0.0, -0.5, -np.exp(-50.0)], 0.0, dtype, "binary gradient"
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -256,15 +286,21 @@ def test_softmax_limits_at_extreme_logits(backend, dtype):
     y = np.array([0, 1, 2, 1, 0], dtype=np.intc)
     loss = backend.cross_entropy(Z, y)
     # the last row is confidently right: 2 e^-40 = 8.5e-18, kept to full relative precision
-    assert_close(loss, [0.0, 1e4, 2e4, np.log(3.0), 2 * np.exp(-40.0)], 0.0, dtype,
-                 "cross-entropy")
+    assert_close(
+        loss, [0.0, 1e4, 2e4, np.log(3.0), 2 * np.exp(-40.0)], 0.0, dtype, "cross-entropy"
+    )
     P = backend.softmax(Z)
     np.testing.assert_array_equal(P[:3], np.array([[1.0, 0.0, 0.0]] * 3, dtype))
     assert_close(P[3], [1 / 3] * 3, 0.0, dtype, "softmax of a tie")
     _, G = backend.cross_entropy_grad(Z, y)
     e = np.exp(-40.0)
-    assert_close(G[4], [-2 * e / (1 + 2 * e), e / (1 + 2 * e), e / (1 + 2 * e)], 0.0, dtype,
-                 "p_y - 1 at p_y -> 1 (no cancellation)")
+    assert_close(
+        G[4],
+        [-2 * e / (1 + 2 * e), e / (1 + 2 * e), e / (1 + 2 * e)],
+        0.0,
+        dtype,
+        "p_y - 1 at p_y -> 1 (no cancellation)",
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -272,15 +308,17 @@ def test_loss_grad_at_extreme_logits(backend, dtype):
     """Two rows with logits +-1e4: one confidently right (loss 0), one wrong (loss 2e4)."""
     X = np.ones((2, 1), dtype)
     y = np.array([0, 1], dtype=np.intc)
-    loss, g_coef, g_b = backend.loss_grad(X, y, np.array([[1e4], [-1e4]], dtype),
-                                          np.zeros(2, dtype), 0.0)
+    loss, g_coef, g_b = backend.loss_grad(
+        X, y, np.array([[1e4], [-1e4]], dtype), np.zeros(2, dtype), 0.0
+    )
     assert loss == pytest.approx(1e4, rel=RTOL[np.dtype(dtype)])
     # G = P - T is [0, 0] for the right row and [1, -1] for the wrong one; mean [0.5, -0.5]
     np.testing.assert_array_equal(g_coef, np.array([[0.5], [-0.5]], dtype))
     np.testing.assert_array_equal(g_b, np.array([0.5, -0.5], dtype))
 
-    loss, g_coef, g_b = backend.loss_grad(X, y[::-1].copy(), np.array([[1e4]], dtype),
-                                          np.zeros(1, dtype), 0.0)
+    loss, g_coef, g_b = backend.loss_grad(
+        X, y[::-1].copy(), np.array([[1e4]], dtype), np.zeros(1, dtype), 0.0
+    )
     assert loss == pytest.approx(5e3, rel=RTOL[np.dtype(dtype)])  # (0 + 1e4) / 2
     np.testing.assert_array_equal(g_coef, np.array([[0.5]], dtype))  # (s - y) = 0 and 1
     np.testing.assert_array_equal(g_b, np.array([0.5], dtype))
@@ -408,8 +446,9 @@ def _row_weights(n, seed=0):
     return w
 
 
-@pytest.mark.parametrize("name, dtype, n, d, k, extreme",
-                         [c for c in CASES if c.values[0] == "loss_grad"])
+@pytest.mark.parametrize(
+    "name, dtype, n, d, k, extreme", [c for c in CASES if c.values[0] == "loss_grad"]
+)
 def test_weighted_loss_grad_matches_naive_loops(backend, name, dtype, n, d, k, extreme):
     """J = sum w E / sum w + l2 ||coef||^2 and its gradient against the weighted loops."""
     X, y, coef, b, l2 = make_args(name, dtype, n, d, k, extreme=extreme)
@@ -434,21 +473,24 @@ def test_one_batch_weighted_epoch_is_one_weighted_gradient_step(backend, k, dtyp
     p = np.random.default_rng(1).uniform(0.2, 2.0, 784).astype(dtype)
     loss, g_coef, g_b = backend.loss_grad(X, y, coef, b, l2, sample_weight=v)
     new_coef, new_b = coef.copy(), b.copy()
-    mean_loss, accuracy = backend.epoch(X, y, new_coef, new_b, order, 256, lrs, l2,
-                                       sample_weight=v, step_scale=p)
+    mean_loss, accuracy = backend.epoch(
+        X, y, new_coef, new_b, order, 256, lrs, l2, sample_weight=v, step_scale=p
+    )
     assert type(mean_loss) is float and type(accuracy) is float
     step = dtype(lrs[0])
     # the unweighted step's scales, times the largest weight and step scale
     _, scales = reference("epoch", (X, y, coef, b, order, 256, lrs, l2))
     factor = float(v.max()) * float(p.max())
-    assert_close(new_coef, coef - step * p * g_coef, factor * scales[2], dtype,
-                 "coef after the step")
+    assert_close(
+        new_coef, coef - step * p * g_coef, factor * scales[2], dtype, "coef after the step"
+    )
     assert_close(new_b, b - step * g_b, factor * scales[3], dtype, "intercept after the step")
     penalty = l2 * float(np.sum(coef.astype(np.float64) ** 2))
     assert_close(mean_loss, loss - penalty, penalty, dtype, "loss reported by the epoch")
     Z = naive.linear_forward(X, coef, b)
-    assert accuracy == pytest.approx(naive.correct(Z, y, v) / float(v.sum(dtype=np.float64)),
-                                     rel=1e-6)
+    assert accuracy == pytest.approx(
+        naive.correct(Z, y, v) / float(v.sum(dtype=np.float64)), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -514,19 +556,24 @@ def test_forward_large_batches(backend, dtype, n, d, k):
     assert_results_close("linear_forward", [got], want, scales, dtype)
 
 
-
 @pytest.mark.requires_cython
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_compiled_forward_every_simd_level_and_thread_count(cython_backend, linear_module,
-                                                            dtype):
+def test_compiled_forward_every_simd_level_and_thread_count(cython_backend, linear_module, dtype):
     """Each instruction-set variant, threads on and off: within the bound of the naive loops,
     and the same bits whatever the thread count (each row is one thread's, in one order)."""
     m = linear_module
     threads = m._forward_max_threads()
     for level in m._simd_levels():
         m._set_simd_level(level)
-        for n, d, k in ((3, 1, 1), (17, 16, 3), (300, 17, 11), (1000, 785, 10), (1000, 33, 1),
-                        (257, 100, 5), (129, 64, 2)):
+        for n, d, k in (
+            (3, 1, 1),
+            (17, 16, 3),
+            (300, 17, 11),
+            (1000, 785, 10),
+            (1000, 33, 1),
+            (257, 100, 5),
+            (129, 64, 2),
+        ):
             args = forward_args(dtype, n, d, k, seed=1)
             want, scales = reference("linear_forward", args)
             results = []
@@ -540,8 +587,7 @@ def test_compiled_forward_every_simd_level_and_thread_count(cython_backend, line
 
 
 @pytest.mark.requires_cython
-def test_compiled_forward_thread_count_is_a_function_of_the_shape(cython_backend,
-                                                                  linear_module):
+def test_compiled_forward_thread_count_is_a_function_of_the_shape(cython_backend, linear_module):
     """(Was: the back-off to one thread after contention, now gone.) Repeated calls on one
     shape run on the same number of threads and give the same bits, whatever the load."""
     m = linear_module
@@ -599,8 +645,16 @@ def _good(name, k=3):
     Z = rng.standard_normal((6, k))
     return {
         "linear_forward": dict(X=X, coef=coef, intercept=b),
-        "epoch": dict(X=X, y=y, coef=coef, intercept=b, order=np.arange(6), batch_size=4,
-                      learning_rates=np.full(2, 0.125), l2=0.0),
+        "epoch": dict(
+            X=X,
+            y=y,
+            coef=coef,
+            intercept=b,
+            order=np.arange(6),
+            batch_size=4,
+            learning_rates=np.full(2, 0.125),
+            l2=0.0,
+        ),
         "loss_grad": dict(X=X, y=y, coef=coef, intercept=b, l2=0.0),
         "sigmoid": dict(z=Z[:, 0].copy()),
         "softmax": dict(Z=Z),
@@ -623,148 +677,430 @@ def _fortran(a):
 BAD_INPUTS = [
     # X
     ("X-fortran", "epoch", 3, dict(X=lambda a: _fortran(a["X"])), ValueError, "C-contiguous"),
-    ("X-fortran", "linear_forward", 1, dict(X=lambda a: _fortran(a["X"])), ValueError,
-     "C-contiguous"),
-    ("X-strided", "loss_grad", 3, dict(X=lambda a: np.repeat(a["X"], 2, axis=1)[:, ::2]),
-     ValueError, "C-contiguous"),
+    (
+        "X-fortran",
+        "linear_forward",
+        1,
+        dict(X=lambda a: _fortran(a["X"])),
+        ValueError,
+        "C-contiguous",
+    ),
+    (
+        "X-strided",
+        "loss_grad",
+        3,
+        dict(X=lambda a: np.repeat(a["X"], 2, axis=1)[:, ::2]),
+        ValueError,
+        "C-contiguous",
+    ),
     ("X-1d", "epoch", 3, dict(X=lambda a: a["X"][0]), TypeError, "2-d"),
     ("X-dtype", "epoch", 3, dict(X=lambda a: a["X"].astype(np.float32)), TypeError, "float64"),
-    ("X-int", "linear_forward", 3, dict(X=lambda a: a["X"].astype(np.int64)), TypeError,
-     "uint8"),
-    ("X-uint8", "loss_grad", 3, dict(X=lambda a: a["X"].astype(np.uint8)), TypeError,
-     "float64"),
-    ("X-list", "linear_forward", 3, dict(X=lambda a: a["X"].tolist()), TypeError,
-     "NumPy array"),
+    ("X-int", "linear_forward", 3, dict(X=lambda a: a["X"].astype(np.int64)), TypeError, "uint8"),
+    ("X-uint8", "loss_grad", 3, dict(X=lambda a: a["X"].astype(np.uint8)), TypeError, "float64"),
+    ("X-list", "linear_forward", 3, dict(X=lambda a: a["X"].tolist()), TypeError, "NumPy array"),
     ("X-features", "epoch", 3, dict(X=lambda a: a["X"][:, :4].copy()), ValueError, "features"),
-    ("X-features", "linear_forward", 1, dict(X=lambda a: a["X"][:, :4].copy()), ValueError,
-     "features"),
-    ("X-no-rows", "loss_grad", 3, dict(X=lambda a: a["X"][:0], y=lambda a: a["y"][:0]),
-     ValueError, "no rows"),
+    (
+        "X-features",
+        "linear_forward",
+        1,
+        dict(X=lambda a: a["X"][:, :4].copy()),
+        ValueError,
+        "features",
+    ),
+    (
+        "X-no-rows",
+        "loss_grad",
+        3,
+        dict(X=lambda a: a["X"][:0], y=lambda a: a["y"][:0]),
+        ValueError,
+        "no rows",
+    ),
     # weights
-    ("coef-int", "epoch", 3, dict(coef=lambda a: a["coef"].astype(int)), TypeError,
-     "float32 or float64"),
-    ("coef-float16", "linear_forward", 3, dict(coef=lambda a: a["coef"].astype(np.float16)),
-     TypeError, "float32 or float64"),
+    (
+        "coef-int",
+        "epoch",
+        3,
+        dict(coef=lambda a: a["coef"].astype(int)),
+        TypeError,
+        "float32 or float64",
+    ),
+    (
+        "coef-float16",
+        "linear_forward",
+        3,
+        dict(coef=lambda a: a["coef"].astype(np.float16)),
+        TypeError,
+        "float32 or float64",
+    ),
     ("coef-1d", "linear_forward", 1, dict(coef=lambda a: a["coef"][0]), ValueError, "2-d"),
-    ("coef-fortran", "loss_grad", 3, dict(coef=lambda a: _fortran(a["coef"])), ValueError,
-     "C-contiguous"),
-    ("coef-fortran", "epoch", 3, dict(coef=lambda a: _fortran(a["coef"])), ValueError,
-     "C-contiguous"),
-    ("intercept-shape", "epoch", 1, dict(intercept=lambda a: np.zeros(2)), ValueError,
-     r"intercept \(1,\)"),
-    ("coef-read-only", "epoch", 3, dict(coef=lambda a: _read_only(a["coef"])), ValueError,
-     "writeable"),
-    ("intercept-read-only", "epoch", 1, dict(intercept=lambda a: _read_only(a["intercept"])),
-     ValueError, "writeable"),
-    ("intercept-dtype", "epoch", 3, dict(intercept=lambda a: a["intercept"].astype(np.float32)),
-     TypeError, "intercept must be a float64"),
-    ("intercept-scalar", "linear_forward", 1, dict(intercept=lambda a: 0.5), TypeError,
-     "intercept must be a float64"),
-    ("intercept-shape", "loss_grad", 3, dict(intercept=lambda a: a["intercept"][:2].copy()),
-     ValueError, r"intercept \(3,\)"),
+    (
+        "coef-fortran",
+        "loss_grad",
+        3,
+        dict(coef=lambda a: _fortran(a["coef"])),
+        ValueError,
+        "C-contiguous",
+    ),
+    (
+        "coef-fortran",
+        "epoch",
+        3,
+        dict(coef=lambda a: _fortran(a["coef"])),
+        ValueError,
+        "C-contiguous",
+    ),
+    (
+        "intercept-shape",
+        "epoch",
+        1,
+        dict(intercept=lambda a: np.zeros(2)),
+        ValueError,
+        r"intercept \(1,\)",
+    ),
+    (
+        "coef-read-only",
+        "epoch",
+        3,
+        dict(coef=lambda a: _read_only(a["coef"])),
+        ValueError,
+        "writeable",
+    ),
+    (
+        "intercept-read-only",
+        "epoch",
+        1,
+        dict(intercept=lambda a: _read_only(a["intercept"])),
+        ValueError,
+        "writeable",
+    ),
+    (
+        "intercept-dtype",
+        "epoch",
+        3,
+        dict(intercept=lambda a: a["intercept"].astype(np.float32)),
+        TypeError,
+        "intercept must be a float64",
+    ),
+    (
+        "intercept-scalar",
+        "linear_forward",
+        1,
+        dict(intercept=lambda a: 0.5),
+        TypeError,
+        "intercept must be a float64",
+    ),
+    (
+        "intercept-shape",
+        "loss_grad",
+        3,
+        dict(intercept=lambda a: a["intercept"][:2].copy()),
+        ValueError,
+        r"intercept \(3,\)",
+    ),
     # labels
     ("y-length", "epoch", 3, dict(y=lambda a: a["y"][:5].copy()), ValueError, "one label per row"),
-    ("y-label-2-for-K-1", "epoch", 1, dict(y=lambda a: np.full(6, 2, np.intc)), ValueError,
-     "0/1"),
-    ("y-label-K", "loss_grad", 3, dict(y=lambda a: np.full(6, 3, np.intc)), ValueError,
-     r"outside 0\.\.2"),
-    ("y-negative", "cross_entropy", 3, dict(y=lambda a: np.full(6, -1, np.intc)), ValueError,
-     "outside"),
-    ("y-negative", "cross_entropy_grad", 1, dict(y=lambda a: np.full(6, -1, np.intc)),
-     ValueError, "outside"),
+    ("y-label-2-for-K-1", "epoch", 1, dict(y=lambda a: np.full(6, 2, np.intc)), ValueError, "0/1"),
+    (
+        "y-label-K",
+        "loss_grad",
+        3,
+        dict(y=lambda a: np.full(6, 3, np.intc)),
+        ValueError,
+        r"outside 0\.\.2",
+    ),
+    (
+        "y-negative",
+        "cross_entropy",
+        3,
+        dict(y=lambda a: np.full(6, -1, np.intc)),
+        ValueError,
+        "outside",
+    ),
+    (
+        "y-negative",
+        "cross_entropy_grad",
+        1,
+        dict(y=lambda a: np.full(6, -1, np.intc)),
+        ValueError,
+        "outside",
+    ),
     ("y-float", "epoch", 3, dict(y=lambda a: a["y"].astype(float)), TypeError, "integer"),
     # order, batches, learning rates, scalars
-    ("order-out-of-range", "epoch", 3, dict(order=lambda a: np.arange(1, 7)), ValueError,
-     "order holds row indices outside 0..5"),
-    ("order-negative", "epoch", 1, dict(order=lambda a: np.array([0, -1])), ValueError,
-     "order holds row indices outside"),
+    (
+        "order-out-of-range",
+        "epoch",
+        3,
+        dict(order=lambda a: np.arange(1, 7)),
+        ValueError,
+        "order holds row indices outside 0..5",
+    ),
+    (
+        "order-negative",
+        "epoch",
+        1,
+        dict(order=lambda a: np.array([0, -1])),
+        ValueError,
+        "order holds row indices outside",
+    ),
     ("order-empty", "epoch", 3, dict(order=lambda a: np.arange(0)), ValueError, "empty"),
     ("order-float", "epoch", 3, dict(order=lambda a: np.arange(6.0)), TypeError, "order"),
-    ("too-few-learning-rates", "epoch", 3, dict(learning_rates=lambda a: np.full(1, 0.1)),
-     ValueError, "learning_rates has 1 entries but the epoch has 2 batches"),
-    ("learning-rates-2d", "epoch", 3, dict(learning_rates=lambda a: np.full((2, 1), 0.1)),
-     TypeError, "learning_rates"),
+    (
+        "too-few-learning-rates",
+        "epoch",
+        3,
+        dict(learning_rates=lambda a: np.full(1, 0.1)),
+        ValueError,
+        "learning_rates has 1 entries but the epoch has 2 batches",
+    ),
+    (
+        "learning-rates-2d",
+        "epoch",
+        3,
+        dict(learning_rates=lambda a: np.full((2, 1), 0.1)),
+        TypeError,
+        "learning_rates",
+    ),
     ("batch-size-0", "epoch", 3, dict(batch_size=lambda a: 0), ValueError, "batch_size"),
     ("batch-size-float", "epoch", 3, dict(batch_size=lambda a: 2.5), TypeError, "batch_size"),
     ("n-threads-0", "epoch", 3, dict(n_threads=lambda a: 0), ValueError, "n_threads"),
     ("l2-nan", "loss_grad", 3, dict(l2=lambda a: float("nan")), ValueError, "l2"),
     ("l2-string", "epoch", 3, dict(l2=lambda a: "0.1"), TypeError, "l2"),
-    ("input-scale-inf", "linear_forward", 3, dict(input_scale=lambda a: np.inf), ValueError,
-     "input_scale"),
+    (
+        "input-scale-inf",
+        "linear_forward",
+        3,
+        dict(input_scale=lambda a: np.inf),
+        ValueError,
+        "input_scale",
+    ),
     # sample weights (one per row of X) and step scales (one per feature)
-    ("sample-weight-length", "epoch", 3, dict(sample_weight=lambda a: np.ones(5)), ValueError,
-     "sample_weight has 5 entries but there are 6 row of Xs"),
-    ("sample-weight-length", "loss_grad", 1, dict(sample_weight=lambda a: np.ones(7)),
-     ValueError, "sample_weight has 7 entries"),
-    ("sample-weight-2d", "epoch", 3, dict(sample_weight=lambda a: np.ones((6, 1))), TypeError,
-     "sample_weight must be None or a 1-d array of reals"),
-    ("sample-weight-list", "loss_grad", 3, dict(sample_weight=lambda a: [1.0] * 6), TypeError,
-     "sample_weight must be a NumPy array"),
-    ("sample-weight-strings", "epoch", 1, dict(sample_weight=lambda a: np.array(["1"] * 6)),
-     TypeError, "1-d array of reals"),
-    ("sample-weight-negative", "epoch", 3,
-     dict(sample_weight=lambda a: np.array([1, 1, -0.5, 1, 1, 1])), ValueError,
-     r"sample_weight holds negative values \(min -0\.5\); pass weights >= 0"),
-    ("sample-weight-nan", "loss_grad", 3,
-     dict(sample_weight=lambda a: np.array([1, np.nan, 1, 1, 1, 1])), ValueError,
-     "sample_weight holds values that are not finite"),
-    ("sample-weight-inf", "epoch", 1,
-     dict(sample_weight=lambda a: np.array([1, 1, 1, 1, 1, np.inf])), ValueError,
-     "not finite"),
-    ("sample-weight-float32-overflow", "epoch", 3,
-     dict(X=lambda a: a["X"].astype(np.float32), coef=lambda a: a["coef"].astype(np.float32),
-          intercept=lambda a: a["intercept"].astype(np.float32),
-          sample_weight=lambda a: np.full(6, 1e300)), ValueError, "not finite in float32"),
-    ("sample-weight-all-zero", "loss_grad", 3, dict(sample_weight=lambda a: np.zeros(6)),
-     ValueError, "sample weights are all zero"),
-    ("sample-weight-zero-over-order", "epoch", 3,
-     dict(order=lambda a: np.array([0, 2, 4]), sample_weight=lambda a: np.array([0, 1.0] * 3)),
-     ValueError, "the sample weights of the rows in order are all zero"),
-    ("step-scale-length", "epoch", 3, dict(step_scale=lambda a: np.ones(6)), ValueError,
-     "step_scale has 6 entries but there are 5 features"),
-    ("step-scale-2d", "epoch", 1, dict(step_scale=lambda a: np.ones((1, 5))), TypeError,
-     "step_scale must be None or a 1-d array"),
-    ("step-scale-zero", "epoch", 3, dict(step_scale=lambda a: np.array([1, 1, 0, 1, 1.0])),
-     ValueError, r"step_scale holds values <= 0 \(min 0\.0\); pass factors > 0"),
-    ("step-scale-negative", "epoch", 1, dict(step_scale=lambda a: -np.ones(5)), ValueError,
-     "values <= 0"),
-    ("step-scale-nan", "epoch", 3, dict(step_scale=lambda a: np.full(5, np.nan)), ValueError,
-     "step_scale holds values that are not finite"),
+    (
+        "sample-weight-length",
+        "epoch",
+        3,
+        dict(sample_weight=lambda a: np.ones(5)),
+        ValueError,
+        "sample_weight has 5 entries but there are 6 row of Xs",
+    ),
+    (
+        "sample-weight-length",
+        "loss_grad",
+        1,
+        dict(sample_weight=lambda a: np.ones(7)),
+        ValueError,
+        "sample_weight has 7 entries",
+    ),
+    (
+        "sample-weight-2d",
+        "epoch",
+        3,
+        dict(sample_weight=lambda a: np.ones((6, 1))),
+        TypeError,
+        "sample_weight must be None or a 1-d array of reals",
+    ),
+    (
+        "sample-weight-list",
+        "loss_grad",
+        3,
+        dict(sample_weight=lambda a: [1.0] * 6),
+        TypeError,
+        "sample_weight must be a NumPy array",
+    ),
+    (
+        "sample-weight-strings",
+        "epoch",
+        1,
+        dict(sample_weight=lambda a: np.array(["1"] * 6)),
+        TypeError,
+        "1-d array of reals",
+    ),
+    (
+        "sample-weight-negative",
+        "epoch",
+        3,
+        dict(sample_weight=lambda a: np.array([1, 1, -0.5, 1, 1, 1])),
+        ValueError,
+        r"sample_weight holds negative values \(min -0\.5\); pass weights >= 0",
+    ),
+    (
+        "sample-weight-nan",
+        "loss_grad",
+        3,
+        dict(sample_weight=lambda a: np.array([1, np.nan, 1, 1, 1, 1])),
+        ValueError,
+        "sample_weight holds values that are not finite",
+    ),
+    (
+        "sample-weight-inf",
+        "epoch",
+        1,
+        dict(sample_weight=lambda a: np.array([1, 1, 1, 1, 1, np.inf])),
+        ValueError,
+        "not finite",
+    ),
+    (
+        "sample-weight-float32-overflow",
+        "epoch",
+        3,
+        dict(
+            X=lambda a: a["X"].astype(np.float32),
+            coef=lambda a: a["coef"].astype(np.float32),
+            intercept=lambda a: a["intercept"].astype(np.float32),
+            sample_weight=lambda a: np.full(6, 1e300),
+        ),
+        ValueError,
+        "not finite in float32",
+    ),
+    (
+        "sample-weight-all-zero",
+        "loss_grad",
+        3,
+        dict(sample_weight=lambda a: np.zeros(6)),
+        ValueError,
+        "sample weights are all zero",
+    ),
+    (
+        "sample-weight-zero-over-order",
+        "epoch",
+        3,
+        dict(order=lambda a: np.array([0, 2, 4]), sample_weight=lambda a: np.array([0, 1.0] * 3)),
+        ValueError,
+        "the sample weights of the rows in order are all zero",
+    ),
+    (
+        "step-scale-length",
+        "epoch",
+        3,
+        dict(step_scale=lambda a: np.ones(6)),
+        ValueError,
+        "step_scale has 6 entries but there are 5 features",
+    ),
+    (
+        "step-scale-2d",
+        "epoch",
+        1,
+        dict(step_scale=lambda a: np.ones((1, 5))),
+        TypeError,
+        "step_scale must be None or a 1-d array",
+    ),
+    (
+        "step-scale-zero",
+        "epoch",
+        3,
+        dict(step_scale=lambda a: np.array([1, 1, 0, 1, 1.0])),
+        ValueError,
+        r"step_scale holds values <= 0 \(min 0\.0\); pass factors > 0",
+    ),
+    (
+        "step-scale-negative",
+        "epoch",
+        1,
+        dict(step_scale=lambda a: -np.ones(5)),
+        ValueError,
+        "values <= 0",
+    ),
+    (
+        "step-scale-nan",
+        "epoch",
+        3,
+        dict(step_scale=lambda a: np.full(5, np.nan)),
+        ValueError,
+        "step_scale holds values that are not finite",
+    ),
     # outputs and logits
-    ("out-shape", "linear_forward", 3, dict(out=lambda a: np.empty((5, 3))), ValueError,
-     r"out must have shape \(6, 3\)"),
-    ("out-dtype", "softmax", 3, dict(out=lambda a: np.empty((6, 3), np.float32)), TypeError,
-     "out must have dtype float64"),
-    ("out-read-only", "cross_entropy", 3, dict(out=lambda a: _read_only(np.empty(6))),
-     ValueError, "read-only"),
-    ("out-not-contiguous", "sigmoid", 3, dict(z=lambda a: np.zeros((3, 4)),
-                                              out=lambda a: np.empty((4, 3)).T),
-     ValueError, "out must be C-contiguous"),
-    ("grad-read-only", "cross_entropy_grad", 3, dict(grad=lambda a: _read_only(a["Z"])),
-     ValueError, "read-only"),
-    ("loss-shape", "cross_entropy_grad", 1, dict(loss=lambda a: np.empty(5)), ValueError,
-     r"loss must have shape \(6,\)"),
-    ("grad-coef-shape", "loss_grad", 3, dict(grad_coef=lambda a: np.empty((3, 4))), ValueError,
-     r"grad_coef must have shape \(3, 5\)"),
+    (
+        "out-shape",
+        "linear_forward",
+        3,
+        dict(out=lambda a: np.empty((5, 3))),
+        ValueError,
+        r"out must have shape \(6, 3\)",
+    ),
+    (
+        "out-dtype",
+        "softmax",
+        3,
+        dict(out=lambda a: np.empty((6, 3), np.float32)),
+        TypeError,
+        "out must have dtype float64",
+    ),
+    (
+        "out-read-only",
+        "cross_entropy",
+        3,
+        dict(out=lambda a: _read_only(np.empty(6))),
+        ValueError,
+        "read-only",
+    ),
+    (
+        "out-not-contiguous",
+        "sigmoid",
+        3,
+        dict(z=lambda a: np.zeros((3, 4)), out=lambda a: np.empty((4, 3)).T),
+        ValueError,
+        "out must be C-contiguous",
+    ),
+    (
+        "grad-read-only",
+        "cross_entropy_grad",
+        3,
+        dict(grad=lambda a: _read_only(a["Z"])),
+        ValueError,
+        "read-only",
+    ),
+    (
+        "loss-shape",
+        "cross_entropy_grad",
+        1,
+        dict(loss=lambda a: np.empty(5)),
+        ValueError,
+        r"loss must have shape \(6,\)",
+    ),
+    (
+        "grad-coef-shape",
+        "loss_grad",
+        3,
+        dict(grad_coef=lambda a: np.empty((3, 4))),
+        ValueError,
+        r"grad_coef must have shape \(3, 5\)",
+    ),
     ("Z-1d", "softmax", 3, dict(Z=lambda a: a["Z"][:, 0].copy()), ValueError, "2-d"),
-    ("Z-no-columns", "cross_entropy", 3, dict(Z=lambda a: a["Z"][:, :0].copy()), ValueError,
-     "at least one column"),
-    ("Z-int", "cross_entropy_grad", 3, dict(Z=lambda a: a["Z"].astype(int)), TypeError,
-     "float32 or float64"),
-    ("Z-fortran", "cross_entropy", 3, dict(Z=lambda a: _fortran(a["Z"])), ValueError,
-     "C-contiguous"),
+    (
+        "Z-no-columns",
+        "cross_entropy",
+        3,
+        dict(Z=lambda a: a["Z"][:, :0].copy()),
+        ValueError,
+        "at least one column",
+    ),
+    (
+        "Z-int",
+        "cross_entropy_grad",
+        3,
+        dict(Z=lambda a: a["Z"].astype(int)),
+        TypeError,
+        "float32 or float64",
+    ),
+    (
+        "Z-fortran",
+        "cross_entropy",
+        3,
+        dict(Z=lambda a: _fortran(a["Z"])),
+        ValueError,
+        "C-contiguous",
+    ),
     ("z-int", "sigmoid", 3, dict(z=lambda a: np.arange(4)), TypeError, "float32 or float64"),
 ]
 
 
-@pytest.mark.parametrize("case, name, k, change, error, match", BAD_INPUTS,
-                         ids=[f"{c[1]}-{c[0]}" for c in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "case, name, k, change, error, match", BAD_INPUTS, ids=[f"{c[1]}-{c[0]}" for c in BAD_INPUTS]
+)
 def test_every_backend_refuses_the_same_inputs(case, name, k, change, error, match):
     """Each bad input raises the same exception with the same message on every backend that
     loads (the shared check of _checks.py runs before the raw kernel), and the valid
     arguments it was made from pass."""
-    refusals.assert_every_backend_refuses(name, lambda: _good(name, k), change, error,
-                                          match)
+    refusals.assert_every_backend_refuses(name, lambda: _good(name, k), change, error, match)
 
 
 @pytest.mark.parametrize("k", (1, 3))
@@ -775,20 +1111,36 @@ def test_checks_pass_converted_arguments_to_the_raw_kernel(backend, k):
     want_coef, want_b = good["coef"].copy(), good["intercept"].copy()
     want = backend.epoch(**dict(good, coef=want_coef, intercept=want_b))
     coef, b = good["coef"].copy(), good["intercept"].copy()
-    got = backend.epoch(**dict(good, coef=coef, intercept=b, y=good["y"].astype(np.int64),
-                               order=good["order"].astype(np.int32),
-                               learning_rates=good["learning_rates"].astype(np.float32)))
+    got = backend.epoch(
+        **dict(
+            good,
+            coef=coef,
+            intercept=b,
+            y=good["y"].astype(np.int64),
+            order=good["order"].astype(np.int32),
+            learning_rates=good["learning_rates"].astype(np.float32),
+        )
+    )
     assert got == want
     np.testing.assert_array_equal(coef, want_coef)
     np.testing.assert_array_equal(b, want_b)
     # integer weights and float32 step scales train as their float64 (coef's dtype) forms
     weights = dict(sample_weight=np.array([1, 0, 2, 3, 1, 1]), step_scale=np.full(5, 0.5))
     runs = []
-    for sw, ss in ((weights["sample_weight"], weights["step_scale"].astype(np.float32)),
-                   (weights["sample_weight"].astype(np.float64), weights["step_scale"])):
+    for sw, ss in (
+        (weights["sample_weight"], weights["step_scale"].astype(np.float32)),
+        (weights["sample_weight"].astype(np.float64), weights["step_scale"]),
+    ):
         coef, b = good["coef"].copy(), good["intercept"].copy()
-        runs.append((backend.epoch(**dict(good, coef=coef, intercept=b, sample_weight=sw,
-                                          step_scale=ss)), coef, b))
+        runs.append(
+            (
+                backend.epoch(
+                    **dict(good, coef=coef, intercept=b, sample_weight=sw, step_scale=ss)
+                ),
+                coef,
+                b,
+            )
+        )
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     np.testing.assert_array_equal(runs[0][2], runs[1][2])
@@ -799,7 +1151,8 @@ def test_checks_pass_converted_arguments_to_the_raw_kernel(backend, k):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", ("fortran", "strided"))
 def test_non_contiguous_inputs_are_converted_at_the_edge(backend, k, dtype, layout):
-    """fastreg.loss_and_grad copies X (and coef) to C order: the answer equals the C-ordered one."""
+    """fastreg.loss_and_grad copies X (and coef) to C order: the answer equals the C-ordered
+    one."""
     rng = np.random.default_rng(7)
     n, d = 9, 20
     X = rng.standard_normal((n, 2 * d)).astype(dtype)
@@ -813,8 +1166,14 @@ def test_non_contiguous_inputs_are_converted_at_the_edge(backend, k, dtype, layo
     assert not X_odd.flags.c_contiguous
     from fastreg import loss_and_grad
 
-    expected = loss_and_grad(np.ascontiguousarray(X_odd), y,
-                                     np.ascontiguousarray(coef_odd), b, l2=L2, backend=backend.name)
+    expected = loss_and_grad(
+        np.ascontiguousarray(X_odd),
+        y,
+        np.ascontiguousarray(coef_odd),
+        b,
+        l2=L2,
+        backend=backend.name,
+    )
     got = loss_and_grad(X_odd, y, coef_odd, b, l2=L2, backend=backend.name)
     assert got[0] == expected[0]
     for g, e in zip(got[1:], expected[1:]):

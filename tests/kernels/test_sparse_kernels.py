@@ -20,6 +20,7 @@ Held here, on both dtypes, int32 and int64 indices, K = 1 (logistic) and K = 4 (
   and unsorted indices, extreme logits, ``n_threads`` (accepted, no effect);
 * malformed CSR objects and bad arguments, refused with the same error by every backend.
 """
+
 import signal
 
 import numpy as np
@@ -48,8 +49,8 @@ def make_csr(n, d, dtype, index_dtype=np.int32, seed=0, density=0.25, array=Fals
     data = rng.uniform(0.05, 2.0, lengths.sum())
     indptr = np.concatenate(([0], np.cumsum(lengths)))
     first = np.flatnonzero(lengths >= 2)[0]  # one sure repeat, in unsorted order
-    indices[indptr[first]:indptr[first] + 2] = [d - 1, d - 1]
-    indices[indptr[first] + 2:indptr[first] + 3] = 0
+    indices[indptr[first] : indptr[first] + 2] = [d - 1, d - 1]
+    indices[indptr[first] + 2 : indptr[first] + 3] = 0
     kind = sp.csr_array if array else sp.csr_matrix
     X = kind((data.astype(dtype), indices, indptr), shape=(n, d))
     X.indices, X.indptr = indices.astype(index_dtype), indptr.astype(index_dtype)
@@ -89,8 +90,10 @@ def run(epoch, X, y, coef, intercept, batch_size, lrs, l2, n_epochs=2, seed=1, *
     """Epochs from copies of the weights, a fresh shuffle each: (results, coef, intercept)."""
     coef, intercept = coef.copy(), intercept.copy()
     rng = np.random.default_rng(seed)
-    results = [epoch(X, y, coef, intercept, rng.permutation(X.shape[0]), batch_size, lrs, l2,
-                     **kw) for _ in range(n_epochs)]
+    results = [
+        epoch(X, y, coef, intercept, rng.permutation(X.shape[0]), batch_size, lrs, l2, **kw)
+        for _ in range(n_epochs)
+    ]
     return np.array(results), coef, intercept
 
 
@@ -105,8 +108,9 @@ def assert_runs_close(got, want, rtol, n_rows=40):
 
 def dense_spec(X, y, coef, intercept, batch_size, lrs, l2, **kw):
     """The dense NumPy epoch on X.toarray(): the specification the sparse steps must meet."""
-    return run(get_backend("numpy").epoch, X.toarray(), y, coef, intercept, batch_size, lrs,
-               l2, **kw)
+    return run(
+        get_backend("numpy").epoch, X.toarray(), y, coef, intercept, batch_size, lrs, l2, **kw
+    )
 
 
 def last_batches_done(backend):
@@ -141,15 +145,18 @@ def test_forward_matches_plain_loop_and_dense_product(backend, k, dtype, index_d
 @pytest.mark.requires_cython
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", (1, 3, 20))
-def test_compiled_forward_does_not_depend_on_how_rows_are_cut(cython_backend, numpy_backend,
-                                                              dtype, k):
+def test_compiled_forward_does_not_depend_on_how_rows_are_cut(
+    cython_backend, numpy_backend, dtype, k
+):
     """Rows in calls of 1, 3 and 17 (coef read in place) give the bits of one call over all
     rows (coef transposed): both sum each logit in the order of the row's nonzeros."""
     X, _, coef, intercept = problem(k, dtype, n=60, d=40)
     whole = cython_backend.sparse_linear_forward(X, coef, intercept)
     for size in (1, 3, 17):
-        parts = [cython_backend.sparse_linear_forward(X[i:i + size], coef, intercept)
-                 for i in range(0, 60, size)]
+        parts = [
+            cython_backend.sparse_linear_forward(X[i : i + size], coef, intercept)
+            for i in range(0, 60, size)
+        ]
         np.testing.assert_array_equal(np.concatenate(parts), whole)
     twin = numpy_backend.sparse_linear_forward(X, coef, intercept)
     np.testing.assert_allclose(whole, twin, rtol=RTOL[np.dtype(dtype)] / 10, atol=1e-6)
@@ -169,8 +176,9 @@ CASES = [  # (l2, sample weights, step scales, schedule)
 @pytest.mark.parametrize("index_dtype", INDEX_DTYPES)
 @pytest.mark.parametrize("batch_size", (1, 7, 40))
 @pytest.mark.parametrize("l2, weights, scales, kind", CASES)
-def test_epoch_matches_plain_loop(backend, k, dtype, index_dtype, batch_size, l2, weights,
-                                  scales, kind):
+def test_epoch_matches_plain_loop(
+    backend, k, dtype, index_dtype, batch_size, l2, weights, scales, kind
+):
     X, y, coef, intercept = problem(k, dtype, index_dtype)
     kw = options(dtype, 40, 30, weights, scales)
     lrs = schedule(kind, -(-40 // batch_size))
@@ -210,8 +218,9 @@ DENSE_CASES = [  # (l2, step scales, schedule, learning rate)
 @pytest.mark.parametrize("batch_size", (1, 6, 40))
 @pytest.mark.parametrize("weights", (False, True), ids=("unweighted", "weighted"))
 @pytest.mark.parametrize("l2, scales, kind, lr", DENSE_CASES)
-def test_epoch_equals_dense_numpy_epoch_on_toarray(backend, k, batch_size, weights, l2,
-                                                   scales, kind, lr):
+def test_epoch_equals_dense_numpy_epoch_on_toarray(
+    backend, k, batch_size, weights, l2, scales, kind, lr
+):
     """float64, 1e-10: each lazy shrink is the dense step's shrink of every weight."""
     X, y, coef, intercept = problem(k, np.float64)
     kw = options(np.float64, 40, 30, weights, scales)
@@ -224,8 +233,10 @@ def test_epoch_equals_dense_numpy_epoch_on_toarray(backend, k, batch_size, weigh
 
 
 @pytest.mark.parametrize("k", MODELS)
-@pytest.mark.parametrize("kind, l2, series", [("varying", 1e-3, True), ("varying", 0.2, False),
-                                              ("piecewise", 1e-3, True)])
+@pytest.mark.parametrize(
+    "kind, l2, series",
+    [("varying", 1e-3, True), ("varying", 0.2, False), ("piecewise", 1e-3, True)],
+)
 def test_lazy_shrinks_over_long_gaps(backend, k, kind, l2, series):
     """Rare features (d = 400, a few nonzeros a row) wait hundreds of steps between reads; a
     rate that changes at every step makes their product the series (small shrinks) or the
@@ -251,16 +262,14 @@ def test_lazy_shrinks_over_long_gaps(backend, k, kind, l2, series):
 @pytest.mark.parametrize("batch_size", (1, 32, 100))
 @pytest.mark.parametrize("weights", (False, True), ids=("unweighted", "weighted"))
 @pytest.mark.parametrize("l2, scales, kind, lr", DENSE_CASES)
-def test_compiled_epoch_matches_numpy_twin(cython_backend, numpy_backend, k, dtype,
-                                           index_dtype, batch_size, weights, l2, scales, kind,
-                                           lr):
+def test_compiled_epoch_matches_numpy_twin(
+    cython_backend, numpy_backend, k, dtype, index_dtype, batch_size, weights, l2, scales, kind, lr
+):
     X, y, coef, intercept = problem(k, dtype, index_dtype, n=90, d=50)
     kw = options(dtype, 90, 50, weights, scales)
     lrs = schedule(kind, -(-90 // batch_size), lr)
-    ours = run(cython_backend.raw.sparse_epoch, X, y, coef, intercept, batch_size, lrs, l2,
-               **kw)
-    spec = run(numpy_backend.raw.sparse_epoch, X, y, coef, intercept, batch_size, lrs, l2,
-               **kw)
+    ours = run(cython_backend.raw.sparse_epoch, X, y, coef, intercept, batch_size, lrs, l2, **kw)
+    spec = run(numpy_backend.raw.sparse_epoch, X, y, coef, intercept, batch_size, lrs, l2, **kw)
     assert_runs_close(ours, spec, RTOL[np.dtype(dtype)], n_rows=90)
 
 
@@ -269,8 +278,7 @@ def test_compiled_epoch_matches_numpy_twin(cython_backend, numpy_backend, k, dty
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weights", (False, True), ids=("unweighted", "weighted"))
 @pytest.mark.parametrize("scales", (False, True), ids=("uniform", "step-scale"))
-def test_one_full_batch_step_is_minus_lr_times_the_gradient(backend, k, dtype, weights,
-                                                            scales):
+def test_one_full_batch_step_is_minus_lr_times_the_gradient(backend, k, dtype, weights, scales):
     """One batch of every row: coef moves by -lr P dJ/dcoef, intercept by -lr dJ/db, with J the
     (weighted) mean cross-entropy plus l2 ||coef||^2 differentiated numerically (weights of
     mean 1, as the estimators pass them)."""
@@ -284,8 +292,15 @@ def test_one_full_batch_step_is_minus_lr_times_the_gradient(backend, k, dtype, w
     backend.sparse_epoch(X, y, c, b, np.arange(25), 25, np.array([lr]), l2, **kw)
     Xd = X.toarray().astype(np.float64)
     c64, b64 = coef.astype(np.float64), intercept.astype(np.float64)
-    g_coef, g_b = numerical_gradient(Xd, y, c64, b64, l2=l2, backend="numpy",
-                                     sample_weight=v.astype(np.float64) if weights else None)
+    g_coef, g_b = numerical_gradient(
+        Xd,
+        y,
+        c64,
+        b64,
+        l2=l2,
+        backend="numpy",
+        sample_weight=v.astype(np.float64) if weights else None,
+    )
     s = np.ones(8) if kw["step_scale"] is None else kw["step_scale"].astype(np.float64)
     tol = 1e-6 if dtype == np.float64 else 2e-3
     np.testing.assert_allclose((c64 - c) / (lr * s), g_coef, rtol=tol, atol=tol)
@@ -303,12 +318,31 @@ def test_integer_weights_are_repeated_rows(backend, k, dtype, scales):
     step_scale = options(dtype, 40, 30, False, scales)["step_scale"]
     lrs = np.array([0.5])
     c, b = coef.copy(), intercept.copy()
-    got = backend.sparse_epoch(X, y, c, b, np.arange(40), 40, lrs, 0.03,
-                               sample_weight=(w / w.mean()).astype(dtype), step_scale=step_scale)
+    got = backend.sparse_epoch(
+        X,
+        y,
+        c,
+        b,
+        np.arange(40),
+        40,
+        lrs,
+        0.03,
+        sample_weight=(w / w.mean()).astype(dtype),
+        step_scale=step_scale,
+    )
     rows = np.repeat(np.arange(40), w)
     c_rep, b_rep = coef.copy(), intercept.copy()
-    want = backend.sparse_epoch(X[rows], y[rows], c_rep, b_rep, np.arange(rows.size),
-                                rows.size, lrs, 0.03, step_scale=step_scale)
+    want = backend.sparse_epoch(
+        X[rows],
+        y[rows],
+        c_rep,
+        b_rep,
+        np.arange(rows.size),
+        rows.size,
+        lrs,
+        0.03,
+        step_scale=step_scale,
+    )
     rtol = RTOL[np.dtype(dtype)]
     np.testing.assert_allclose(got, want, rtol=rtol)
     np.testing.assert_allclose(c, c_rep, rtol=rtol, atol=rtol)
@@ -323,8 +357,18 @@ def test_unit_weights_and_scales_are_none(backend, k, dtype):
     X, y, coef, intercept = problem(k, dtype)
     lrs = schedule("varying", 5)
     plain = run(backend.sparse_epoch, X, y, coef, intercept, 8, lrs, 0.05)
-    ones = run(backend.sparse_epoch, X, y, coef, intercept, 8, lrs, 0.05,
-               sample_weight=np.ones(40, dtype), step_scale=np.ones(30, dtype))
+    ones = run(
+        backend.sparse_epoch,
+        X,
+        y,
+        coef,
+        intercept,
+        8,
+        lrs,
+        0.05,
+        sample_weight=np.ones(40, dtype),
+        step_scale=np.ones(30, dtype),
+    )
     assert_runs_close(ones, plain, RTOL[np.dtype(dtype)])
 
 
@@ -345,8 +389,10 @@ def test_read_only_inputs(backend, k, dtype, lazy):
     got = run(backend.sparse_epoch, X_ro, y_ro, coef, intercept, 10, lrs_ro, 0.02, **kw_ro)
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(backend.sparse_linear_forward(X_ro, coef, intercept),
-                                  backend.sparse_linear_forward(X, coef, intercept))
+    np.testing.assert_array_equal(
+        backend.sparse_linear_forward(X_ro, coef, intercept),
+        backend.sparse_linear_forward(X, coef, intercept),
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -369,12 +415,11 @@ def test_repeated_and_unsorted_indices_add_up(backend, dtype, array):
 def test_empty_rows_move_only_the_intercept(backend, k):
     """Rows without a nonzero: the logits are the intercept, the step moves the intercept and
     shrinks coef by the L2 term alone (per feature with a step_scale)."""
-    X, y, coef, intercept = problem(k, np.float64)
+    _X, y, coef, intercept = problem(k, np.float64)
     empty = sp.csr_matrix((40, 30))
     for scales in (False, True):
         kw = options(np.float64, 40, 30, False, scales)
-        got = run(backend.sparse_epoch, empty, y, coef, intercept, 8, np.full(5, 0.3), 0.1,
-                  **kw)
+        got = run(backend.sparse_epoch, empty, y, coef, intercept, 8, np.full(5, 0.3), 0.1, **kw)
         want = dense_spec(empty, y, coef, intercept, 8, np.full(5, 0.3), 0.1, **kw)
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -404,10 +449,12 @@ def test_extreme_logits_stay_finite(backend, k, dtype):
 def test_n_threads_is_accepted_and_changes_nothing(backend, lazy):
     X, y, coef, intercept = problem(4, np.float32)
     kw = options(np.float32, 40, 30, True, lazy)
-    one = run(backend.sparse_epoch, X, y, coef, intercept, 8, np.full(5, 0.3), 0.02,
-              n_threads=1, **kw)
-    two = run(backend.sparse_epoch, X, y, coef, intercept, 8, np.full(5, 0.3), 0.02,
-              n_threads=2, **kw)
+    one = run(
+        backend.sparse_epoch, X, y, coef, intercept, 8, np.full(5, 0.3), 0.02, n_threads=1, **kw
+    )
+    two = run(
+        backend.sparse_epoch, X, y, coef, intercept, 8, np.full(5, 0.3), 0.02, n_threads=2, **kw
+    )
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
 
@@ -436,18 +483,40 @@ def test_non_finite_batch_stops_before_its_step(backend, k, dtype, lazy):
     B, bad = 5, 3
     X = X.copy()
     row = order[bad * B + 2]
-    X.data[X.indptr[row]:X.indptr[row + 1]] = np.finfo(dtype).max
+    X.data[X.indptr[row] : X.indptr[row + 1]] = np.finfo(dtype).max
     assert X.indptr[row + 1] > X.indptr[row]
     kw = options(dtype, 40, 30, False, lazy)
     lrs = np.full(8, 1e-3)
-    c, _ = interrupts.assert_stops_before_batch(backend.sparse_epoch, X, y, coef, intercept,
-                                                order, B, bad, lrs, 0.01,
-                                                lambda: last_batches_done(backend), **kw)
+    c, _ = interrupts.assert_stops_before_batch(
+        backend.sparse_epoch,
+        X,
+        y,
+        coef,
+        intercept,
+        order,
+        B,
+        bad,
+        lrs,
+        0.01,
+        lambda: last_batches_done(backend),
+        **kw,
+    )
     assert np.isfinite(c).all()
-    first = np.concatenate([order[bad * B:], order[:bad * B]])  # the bad batch first
-    interrupts.assert_stops_before_batch(backend.sparse_epoch, X, y, coef, intercept, first, B,
-                                         0, lrs, 0.01, lambda: last_batches_done(backend),
-                                         **kw)
+    first = np.concatenate([order[bad * B :], order[: bad * B]])  # the bad batch first
+    interrupts.assert_stops_before_batch(
+        backend.sparse_epoch,
+        X,
+        y,
+        coef,
+        intercept,
+        first,
+        B,
+        0,
+        lrs,
+        0.01,
+        lambda: last_batches_done(backend),
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------- signals
@@ -468,7 +537,13 @@ def test_an_exception_from_a_signal_handler_leaves_whole_batches(backend, lazy):
     lrs = 0.05 / (1.0 + 0.01 * np.arange(-(-order.size // B)))
     interrupts.assert_cuts_leave_whole_batches(
         lambda c, b, rows: backend.sparse_epoch(X, y, c, b, rows, B, lrs, 0.01, **kw),
-        lambda: last_batches_done(backend), coef, intercept, order, B, want)
+        lambda: last_batches_done(backend),
+        coef,
+        intercept,
+        order,
+        B,
+        want,
+    )
 
 
 # --------------------------------------------------------------------------- refused inputs
@@ -477,9 +552,19 @@ def _good(name):
     X, y, coef, intercept = problem(3, np.float64, n=6, d=5, density=0.6)
     if name == "sparse_linear_forward":
         return dict(X=X, coef=coef, intercept=intercept)
-    return dict(X=X, y=y % 3, coef=coef, intercept=intercept, order=np.arange(6),
-                batch_size=4, learning_rates=np.full(2, 0.1), l2=0.01, n_threads=1,
-                sample_weight=np.ones(6), step_scale=np.ones(5))
+    return dict(
+        X=X,
+        y=y % 3,
+        coef=coef,
+        intercept=intercept,
+        order=np.arange(6),
+        batch_size=4,
+        learning_rates=np.full(2, 0.1),
+        l2=0.01,
+        n_threads=1,
+        sample_weight=np.ones(6),
+        step_scale=np.ones(5),
+    )
 
 
 def _with(X, **parts):
@@ -508,70 +593,194 @@ def _negative_index(a):
 
 #: (id, kernel, change of the valid arguments, exception, message pattern)
 BAD_INPUTS = [
-    ("dense-X", "sparse_epoch", dict(X=lambda a: a["X"].toarray()), TypeError,
-     "CSR matrix or array"),
-    ("csc-X", "sparse_linear_forward", dict(X=lambda a: a["X"].tocsc()), TypeError,
-     r"X\.tocsr\(\)"),
+    (
+        "dense-X",
+        "sparse_epoch",
+        dict(X=lambda a: a["X"].toarray()),
+        TypeError,
+        "CSR matrix or array",
+    ),
+    (
+        "csc-X",
+        "sparse_linear_forward",
+        dict(X=lambda a: a["X"].tocsc()),
+        TypeError,
+        r"X\.tocsr\(\)",
+    ),
     ("coo-X", "sparse_epoch", dict(X=lambda a: a["X"].tocoo()), TypeError, "CSR"),
     ("list-X", "sparse_linear_forward", dict(X=lambda a: [[1.0]]), TypeError, "CSR"),
-    ("X-float32", "sparse_epoch", dict(X=lambda a: a["X"].astype(np.float32)), TypeError,
-     "float64"),
-    ("X-features", "sparse_linear_forward", dict(X=lambda a: a["X"][:, :4]), ValueError,
-     "4 features but coef has 5"),
-    ("index-out-of-range", "sparse_epoch", dict(X=_bad_index), ValueError,
-     r"column indices outside 0\.\.4"),
-    ("negative-index", "sparse_linear_forward", dict(X=_negative_index), ValueError,
-     "column indices outside"),
-    ("indptr-length", "sparse_epoch", dict(X=lambda a: _with(a["X"], indptr=a["X"].indptr[:-1])),
-     ValueError, "indptr has 6 entries for 6 rows"),
-    ("indptr-start", "sparse_linear_forward",
-     dict(X=lambda a: _with(a["X"], indptr=a["X"].indptr + 1)), ValueError, "rise from 0"),
-    ("indptr-beyond", "sparse_epoch",
-     dict(X=lambda a: _with(a["X"], indptr=np.append(a["X"].indptr[:-1], 10**6))),
-     ValueError, "not a valid CSR"),
-    ("indptr-decreasing", "sparse_epoch",
-     dict(X=lambda a: _with(a["X"], indptr=np.array([0, 3, 1, 4, 4, 6, a["X"].nnz],
-                                                    np.int32))),
-     ValueError, "never decreasing"),
-    ("indices-float", "sparse_linear_forward",
-     dict(X=lambda a: _with(a["X"], indices=a["X"].indices.astype(float))), TypeError,
-     "int32 or int64"),
-    ("indptr-int16", "sparse_epoch",
-     dict(X=lambda a: _with(a["X"], indptr=a["X"].indptr.astype(np.int16))), TypeError,
-     "int32 or int64"),
-    ("data-strided", "sparse_epoch",
-     dict(X=lambda a: _with(a["X"], data=np.repeat(a["X"].data, 2)[::2])), ValueError,
-     "C-contiguous"),
-    ("data-2d", "sparse_linear_forward",
-     dict(X=lambda a: _with(a["X"], data=a["X"].data[:, None])), ValueError, "1-d"),
-    ("coef-read-only", "sparse_epoch", dict(coef=lambda a: _read_only(a["coef"])), ValueError,
-     "writeable"),
-    ("intercept-shape", "sparse_linear_forward", dict(intercept=lambda a: np.zeros(2)),
-     ValueError, r"intercept \(3,\)"),
-    ("out-shape", "sparse_linear_forward", dict(out=lambda a: np.empty((5, 3))), ValueError,
-     r"out must have shape \(6, 3\)"),
-    ("y-length", "sparse_epoch", dict(y=lambda a: a["y"][:5].copy()), ValueError,
-     "one label per row"),
-    ("y-label", "sparse_epoch", dict(y=lambda a: np.full(6, 3, np.intc)), ValueError,
-     r"outside 0\.\.2"),
-    ("order-out-of-range", "sparse_epoch", dict(order=lambda a: np.arange(1, 7)), ValueError,
-     r"order holds row indices outside 0\.\.5"),
+    (
+        "X-float32",
+        "sparse_epoch",
+        dict(X=lambda a: a["X"].astype(np.float32)),
+        TypeError,
+        "float64",
+    ),
+    (
+        "X-features",
+        "sparse_linear_forward",
+        dict(X=lambda a: a["X"][:, :4]),
+        ValueError,
+        "4 features but coef has 5",
+    ),
+    (
+        "index-out-of-range",
+        "sparse_epoch",
+        dict(X=_bad_index),
+        ValueError,
+        r"column indices outside 0\.\.4",
+    ),
+    (
+        "negative-index",
+        "sparse_linear_forward",
+        dict(X=_negative_index),
+        ValueError,
+        "column indices outside",
+    ),
+    (
+        "indptr-length",
+        "sparse_epoch",
+        dict(X=lambda a: _with(a["X"], indptr=a["X"].indptr[:-1])),
+        ValueError,
+        "indptr has 6 entries for 6 rows",
+    ),
+    (
+        "indptr-start",
+        "sparse_linear_forward",
+        dict(X=lambda a: _with(a["X"], indptr=a["X"].indptr + 1)),
+        ValueError,
+        "rise from 0",
+    ),
+    (
+        "indptr-beyond",
+        "sparse_epoch",
+        dict(X=lambda a: _with(a["X"], indptr=np.append(a["X"].indptr[:-1], 10**6))),
+        ValueError,
+        "not a valid CSR",
+    ),
+    (
+        "indptr-decreasing",
+        "sparse_epoch",
+        dict(X=lambda a: _with(a["X"], indptr=np.array([0, 3, 1, 4, 4, 6, a["X"].nnz], np.int32))),
+        ValueError,
+        "never decreasing",
+    ),
+    (
+        "indices-float",
+        "sparse_linear_forward",
+        dict(X=lambda a: _with(a["X"], indices=a["X"].indices.astype(float))),
+        TypeError,
+        "int32 or int64",
+    ),
+    (
+        "indptr-int16",
+        "sparse_epoch",
+        dict(X=lambda a: _with(a["X"], indptr=a["X"].indptr.astype(np.int16))),
+        TypeError,
+        "int32 or int64",
+    ),
+    (
+        "data-strided",
+        "sparse_epoch",
+        dict(X=lambda a: _with(a["X"], data=np.repeat(a["X"].data, 2)[::2])),
+        ValueError,
+        "C-contiguous",
+    ),
+    (
+        "data-2d",
+        "sparse_linear_forward",
+        dict(X=lambda a: _with(a["X"], data=a["X"].data[:, None])),
+        ValueError,
+        "1-d",
+    ),
+    (
+        "coef-read-only",
+        "sparse_epoch",
+        dict(coef=lambda a: _read_only(a["coef"])),
+        ValueError,
+        "writeable",
+    ),
+    (
+        "intercept-shape",
+        "sparse_linear_forward",
+        dict(intercept=lambda a: np.zeros(2)),
+        ValueError,
+        r"intercept \(3,\)",
+    ),
+    (
+        "out-shape",
+        "sparse_linear_forward",
+        dict(out=lambda a: np.empty((5, 3))),
+        ValueError,
+        r"out must have shape \(6, 3\)",
+    ),
+    (
+        "y-length",
+        "sparse_epoch",
+        dict(y=lambda a: a["y"][:5].copy()),
+        ValueError,
+        "one label per row",
+    ),
+    (
+        "y-label",
+        "sparse_epoch",
+        dict(y=lambda a: np.full(6, 3, np.intc)),
+        ValueError,
+        r"outside 0\.\.2",
+    ),
+    (
+        "order-out-of-range",
+        "sparse_epoch",
+        dict(order=lambda a: np.arange(1, 7)),
+        ValueError,
+        r"order holds row indices outside 0\.\.5",
+    ),
     ("order-empty", "sparse_epoch", dict(order=lambda a: np.arange(0)), ValueError, "empty"),
-    ("too-few-learning-rates", "sparse_epoch", dict(learning_rates=lambda a: np.full(1, 0.1)),
-     ValueError, "learning_rates has 1 entries but the epoch has 2 batches"),
+    (
+        "too-few-learning-rates",
+        "sparse_epoch",
+        dict(learning_rates=lambda a: np.full(1, 0.1)),
+        ValueError,
+        "learning_rates has 1 entries but the epoch has 2 batches",
+    ),
     ("batch-size-0", "sparse_epoch", dict(batch_size=lambda a: 0), ValueError, "batch_size"),
     ("n-threads-0", "sparse_epoch", dict(n_threads=lambda a: 0), ValueError, "n_threads"),
     ("l2-negative", "sparse_epoch", dict(l2=lambda a: -1.0), ValueError, "l2"),
-    ("sample-weight-negative", "sparse_epoch",
-     dict(sample_weight=lambda a: -np.ones(6)), ValueError, "negative"),
-    ("sample-weight-zero", "sparse_epoch", dict(sample_weight=lambda a: np.zeros(6)),
-     ValueError, "zero"),
-    ("sample-weight-length", "sparse_epoch", dict(sample_weight=lambda a: np.ones(5)),
-     ValueError, "sample_weight has 5 entries"),
-    ("step-scale-zero", "sparse_epoch", dict(step_scale=lambda a: np.zeros(5)), ValueError,
-     "step_scale"),
-    ("step-scale-length", "sparse_epoch", dict(step_scale=lambda a: np.ones(6)), ValueError,
-     "step_scale has 6 entries"),
+    (
+        "sample-weight-negative",
+        "sparse_epoch",
+        dict(sample_weight=lambda a: -np.ones(6)),
+        ValueError,
+        "negative",
+    ),
+    (
+        "sample-weight-zero",
+        "sparse_epoch",
+        dict(sample_weight=lambda a: np.zeros(6)),
+        ValueError,
+        "zero",
+    ),
+    (
+        "sample-weight-length",
+        "sparse_epoch",
+        dict(sample_weight=lambda a: np.ones(5)),
+        ValueError,
+        "sample_weight has 5 entries",
+    ),
+    (
+        "step-scale-zero",
+        "sparse_epoch",
+        dict(step_scale=lambda a: np.zeros(5)),
+        ValueError,
+        "step_scale",
+    ),
+    (
+        "step-scale-length",
+        "sparse_epoch",
+        dict(step_scale=lambda a: np.ones(6)),
+        ValueError,
+        "step_scale has 6 entries",
+    ),
 ]
 
 
@@ -581,8 +790,9 @@ def _read_only(a):
     return a
 
 
-@pytest.mark.parametrize("case, name, change, error, match", BAD_INPUTS,
-                         ids=[f"{c[1]}-{c[0]}" for c in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "case, name, change, error, match", BAD_INPUTS, ids=[f"{c[1]}-{c[0]}" for c in BAD_INPUTS]
+)
 def test_every_backend_refuses_the_same_inputs(case, name, change, error, match):
     """Each malformed CSR object or bad argument raises the same exception with the same
     message on every backend that loads (the check of _checks.py runs before the raw kernel:

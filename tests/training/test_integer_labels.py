@@ -1,6 +1,7 @@
 """Integer labels over a short range are encoded without a sort (``_targets._integer_codes``):
 the result must be exactly the general path's, for every integer dtype, gaps between the
 labels, negative labels, given classes that include absent ones, and the same errors."""
+
 import numpy as np
 import pytest
 
@@ -53,6 +54,9 @@ def test_the_fast_path_is_taken_and_left_where_it_must(monkeypatch):
 
 
 def test_unknown_labels_keep_their_message():
-    with pytest.raises(ValueError, match=r"y holds labels \[5\] that are not among the "
-                                         r"classes \[0, 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"y holds labels \[5\] that are not among the "
+        r"classes \[0, 1\]",
+    ):
         check_targets(np.array([0, 1, 5]), 3, np.array([0, 1]))

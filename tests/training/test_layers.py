@@ -4,6 +4,7 @@ Read from the source with ``ast`` (no module is imported), over every module of 
 Every import statement counts, those inside functions too: a late import hides a cycle (as
 ``_io.py`` and ``estimators.py`` once imported each other) but does not remove it.
 """
+
 import ast
 import pathlib
 
@@ -38,8 +39,13 @@ def imports(name, path):
     Imports under ``if TYPE_CHECKING:`` are left out: they name types for the type checker
     and never run, so they load nothing and can make no cycle."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking_block(block)
-                   for stmt in block.body for n in ast.walk(stmt)}
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if _is_type_checking_block(block)
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
     found = []
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -49,7 +55,7 @@ def imports(name, path):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = _package(name, path).split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module
@@ -60,13 +66,15 @@ def imports(name, path):
 def _is_type_checking_block(node):
     return isinstance(node, ast.If) and (
         (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
 
 
 def test_type_checking_imports_are_left_out(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text("from typing import TYPE_CHECKING\nimport os\n"
-                    "if TYPE_CHECKING:\n    from .a import B\n")
+    path.write_text(
+        "from typing import TYPE_CHECKING\nimport os\nif TYPE_CHECKING:\n    from .a import B\n"
+    )
     assert imports("fastreg.m", path) == [("typing", ("TYPE_CHECKING",)), ("os", ())]
 
 
@@ -79,7 +87,8 @@ def test_no_module_imports_the_package_root(name):
             continue
         not_modules = [n for n in names if f"fastreg.{n}" not in MODULES]
         assert names and not not_modules, (
-            f"{name} imports {not_modules or 'the package'} from the package root fastreg")
+            f"{name} imports {not_modules or 'the package'} from the package root fastreg"
+        )
 
 
 def graph():
@@ -95,8 +104,7 @@ def graph():
             deps |= {f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES}
         # a module's own packages are loaded before it: importing from them is no cycle
         ancestors = {name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)}
-        edges[name] = sorted(d for d in deps if d in MODULES and d != name
-                             and d not in ancestors)
+        edges[name] = sorted(d for d in deps if d in MODULES and d != name and d not in ancestors)
     return edges
 
 
@@ -116,7 +124,7 @@ def find_cycle(edges):
         path.append(node)
         for dep in edges.get(node, ()):
             if state.get(dep) == "open":
-                return path[path.index(dep):] + [dep]
+                return path[path.index(dep) :] + [dep]
             if dep not in state:
                 found = visit(dep)
                 if found:
@@ -150,9 +158,16 @@ def test_persistence_imports_no_estimator():
 
 #: The dialect layer (docs/ARCHITECTURE.md): checks every layer above may use; they import
 #: nothing of fastreg but each other.
-DIALECT = {"fastreg._validation", "fastreg.exceptions", "fastreg._version", "fastreg._litter",
-           "fastreg._sparse_input", "fastreg._sample_weight", "fastreg._feature_names",
-           "fastreg._targets"}
+DIALECT = {
+    "fastreg._validation",
+    "fastreg.exceptions",
+    "fastreg._version",
+    "fastreg._litter",
+    "fastreg._sparse_input",
+    "fastreg._sample_weight",
+    "fastreg._feature_names",
+    "fastreg._targets",
+}
 
 
 @pytest.mark.parametrize("name", sorted(DIALECT))

@@ -3,6 +3,7 @@
 Every parameter of the estimators has exactly one entry; the estimators, make_schedule and the
 command line's argument types all check through it, so a bound is written once.
 """
+
 import argparse
 import inspect
 
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 
 from fastreg import LogisticRegression, SoftmaxRegression
-from fastreg._validation import BACKEND_NAMES
 from fastreg._validation import (
+    BACKEND_NAMES,
     PARAMETERS,
     SCHEDULE_NAMES,
     argparse_type,
@@ -27,8 +28,9 @@ def test_every_estimator_parameter_is_in_the_table_and_vice_versa(cls):
     names = [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
     assert set(names) == set(PARAMETERS)
     # and every default passes its own check
-    defaults = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
-                if n != "self"}
+    defaults = {
+        n: p.default for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"
+    }
     assert set(check_params(defaults)) == set(PARAMETERS)
 
 
@@ -39,18 +41,37 @@ def test_backend_and_schedule_names_come_from_one_place():
 
 # (name, value, normalised)  - at the bounds and inside
 GOOD = [
-    ("learning_rate", 1e-9, 1e-9), ("learning_rate", 3, 3.0), ("batch_size", 1, 1),
-    ("batch_size", np.int64(7), 7), ("max_epochs", 1, 1), ("l2", 0, 0.0),
-    ("lr_decay", -2.5, -2.5), ("lr_decay_steps", None, None), ("lr_decay_steps", 1, 1),
-    ("validation_fraction", 1e-6, 1e-6), ("validation_fraction", 0.999, 0.999),
-    ("patience", 1, 1), ("min_delta", 0.0, 0.0), ("validation_interval", 1, 1),
-    ("early_stopping", np.bool_(False), False), ("shuffle", True, True),
-    ("random_state", None, None), ("random_state", 0, 0), ("backend", "numpy", "numpy"),
-    ("dtype", None, None), ("dtype", "float32", np.dtype(np.float32)),
-    ("dtype", np.float64, np.dtype(np.float64)), ("input_scale", None, None),
-    ("input_scale", 1 / 255, 1 / 255), ("n_threads", 1, 1), ("verbose", 0, 0),
-    ("verbose", True, 1), ("lr_schedule", "cosine", "cosine"), ("learning_rate", "auto", "auto"),
-    ("class_weight", None, None), ("class_weight", "balanced", "balanced"),
+    ("learning_rate", 1e-9, 1e-9),
+    ("learning_rate", 3, 3.0),
+    ("batch_size", 1, 1),
+    ("batch_size", np.int64(7), 7),
+    ("max_epochs", 1, 1),
+    ("l2", 0, 0.0),
+    ("lr_decay", -2.5, -2.5),
+    ("lr_decay_steps", None, None),
+    ("lr_decay_steps", 1, 1),
+    ("validation_fraction", 1e-6, 1e-6),
+    ("validation_fraction", 0.999, 0.999),
+    ("patience", 1, 1),
+    ("min_delta", 0.0, 0.0),
+    ("validation_interval", 1, 1),
+    ("early_stopping", np.bool_(False), False),
+    ("shuffle", True, True),
+    ("random_state", None, None),
+    ("random_state", 0, 0),
+    ("backend", "numpy", "numpy"),
+    ("dtype", None, None),
+    ("dtype", "float32", np.dtype(np.float32)),
+    ("dtype", np.float64, np.dtype(np.float64)),
+    ("input_scale", None, None),
+    ("input_scale", 1 / 255, 1 / 255),
+    ("n_threads", 1, 1),
+    ("verbose", 0, 0),
+    ("verbose", True, 1),
+    ("lr_schedule", "cosine", "cosine"),
+    ("learning_rate", "auto", "auto"),
+    ("class_weight", None, None),
+    ("class_weight", "balanced", "balanced"),
     ("class_weight", {0: 2, "b": np.float32(0.5), 3: 0}, {0: 2.0, "b": 0.5, 3: 0.0}),
 ]
 
@@ -92,8 +113,13 @@ BAD = [
     ("n_threads", 0, False, "n_threads must be an integer >= 1"),
     ("verbose", -1, False, "verbose must be an integer >= 0"),
     ("lr_schedule", "warmup", False, "lr_schedule must be one of 'constant', .* or a callable"),
-    ("class_weight", "auto", False, "class_weight must be None, 'balanced' or a dict "
-                                    r"\{class label: weight >= 0\}, got 'auto'"),
+    (
+        "class_weight",
+        "auto",
+        False,
+        "class_weight must be None, 'balanced' or a dict "
+        r"\{class label: weight >= 0\}, got 'auto'",
+    ),
     ("class_weight", [1, 2], True, "class_weight must be None, 'balanced' or a dict"),
     ("class_weight", {0: -1.0}, False, "got the weight -1.0 for the class 0"),
     ("class_weight", {0: float("nan")}, False, "got the weight nan for the class 0"),
@@ -129,10 +155,18 @@ def test_estimators_refuse_through_the_table_at_fit(name, value):
 
 
 def test_cli_flags():
-    expected = {"learning_rate": "--lr", "max_epochs": "--epochs", "n_threads": "--threads",
-                "random_state": "--seed", "validation_fraction": "--val-fraction",
-                "batch_size": "--batch-size", "backend": "--backend", "dtype": "--dtype",
-                "early_stopping": "--no-early-stopping", "warm_start": None}
+    expected = {
+        "learning_rate": "--lr",
+        "max_epochs": "--epochs",
+        "n_threads": "--threads",
+        "random_state": "--seed",
+        "validation_fraction": "--val-fraction",
+        "batch_size": "--batch-size",
+        "backend": "--backend",
+        "dtype": "--dtype",
+        "early_stopping": "--no-early-stopping",
+        "warm_start": None,
+    }
     for name, flag in expected.items():
         assert cli_flag(name) == flag
     flags = [PARAMETERS[n].flag for n in PARAMETERS if PARAMETERS[n].flag]
@@ -141,25 +175,36 @@ def test_cli_flags():
         cli_flag("data_dir")
 
 
-@pytest.mark.parametrize("name, text, value", [
-    ("learning_rate", "0.5", 0.5), ("learning_rate", "auto", "auto"), ("max_epochs", "3", 3),
-    ("random_state", "0", 0),
-    ("validation_fraction", "0.2", 0.2), ("lr_decay_steps", "4", 4), ("backend", "numpy", "numpy"),
-    ("dtype", "float32", np.dtype(np.float32)), ("lr_schedule", "step", "step"),
-])
+@pytest.mark.parametrize(
+    "name, text, value",
+    [
+        ("learning_rate", "0.5", 0.5),
+        ("learning_rate", "auto", "auto"),
+        ("max_epochs", "3", 3),
+        ("random_state", "0", 0),
+        ("validation_fraction", "0.2", 0.2),
+        ("lr_decay_steps", "4", 4),
+        ("backend", "numpy", "numpy"),
+        ("dtype", "float32", np.dtype(np.float32)),
+        ("lr_schedule", "step", "step"),
+    ],
+)
 def test_argparse_type_parses_with_the_table(name, text, value):
     assert argparse_type(name)(text) == value
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("learning_rate", "-1", "must be a real number > 0 or 'auto', got '-1'"),
-    ("learning_rate", "fast", "must be a real number > 0 or 'auto', got 'fast'"),
-    ("learning_rate", "nan", "must be a real number > 0 or 'auto', got 'nan'"),
-    ("max_epochs", "2.5", "must be an integer >= 1, got '2.5'"),
-    ("random_state", "-3", "must be an int >= 0, got '-3'"),
-    ("validation_fraction", "1", r"must be a real number in \(0, 1\), got '1'"),
-    ("dtype", "float16", "must be 'float32' or 'float64', got 'float16'"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("learning_rate", "-1", "must be a real number > 0 or 'auto', got '-1'"),
+        ("learning_rate", "fast", "must be a real number > 0 or 'auto', got 'fast'"),
+        ("learning_rate", "nan", "must be a real number > 0 or 'auto', got 'nan'"),
+        ("max_epochs", "2.5", "must be an integer >= 1, got '2.5'"),
+        ("random_state", "-3", "must be an int >= 0, got '-3'"),
+        ("validation_fraction", "1", r"must be a real number in \(0, 1\), got '1'"),
+        ("dtype", "float16", "must be 'float32' or 'float64', got 'float16'"),
+    ],
+)
 def test_argparse_type_refuses_in_the_tables_words(name, text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         argparse_type(name)(text)
@@ -171,6 +216,5 @@ def test_argparse_type_in_a_parser(capsys):
     assert parser.parse_args(["--lr", "0.25"]).lr == 0.25
     with pytest.raises(SystemExit):
         parser.parse_args(["--lr", "0"])
-    assert "argument --lr: must be a real number > 0 or 'auto', got '0'" in \
-        capsys.readouterr().err
+    assert "argument --lr: must be a real number > 0 or 'auto', got '0'" in capsys.readouterr().err
     assert parser.parse_args(["--lr", "auto"]).lr == "auto"

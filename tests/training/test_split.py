@@ -4,6 +4,7 @@ take_c = min(floor(fraction * n_c + 1/2), n_c - 1) rows of class c; one row of t
 class if that holds out nothing. The estimators' early stopping and
 ``fastreg.datasets.train_val_split`` both call it, so the same seed holds out the same rows.
 """
+
 import math
 
 import numpy as np
@@ -39,8 +40,9 @@ def test_rounding_is_half_up_not_to_even():
     """floor(f n + 1/2): 0.5 * 5 = 2.5 gives 3 (Python's round() would give 2)."""
     assert holdout_size(0.5, 5) == 3 and holdout_size(0.1, 25) == 3 and holdout_size(0.1, 45) == 5
     codes = np.zeros(5, np.intc)
-    val, _ = stratified_holdout(np.r_[codes, np.ones(5, np.intc)], 2, 0.5,
-                                np.random.default_rng(0))
+    val, _ = stratified_holdout(
+        np.r_[codes, np.ones(5, np.intc)], 2, 0.5, np.random.default_rng(0)
+    )
     assert len(val) == 6
 
 
@@ -64,19 +66,22 @@ def test_fit_and_train_val_split_hold_out_the_same_rows(seed):
     y = rng.permutation(np.repeat(np.array(["a", "b", "c"]), [13, 31, 56]))
     X = rng.normal(size=(len(y), 4)) + (y == "b")[:, None]
     split = train_val_split(X, y, 0.15, random_state=seed)
-    model = SoftmaxRegression(backend="numpy", validation_fraction=0.15, random_state=seed,
-                              max_epochs=1).fit(X, y)
+    model = SoftmaxRegression(
+        backend="numpy", validation_fraction=0.15, random_state=seed, max_epochs=1
+    ).fit(X, y)
 
     def mean_ce(Xv, yv):
         Z = Xv @ model.coef_.T + model.intercept_
         codes = np.searchsorted(model.classes_, yv)
         return np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(yv)), codes])
 
-    assert model.history_["val_loss"][0] == pytest.approx(mean_ce(split.X_val, split.y_val),
-                                                          rel=1e-12)
+    assert model.history_["val_loss"][0] == pytest.approx(
+        mean_ce(split.X_val, split.y_val), rel=1e-12
+    )
     other = train_val_split(X, y, 0.15, random_state=seed + 1)
-    assert model.history_["val_loss"][0] != pytest.approx(mean_ce(other.X_val, other.y_val),
-                                                          rel=1e-6)
+    assert model.history_["val_loss"][0] != pytest.approx(
+        mean_ce(other.X_val, other.y_val), rel=1e-6
+    )
 
 
 def test_fit_trains_on_the_other_rows():
@@ -88,7 +93,8 @@ def test_fit_trains_on_the_other_rows():
     common = dict(backend="numpy", max_epochs=2, shuffle=False, random_state=4)
     held = LogisticRegression(validation_fraction=0.2, **common).fit(X, y)
     split = train_val_split(X, y, 0.2, random_state=4)
-    explicit = LogisticRegression(**common).fit(split.X_train, split.y_train,
-                                                X_val=split.X_val, y_val=split.y_val)
+    explicit = LogisticRegression(**common).fit(
+        split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val
+    )
     np.testing.assert_array_equal(held.coef_, explicit.coef_)
     assert held.history_["val_loss"] == explicit.history_["val_loss"]

@@ -8,6 +8,7 @@ Checked here: the formula on a hand-computed example, the invariances the estima
 (row order, integer weights == repeated rows, zero weight == absent row, the block size), that
 uint8 + input_scale, sparse, float32 and float64 describe the same data, and the bad inputs.
 """
+
 import inspect
 
 import numpy as np
@@ -46,7 +47,7 @@ def test_hand_computed_example():
     X = np.array([[2.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])
     # M over (x'_0, x'_1, 1) = [[5/12, 0, 1/6], [0, 0, 0], [1/6, 0, 1]]
     a, b, e = 5 / 12, 1 / 6, 1.0
-    lam = (a + e) / 2 + np.sqrt(((a - e) / 2) ** 2 + b ** 2)  # 1.04426...
+    lam = (a + e) / 2 + np.sqrt(((a - e) / 2) ** 2 + b**2)  # 1.04426...
     assert lam == pytest.approx(1.0442600, abs=1e-6)
     c = 0.25  # sigmoid
     l_full, l_max = c * lam, c * (1.0 + 1.0)  # max ||x'||^2 = 1, plus the bias
@@ -60,10 +61,11 @@ def test_hand_computed_example():
     # L2 term adds its curvature 2 l2 s_j in those coordinates, at most 2 l2 max s = 0.25
     s2_expected = [1 / 4.8, 1 / 0.8]
     q = np.array([2.0, -1.0, 0.0]) / np.sqrt(4.8)
-    a2, b2 = float(np.mean(q ** 2)), float(np.mean(q))
-    lam2 = (a2 + e) / 2 + np.sqrt(((a2 - e) / 2) ** 2 + b2 ** 2)
-    L2 = (n * (B - 1) / (B * (n - 1)) * c * lam2
-          + (n - B) / (B * (n - 1)) * c * (float(np.max(q ** 2)) + 1.0))
+    a2, b2 = float(np.mean(q**2)), float(np.mean(q))
+    lam2 = (a2 + e) / 2 + np.sqrt(((a2 - e) / 2) ** 2 + b2**2)
+    L2 = n * (B - 1) / (B * (n - 1)) * c * lam2 + (n - B) / (B * (n - 1)) * c * (
+        float(np.max(q**2)) + 1.0
+    )
     lr2, s2 = auto_step(X, rows_of(3), None, 1, B, 0.1, 1.0)
     assert s2.tolist() == pytest.approx(s2_expected, rel=1e-15)
     assert lr2 == pytest.approx(STEP_FACTOR / (L2 + 2 * 0.1 * 1.25), rel=1e-12)
@@ -73,10 +75,10 @@ def test_hand_computed_example():
 
 
 def test_expected_smoothness_ends():
-    assert expected_smoothness(2.0, 10.0, 100, 1) == pytest.approx(10.0)    # B = 1: L_max
-    assert expected_smoothness(2.0, 10.0, 100, 100) == 2.0                  # full batch
+    assert expected_smoothness(2.0, 10.0, 100, 1) == pytest.approx(10.0)  # B = 1: L_max
+    assert expected_smoothness(2.0, 10.0, 100, 100) == 2.0  # full batch
     assert expected_smoothness(2.0, 10.0, 100, 500) == 2.0
-    assert expected_smoothness(2.0, 10.0, 1, 1) == 2.0                      # one row
+    assert expected_smoothness(2.0, 10.0, 1, 1) == 2.0  # one row
     # between the two, growing with n for a fixed batch (more rows: noisier batches)
     values = [expected_smoothness(2.0, 10.0, n, 32) for n in (33, 64, 1000, 10**9)]
     assert all(2.0 < v < 10.0 for v in values) and values == sorted(values)
@@ -90,10 +92,9 @@ def test_batch_ends_against_direct_statistics(B):
     X = dense(40, 1)
     lr, s = auto_step(X, rows_of(40), None, 2, B, 0.0, 1.0)
     xp = X * np.sqrt(s)
-    l_max = 0.5 * ((xp ** 2).sum(axis=1).max() + 1)
+    l_max = 0.5 * ((xp**2).sum(axis=1).max() + 1)
     l_full = 0.5 * exact_lambda(X, rows_of(40))
-    assert lr == pytest.approx(STEP_FACTOR / expected_smoothness(l_full, l_max, 40, B),
-                               rel=1e-6)
+    assert lr == pytest.approx(STEP_FACTOR / expected_smoothness(l_full, l_max, 40, B), rel=1e-6)
 
 
 def test_lambda_estimate_is_a_lower_bound_close_for_uncentred_data():
@@ -148,7 +149,8 @@ def test_integer_weights_equal_repeated_rows(n, B):
     w2 = np.ones(n)
     w2[3] = 3
     assert auto_step(X, twice, None, 1, B, 0.0, 1.0)[0] == pytest.approx(
-        auto_step(X, rows_of(n), w2, 1, B, 0.0, 1.0)[0], rel=1e-12)
+        auto_step(X, rows_of(n), w2, 1, B, 0.0, 1.0)[0], rel=1e-12
+    )
 
 
 def test_weight_scale_changes_only_the_row_count():
@@ -179,11 +181,12 @@ def test_rows_left_out_and_zero_weights_are_absent():
 @pytest.mark.parametrize("fraction", [0.2, 0.9])  # rows gathered, or X read in place
 def test_subset_equals_the_materialised_rows(fraction, monkeypatch):
     X = dense(500, 8, seed=5)
-    rows = np.random.default_rng(3).permutation(500)[:int(500 * fraction)].astype(np.intp)
+    rows = np.random.default_rng(3).permutation(500)[: int(500 * fraction)].astype(np.intp)
     monkeypatch.setattr(row_moments, "_CHUNK_BYTES", 8 * 8 * 13)  # blocks of 13 rows
     a = auto_step(X, rows, None, 4, 32, 0.0, 1.0)
-    b = auto_step(np.ascontiguousarray(X[np.sort(rows)]), rows_of(len(rows)), None, 4, 32,
-                  0.0, 1.0)
+    b = auto_step(
+        np.ascontiguousarray(X[np.sort(rows)]), rows_of(len(rows)), None, 4, 32, 0.0, 1.0
+    )
     assert a[0] == pytest.approx(b[0], rel=1e-12)
     np.testing.assert_array_equal(a[1], b[1])
 
@@ -203,8 +206,8 @@ def test_block_size_and_threads_do_not_matter(monkeypatch):
 # ----------------------------------------------------------------------------- input kinds
 def test_uint8_with_input_scale_equals_the_float_features():
     Xu = np.random.default_rng(4).integers(0, 256, (300, 40), dtype=np.uint8)
-    Xu[:, 3] = 0                     # an all-zero column
-    Xu[:, 5] = Xu[:, 5] // 16        # a column of small counts (max < 255)
+    Xu[:, 3] = 0  # an all-zero column
+    Xu[:, 5] = Xu[:, 5] // 16  # a column of small counts (max < 255)
     rows = np.random.default_rng(5).permutation(300)[:270].astype(np.intp)
     lr_u, s_u = auto_step(Xu, rows, None, 10, 32, 1e-4, 1 / 255)
     lr_f, s_f = auto_step(Xu / 255.0, rows, None, 10, 32, 1e-4, 1.0)
@@ -217,10 +220,9 @@ def test_uint8_with_input_scale_equals_the_float_features():
     lr_3, s_3 = auto_step(Xu, rows, None, 10, 32, 0.0, 1.0)
     assert lr_2 == lr_3
     nz = np.arange(40) != 3  # s_j = 1 / (input_scale m_j)^2, and 1 for the zero column
-    np.testing.assert_allclose(s_3[nz] * 255.0 ** 2, s_2[nz], rtol=1e-12)
+    np.testing.assert_allclose(s_3[nz] * 255.0**2, s_2[nz], rtol=1e-12)
     assert s_2[3] == s_3[3] == 1.0
-    assert auto_step(Xu, rows, None, 10, 32, 0.0, 1 / 255, dtype=np.float32)[1].dtype \
-        == np.float32
+    assert auto_step(Xu, rows, None, 10, 32, 0.0, 1 / 255, dtype=np.float32)[1].dtype == np.float32
 
 
 def test_float32_and_float64_agree():
@@ -255,8 +257,10 @@ def test_sparse_equals_dense():
         data += list(S.data[a:b][::-1] / 2) + list(S.data[a:b] / 2)
         indices += list(S.indices[a:b][::-1]) + list(S.indices[a:b])
         indptr.append(len(data))
-    dup = sparse.csr_matrix((np.array(data), np.array(indices, dtype=np.int64),
-                             np.array(indptr, dtype=np.int64)), shape=X.shape)
+    dup = sparse.csr_matrix(
+        (np.array(data), np.array(indices, dtype=np.int64), np.array(indptr, dtype=np.int64)),
+        shape=X.shape,
+    )
     assert not dup.has_canonical_format and dup.nnz == 2 * S.nnz
     lr, s = auto_step(dup, rows, None, 1, 32, 0.0, 1.0)
     assert dup.nnz == 2 * S.nnz  # not summed in place
@@ -283,10 +287,10 @@ def test_l2_damps_the_step_scale_and_adds_at_most_c():
     X[:, 0] *= 1e-4  # a feature of tiny scale: without damping s_0 would be ~1e8 times s_1
     m = np.abs(X).max(axis=0)
     lr0, s0 = auto_step(X, rows_of(90), None, 2, 32, 0.0, 1.0)
-    assert s0 == pytest.approx(1 / m ** 2, rel=1e-12)
+    assert s0 == pytest.approx(1 / m**2, rel=1e-12)
     for l2 in (1e-4, 0.3):
         lr, s = auto_step(X, rows_of(90), None, 2, 32, l2, 1.0)
-        assert s == pytest.approx(1 / (m ** 2 + 2 * l2 / 0.5), rel=1e-12)
+        assert s == pytest.approx(1 / (m**2 + 2 * l2 / 0.5), rel=1e-12)
         assert 2 * l2 * s.max() <= 0.5  # the L2 curvature stays below c
         # so L2 costs the step at most c / L of its size, never the factor s_0 / s_1
         assert lr0 / (1 + 0.5 * lr0 / STEP_FACTOR) <= lr * (1 + 1e-12)
@@ -318,33 +322,42 @@ def test_nothing_is_too_large_or_too_small():
 
 
 # ----------------------------------------------------------------------------- bad inputs
-GOOD = {"rows": rows_of(10), "sample_weight": None, "n_classes": 2, "batch_size": 4,
-        "l2": 0.0, "input_scale": 1.0}
+GOOD = {
+    "rows": rows_of(10),
+    "sample_weight": None,
+    "n_classes": 2,
+    "batch_size": 4,
+    "l2": 0.0,
+    "input_scale": 1.0,
+}
 
 
-@pytest.mark.parametrize("change, error, match", [
-    ({"X": [[1.0, 2.0]] * 10}, TypeError, "NumPy array"),
-    ({"X": np.ones((10, 2), dtype=np.int32)}, TypeError, "float32, float64 or uint8"),
-    ({"X": np.ones(10)}, ValueError, "2-d"),
-    ({"X": np.full((10, 2), np.nan)}, ValueError, "not finite"),
-    ({"rows": np.arange(10.0)}, TypeError, "integer"),
-    ({"rows": np.arange(0, dtype=np.intp)}, ValueError, "empty"),
-    ({"rows": np.array([0, 10])}, ValueError, "outside"),
-    ({"rows": np.array([-1, 2])}, ValueError, "outside"),
-    ({"sample_weight": np.ones(9)}, ValueError, "one weight per row"),
-    ({"sample_weight": -np.ones(10)}, ValueError, ">= 0"),
-    ({"sample_weight": np.full(10, np.inf)}, ValueError, "finite"),
-    ({"sample_weight": np.zeros(10)}, ValueError, "all zero"),
-    ({"sample_weight": [1.0] * 10}, TypeError, "1-d real array"),
-    ({"n_classes": 0}, ValueError, "n_classes"),
-    ({"n_classes": True}, ValueError, "n_classes"),
-    ({"n_classes": 2.0}, ValueError, "n_classes"),
-    ({"batch_size": 0}, ValueError, "batch_size"),
-    ({"l2": -1.0}, ValueError, "l2"),
-    ({"l2": float("nan")}, ValueError, "l2"),
-    ({"input_scale": 0.0}, ValueError, "input_scale"),
-    ({"dtype": np.int64}, TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        ({"X": [[1.0, 2.0]] * 10}, TypeError, "NumPy array"),
+        ({"X": np.ones((10, 2), dtype=np.int32)}, TypeError, "float32, float64 or uint8"),
+        ({"X": np.ones(10)}, ValueError, "2-d"),
+        ({"X": np.full((10, 2), np.nan)}, ValueError, "not finite"),
+        ({"rows": np.arange(10.0)}, TypeError, "integer"),
+        ({"rows": np.arange(0, dtype=np.intp)}, ValueError, "empty"),
+        ({"rows": np.array([0, 10])}, ValueError, "outside"),
+        ({"rows": np.array([-1, 2])}, ValueError, "outside"),
+        ({"sample_weight": np.ones(9)}, ValueError, "one weight per row"),
+        ({"sample_weight": -np.ones(10)}, ValueError, ">= 0"),
+        ({"sample_weight": np.full(10, np.inf)}, ValueError, "finite"),
+        ({"sample_weight": np.zeros(10)}, ValueError, "all zero"),
+        ({"sample_weight": [1.0] * 10}, TypeError, "1-d real array"),
+        ({"n_classes": 0}, ValueError, "n_classes"),
+        ({"n_classes": True}, ValueError, "n_classes"),
+        ({"n_classes": 2.0}, ValueError, "n_classes"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"l2": -1.0}, ValueError, "l2"),
+        ({"l2": float("nan")}, ValueError, "l2"),
+        ({"input_scale": 0.0}, ValueError, "input_scale"),
+        ({"dtype": np.int64}, TypeError, "dtype"),
+    ],
+)
 def test_bad_inputs(change, error, match):
     args = dict(X=dense(10, 2), **GOOD) | change
     with pytest.raises(error, match=match):
@@ -357,15 +370,17 @@ def test_nan_outside_the_training_rows_is_ignored():
     w = np.ones(10)
     w[9] = 0
     lr, _ = auto_step(X, rows_of(10), w, 2, 4, 0.0, 1.0)
-    assert lr == pytest.approx(auto_step(X[:9].copy(), rows_of(9), None, 2, 4, 0.0, 1.0)[0],
-                               rel=1e-12)
+    assert lr == pytest.approx(
+        auto_step(X[:9].copy(), rows_of(9), None, 2, 4, 0.0, 1.0)[0], rel=1e-12
+    )
 
 
 def test_bad_sparse_inputs():
     sparse = pytest.importorskip("scipy.sparse")
     with pytest.raises(TypeError, match="float32 or float64"):
-        auto_step(sparse.csr_matrix(np.ones((4, 2), dtype=np.int64)), rows_of(4), None, 2, 4,
-                  0.0, 1.0)
+        auto_step(
+            sparse.csr_matrix(np.ones((4, 2), dtype=np.int64)), rows_of(4), None, 2, 4, 0.0, 1.0
+        )
     with pytest.raises(TypeError, match="CSR"):
         auto_step(sparse.csc_matrix(np.ones((4, 2))), rows_of(4), None, 2, 4, 0.0, 1.0)
 
@@ -411,7 +426,9 @@ def with_index_dtype(S, kind):
         out = sparse.csr_matrix((S.data, S.indices, S.indptr), shape=S.shape)
         out.indptr = indptr
     assert (out.indices.dtype, out.indptr.dtype) == {
-        "int64": (np.int64, np.int64), "mixed": (np.int32, np.int64)}[kind]
+        "int64": (np.int64, np.int64),
+        "mixed": (np.int32, np.int64),
+    }[kind]
     return out
 
 
@@ -419,12 +436,17 @@ def selections(n, seed=12):
     """(rows, sample_weight): every path through the row selection."""
     rng = np.random.default_rng(seed)
     all_rows = np.arange(n, dtype=np.intp)
-    most = np.sort(rng.permutation(n)[:int(0.9 * n)]).astype(np.intp)   # X read in place
-    few = rng.permutation(n)[:int(0.2 * n)].astype(np.intp)              # rows gathered
-    w = rng.integers(0, 4, n).astype(np.float64)                          # zeros: masked
-    repeats = np.concatenate([few, few[:7], [9, 9]]).astype(np.intp)     # gathered, summed
-    return {"all": (all_rows, None), "most": (most, None), "few": (few, None),
-            "weights": (all_rows, w), "few+repeats+weights": (repeats, w + 0.5)}
+    most = np.sort(rng.permutation(n)[: int(0.9 * n)]).astype(np.intp)  # X read in place
+    few = rng.permutation(n)[: int(0.2 * n)].astype(np.intp)  # rows gathered
+    w = rng.integers(0, 4, n).astype(np.float64)  # zeros: masked
+    repeats = np.concatenate([few, few[:7], [9, 9]]).astype(np.intp)  # gathered, summed
+    return {
+        "all": (all_rows, None),
+        "most": (most, None),
+        "few": (few, None),
+        "weights": (all_rows, w),
+        "few+repeats+weights": (repeats, w + 0.5),
+    }
 
 
 def sparse_path(monkeypatch, tools, block):
@@ -504,8 +526,10 @@ def test_sparse_duplicates_are_summed(tools, block, monkeypatch):
         data += list((x + c)[::-1]) + list(-c)
         indices += list(j[::-1]) + list(j)
         indptr.append(len(data))
-    dup = sparse.csr_matrix((np.array(data), np.array(indices, dtype=np.int32),
-                             np.array(indptr, dtype=np.int32)), shape=X.shape)
+    dup = sparse.csr_matrix(
+        (np.array(data), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
+        shape=X.shape,
+    )
     before = [dup.data.copy(), dup.indices.copy(), dup.indptr.copy()]
     assert not dup.has_canonical_format and dup.nnz == 2 * S.nnz
     for name, (rows, w) in selections(X.shape[0]).items():
@@ -526,24 +550,41 @@ def test_sparse_rows_left_out_are_absent_whatever_they_hold(tools, block, monkey
     sparse = sparse_path(monkeypatch, tools, block)
     X = sparse_case(seed=16)
     X[:, 7] = np.where(X[:, 7] != 0, 1e-100, 0.0)  # column 7: tiny on the training rows
-    out = [20, 21, 22, 23, 24, 25, 130, 200]        # a run of rows: whole blocks left out
+    out = [20, 21, 22, 23, 24, 25, 130, 200]  # a run of rows: whole blocks left out
     X[20, 2], X[21, 4], X[22, 7], X[23, 7] = np.nan, -np.inf, 1e300, 5.0  # x' = inf, 5e100
-    X[24] = 1e300                         # x' finite (column 7 aside), ||x'||^2 is not
+    X[24] = 1e300  # x' finite (column 7 aside), ||x'||^2 is not
     X[24, 7] = 0.0
-    X[130, :] = 0.0                                 # empty and left out
+    X[130, :] = 0.0  # empty and left out
     X[200, 6] = 1e300
     keep = np.setdiff1d(np.arange(X.shape[0]), out).astype(np.intp)
-    ref = auto_step(np.ascontiguousarray(X[keep]), np.arange(keep.shape[0], dtype=np.intp),
-                    None, 2, 16, 0.0, 1.0)
+    ref = auto_step(
+        np.ascontiguousarray(X[keep]),
+        np.arange(keep.shape[0], dtype=np.intp),
+        None,
+        2,
+        16,
+        0.0,
+        1.0,
+    )
     w = np.ones(X.shape[0])
     w[out] = 0.0
     S = sparse.csr_matrix(X)
-    for rows, weights in ((keep, None), (np.arange(X.shape[0], dtype=np.intp), w),
-                          (keep[::5].copy(), None)):
+    for rows, weights in (
+        (keep, None),
+        (np.arange(X.shape[0], dtype=np.intp), w),
+        (keep[::5].copy(), None),
+    ):
         lr, s = auto_step(S, rows, weights, 2, 16, 0.0, 1.0)
         if rows.shape[0] < 100:  # gathered: compare with those rows alone
-            ref_few = auto_step(np.ascontiguousarray(X[np.sort(rows)]),
-                                np.arange(rows.shape[0], dtype=np.intp), None, 2, 16, 0.0, 1.0)
+            ref_few = auto_step(
+                np.ascontiguousarray(X[np.sort(rows)]),
+                np.arange(rows.shape[0], dtype=np.intp),
+                None,
+                2,
+                16,
+                0.0,
+                1.0,
+            )
             assert lr == pytest.approx(ref_few[0], rel=1e-12)
             continue
         assert np.isfinite(lr) and lr == pytest.approx(ref[0], rel=1e-12)
@@ -559,9 +600,14 @@ def test_sparse_reads_x_in_place_and_blocks_only(monkeypatch):
     rng = np.random.default_rng(17)
     n, d, per_row = 20000, 400, 40
     indices = np.arange(per_row) * (d // per_row) + rng.integers(0, d // per_row, (n, per_row))
-    S = sparse.csr_matrix((rng.standard_normal(n * per_row), indices.ravel().astype(np.int32),
-                           np.arange(0, n * per_row + 1, per_row, dtype=np.int32)),
-                          shape=(n, d))
+    S = sparse.csr_matrix(
+        (
+            rng.standard_normal(n * per_row),
+            indices.ravel().astype(np.int32),
+            np.arange(0, n * per_row + 1, per_row, dtype=np.int32),
+        ),
+        shape=(n, d),
+    )
     assert S.has_canonical_format
     for a in (S.data, S.indices, S.indptr):
         a.flags.writeable = False

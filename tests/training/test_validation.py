@@ -6,6 +6,7 @@ the parameter table). Each case below breaks one argument of an otherwise valid 
 expects an InvalidParameterError (a ValueError; also a TypeError for wrong types) whose
 ``param`` names that argument.
 """
+
 import numpy as np
 import pytest
 
@@ -47,80 +48,206 @@ BAD = [
     ("X-1d", "softmax", dict(X=X0[0]), "X", ValueError, r"Expected 2D array, got 1D array"),
     ("X-3d", "softmax", dict(X=X0[:, :, None]), "X", ValueError, r"must be 2-d"),
     ("X-no-rows", "softmax", dict(X=X0[:0], y=y0[:0]), "X", ValueError, r"0 sample\(s\)"),
-    ("X-no-features", "softmax", dict(X=X0[:, :0], coef=C0[:, :0]), "X", ValueError,
-     r"0 feature\(s\)"),
-    ("coef-features", "softmax", dict(coef=np.ones((K, D + 1))), "coef", ValueError,
-     r"coef has shape \(3, 4\) but X has 3 features: coef must be \(n_classes, n_features\)"),
-    ("coef-old-layout", "softmax", dict(X=np.ones((N, 5)), coef=np.ones((5, K))), "coef",
-     ValueError, r"coef has shape \(5, 3\) .*W \(n_features, n_classes\) of fastreg < 0.2: "
-                 r"pass W\.T"),
-    ("w-1d", "logistic", dict(coef=np.ones(D)), "coef", ValueError,
-     r"coef must be 2-d .*reshape\(1, -1\)"),
+    (
+        "X-no-features",
+        "softmax",
+        dict(X=X0[:, :0], coef=C0[:, :0]),
+        "X",
+        ValueError,
+        r"0 feature\(s\)",
+    ),
+    (
+        "coef-features",
+        "softmax",
+        dict(coef=np.ones((K, D + 1))),
+        "coef",
+        ValueError,
+        r"coef has shape \(3, 4\) but X has 3 features: coef must be \(n_classes, n_features\)",
+    ),
+    (
+        "coef-old-layout",
+        "softmax",
+        dict(X=np.ones((N, 5)), coef=np.ones((5, K))),
+        "coef",
+        ValueError,
+        r"coef has shape \(5, 3\) .*W \(n_features, n_classes\) of fastreg < 0.2: "
+        r"pass W\.T",
+    ),
+    (
+        "w-1d",
+        "logistic",
+        dict(coef=np.ones(D)),
+        "coef",
+        ValueError,
+        r"coef must be 2-d .*reshape\(1, -1\)",
+    ),
     ("coef-3d", "softmax", dict(coef=C0[:, :, None]), "coef", ValueError, r"coef must be 2-d"),
-    ("intercept-shape", "softmax", dict(intercept=np.zeros(K + 1)), "intercept", ValueError,
-     r"intercept must have shape \(3,\)"),
-    ("intercept-scalar", "logistic", dict(intercept=0.2), "intercept", ValueError,
-     r"intercept must have shape \(1,\)"),
-    ("y-length", "softmax", dict(y=y0[:-1]), "y", ValueError,
-     r"inconsistent numbers of samples: \[4, 3\]"),
-    ("y-2d", "softmax", dict(y=np.ones((2, 2), dtype=int)), "y", ValueError,
-     r"y should be a 1d array"),
+    (
+        "intercept-shape",
+        "softmax",
+        dict(intercept=np.zeros(K + 1)),
+        "intercept",
+        ValueError,
+        r"intercept must have shape \(3,\)",
+    ),
+    (
+        "intercept-scalar",
+        "logistic",
+        dict(intercept=0.2),
+        "intercept",
+        ValueError,
+        r"intercept must have shape \(1,\)",
+    ),
+    (
+        "y-length",
+        "softmax",
+        dict(y=y0[:-1]),
+        "y",
+        ValueError,
+        r"inconsistent numbers of samples: \[4, 3\]",
+    ),
+    (
+        "y-2d",
+        "softmax",
+        dict(y=np.ones((2, 2), dtype=int)),
+        "y",
+        ValueError,
+        r"y should be a 1d array",
+    ),
     # non-finite values
-    ("X-nan", "softmax", dict(X=with_nan(X0)), "X", ValueError,
-     r"Input X contains NaN or infinity \(1 value"),
-    ("X-inf", "logistic", dict(X=with_nan(X0, -np.inf)), "X", ValueError, r"X contains NaN or inf"),
+    (
+        "X-nan",
+        "softmax",
+        dict(X=with_nan(X0)),
+        "X",
+        ValueError,
+        r"Input X contains NaN or infinity \(1 value",
+    ),
+    (
+        "X-inf",
+        "logistic",
+        dict(X=with_nan(X0, -np.inf)),
+        "X",
+        ValueError,
+        r"X contains NaN or inf",
+    ),
     ("coef-nan", "softmax", dict(coef=with_nan(C0)), "coef", ValueError, r"coef contains NaN"),
-    ("w-inf", "logistic", dict(coef=with_nan(w0, np.inf)), "coef", ValueError,
-     r"coef contains NaN"),
-    ("intercept-inf", "softmax", dict(intercept=with_nan(b0, np.inf)), "intercept", ValueError,
-     r"intercept contains NaN or infinity"),
+    (
+        "w-inf",
+        "logistic",
+        dict(coef=with_nan(w0, np.inf)),
+        "coef",
+        ValueError,
+        r"coef contains NaN",
+    ),
+    (
+        "intercept-inf",
+        "softmax",
+        dict(intercept=with_nan(b0, np.inf)),
+        "intercept",
+        ValueError,
+        r"intercept contains NaN or infinity",
+    ),
     ("y-nan", "softmax", dict(y=with_nan(y0)), "y", ValueError, r"Input y contains NaN"),
     # labels
-    ("y-too-large", "softmax", dict(y=np.array([0, 1, 3, 1])), "y", ValueError,
-     r"y holds labels \[3\] that are not among the classes \[0, 1, 2\]"),
-    ("y-negative", "softmax", dict(y=np.array([0, -1, 2, 1])), "y", ValueError,
-     r"y holds labels \[-1\]"),
-    ("y-logistic-2", "logistic", dict(y=np.array([0, 2, 0, 1])), "y", ValueError,
-     r"y holds labels \[2\] that are not among the classes \[0, 1\]"),
-    ("y-non-integer", "softmax", dict(y=np.array([0, 0.5, 2, 1])), "y", ValueError,
-     r"Unknown label type: continuous"),
+    (
+        "y-too-large",
+        "softmax",
+        dict(y=np.array([0, 1, 3, 1])),
+        "y",
+        ValueError,
+        r"y holds labels \[3\] that are not among the classes \[0, 1, 2\]",
+    ),
+    (
+        "y-negative",
+        "softmax",
+        dict(y=np.array([0, -1, 2, 1])),
+        "y",
+        ValueError,
+        r"y holds labels \[-1\]",
+    ),
+    (
+        "y-logistic-2",
+        "logistic",
+        dict(y=np.array([0, 2, 0, 1])),
+        "y",
+        ValueError,
+        r"y holds labels \[2\] that are not among the classes \[0, 1\]",
+    ),
+    (
+        "y-non-integer",
+        "softmax",
+        dict(y=np.array([0, 0.5, 2, 1])),
+        "y",
+        ValueError,
+        r"Unknown label type: continuous",
+    ),
     ("y-str", "softmax", dict(y=y0.astype(str)), "y", ValueError, r"not among the classes"),
-    ("y-object", "softmax", dict(y=np.array([0, 1, 2, None])), "y", ValueError,
-     r"Unknown label type"),
+    (
+        "y-object",
+        "softmax",
+        dict(y=np.array([0, 1, 2, None])),
+        "y",
+        ValueError,
+        r"Unknown label type",
+    ),
     ("y-complex", "softmax", dict(y=y0 + 0j), "y", ValueError, r"Complex data not supported"),
     # dtypes
     ("X-complex", "softmax", dict(X=X0 + 1j), "X", ValueError, r"Complex data not supported"),
     ("X-str", "softmax", dict(X=X0.astype(str)), "X", TypeError, r"X has dtype <U"),
-    ("X-ragged-list", "softmax", dict(X=[[1.0, 2.0, 3.0], [1.0, 2.0]]), "X", ValueError,
-     r"^X could not be converted"),
-    ("intercept-complex", "softmax", dict(intercept=b0 + 1j), "intercept", ValueError,
-     r"^Complex data not supported: intercept"),
-    ("intercept-str", "softmax", dict(intercept=b0.astype(str)), "intercept", TypeError,
-     r"^intercept has dtype <U"),
+    (
+        "X-ragged-list",
+        "softmax",
+        dict(X=[[1.0, 2.0, 3.0], [1.0, 2.0]]),
+        "X",
+        ValueError,
+        r"^X could not be converted",
+    ),
+    (
+        "intercept-complex",
+        "softmax",
+        dict(intercept=b0 + 1j),
+        "intercept",
+        ValueError,
+        r"^Complex data not supported: intercept",
+    ),
+    (
+        "intercept-str",
+        "softmax",
+        dict(intercept=b0.astype(str)),
+        "intercept",
+        TypeError,
+        r"^intercept has dtype <U",
+    ),
     ("coef-complex", "logistic", dict(coef=w0 + 1j), "coef", ValueError, r"Complex data"),
     ("coef-str", "softmax", dict(coef=C0.astype(str)), "coef", TypeError, r"coef has dtype <U"),
 ]
 
 
 @pytest.mark.filterwarnings("error")  # a warning (complex cast to real, say) is no answer
-@pytest.mark.parametrize("model, changes, param, exc, match",
-                         [pytest.param(*case[1:], id=case[0]) for case in BAD])
+@pytest.mark.parametrize(
+    "model, changes, param, exc, match", [pytest.param(*case[1:], id=case[0]) for case in BAD]
+)
 def test_bad_argument_is_named(backend, model, changes, param, exc, match):
     args = replace(model, **changes)
     with pytest.raises(exc, match=match) as info:
-        fastreg.loss_and_grad(args["X"], args["y"], args["coef"], args["intercept"],
-                              backend=backend.name)
+        fastreg.loss_and_grad(
+            args["X"], args["y"], args["coef"], args["intercept"], backend=backend.name
+        )
     assert isinstance(info.value, InvalidParameterError) and info.value.param == param
     assert isinstance(info.value, TypeError) == (exc is TypeError)
 
 
-@pytest.mark.parametrize("l2, exc, match", [
-    (-0.1, ValueError, r"l2 must be a real number >= 0, got -0.1"),
-    (np.nan, ValueError, r"l2 must be a real number >= 0, got nan"),
-    (np.inf, ValueError, r"l2 must be a real number >= 0, got inf"),
-    ("0.1", TypeError, r"l2 must be a real number >= 0, got '0.1'"),
-    (None, TypeError, r"l2 must be a real number"),
-])
+@pytest.mark.parametrize(
+    "l2, exc, match",
+    [
+        (-0.1, ValueError, r"l2 must be a real number >= 0, got -0.1"),
+        (np.nan, ValueError, r"l2 must be a real number >= 0, got nan"),
+        (np.inf, ValueError, r"l2 must be a real number >= 0, got inf"),
+        ("0.1", TypeError, r"l2 must be a real number >= 0, got '0.1'"),
+        (None, TypeError, r"l2 must be a real number"),
+    ],
+)
 def test_bad_penalty_is_named(backend, l2, exc, match):
     X, y, coef, intercept = valid("softmax")
     with pytest.raises(exc, match=match) as info:
@@ -130,8 +257,10 @@ def test_bad_penalty_is_named(backend, l2, exc, match):
 
 def test_bad_backend_and_eps_are_named():
     X, y, coef, intercept = valid("softmax")
-    assert fastreg.loss_and_grad(X, y, coef, intercept, backend=None)[0] == \
-        fastreg.loss_and_grad(X, y, coef, intercept, backend="auto")[0]  # None means "auto"
+    assert (
+        fastreg.loss_and_grad(X, y, coef, intercept, backend=None)[0]
+        == fastreg.loss_and_grad(X, y, coef, intercept, backend="auto")[0]
+    )  # None means "auto"
     with pytest.raises(InvalidParameterError, match="backend must be one of 'auto'") as info:
         fastreg.loss_and_grad(X, y, coef, intercept, backend="gpu")
     assert info.value.param == "backend"
@@ -145,8 +274,13 @@ def test_valid_variants_are_accepted(backend, model):
     """Integer-valued float labels, object and int X and lists are converted, not rejected."""
     X, y, coef, intercept = valid(model)
     expected = fastreg.loss_and_grad(X, y, coef, intercept, backend=backend.name)
-    for X_, y_ in ((X, y.astype(np.float64)), (X.tolist(), y.tolist()), (X, y.astype(np.uint8)),
-                   (X.astype(object), y), (np.asfortranarray(X), y)):
+    for X_, y_ in (
+        (X, y.astype(np.float64)),
+        (X.tolist(), y.tolist()),
+        (X, y.astype(np.uint8)),
+        (X.astype(object), y),
+        (np.asfortranarray(X), y),
+    ):
         got = fastreg.loss_and_grad(X_, y_, coef, intercept, backend=backend.name)
         assert got[0] == expected[0]
         np.testing.assert_array_equal(got[1], expected[1])
@@ -174,8 +308,10 @@ needs_scipy = pytest.mark.skipif(sparse is None, reason="scipy is not installed"
 
 def _csr(dtype=np.float64, index=np.int32):
     X = sparse.random(6, 4, density=0.5, format="csr", random_state=0, dtype=np.float64)
-    X = sparse.csr_matrix(((X.data * 10).astype(dtype), X.indices.astype(index),
-                           X.indptr.astype(index)), shape=X.shape)
+    X = sparse.csr_matrix(
+        ((X.data * 10).astype(dtype), X.indices.astype(index), X.indptr.astype(index)),
+        shape=X.shape,
+    )
     return X
 
 
@@ -215,21 +351,27 @@ def test_check_array_turns_other_sparse_numbers_into_float64(dtype):
 def test_check_array_unifies_sparse_index_types():
     X = _csr()
     mixed = sparse.csr_matrix(X.shape)
-    mixed.data, mixed.indices, mixed.indptr = X.data, X.indices.astype(np.int32), \
-        X.indptr.astype(np.int64)
+    mixed.data, mixed.indices, mixed.indptr = (
+        X.data,
+        X.indices.astype(np.int32),
+        X.indptr.astype(np.int64),
+    )
     got = check_array(mixed, "X", accept_sparse=True)
     assert got.indices.dtype == got.indptr.dtype
     np.testing.assert_array_equal(got.toarray(), X.toarray())
 
 
 @needs_scipy
-@pytest.mark.parametrize("bad, exc, match", [
-    ("nan", ValueError, r"Input X contains NaN or infinity \(1 value"),
-    ("inf", ValueError, r"Input X contains NaN or infinity"),
-    ("complex", ValueError, r"Complex data not supported"),
-    ("no rows", ValueError, r"0 sample\(s\)"),
-    ("no columns", ValueError, r"0 feature\(s\)"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        ("nan", ValueError, r"Input X contains NaN or infinity \(1 value"),
+        ("inf", ValueError, r"Input X contains NaN or infinity"),
+        ("complex", ValueError, r"Complex data not supported"),
+        ("no rows", ValueError, r"0 sample\(s\)"),
+        ("no columns", ValueError, r"0 feature\(s\)"),
+    ],
+)
 def test_check_array_refuses_bad_sparse_input(bad, exc, match):
     X = _csr()
     if bad in ("nan", "inf"):
