@@ -33,7 +33,8 @@
 #   chunks, of accumulators in vector registers) on a working copy of W laid out in 64-byte
 #   panels, compiled for AVX-512, AVX2+FMA and a portable baseline and picked at run time
 #   (the default build needs no -march flag). The rows of the next sub-block are prefetched
-#   during the forward pass; the exponentials of a sub-block are one vector loop.
+#   during the forward pass; the per-row part (softmax or sigmoid rows) takes the exponentials
+#   of a sub-block as one vector loop and the log1p of its losses as another.
 # * n_threads > 1 (OpenMP, when the build found it) splits the features: each thread owns its
 #   part of W and of every row; one barrier per sub-block joins the partial logits, and every
 #   thread then does the (cheap, identical) per-row work itself. How many threads start is a
@@ -53,12 +54,12 @@ from libc.math cimport isfinite
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 
-from _common cimport cross_entropy_grad_row
 from _epoch_ctx cimport Ctx, Fwd
 from _thread_policy cimport epoch_threads, forward_threads
 from _simd_api cimport (
     fr_simd, FR_STORE, FR_ADD, FR_UPDATE, FR_ADD_UPDATE, fr_simd_available, fr_fwd, fr_bwd_f32,
     fr_bwd_f64, fr_logits_f32, fr_logits_f64, fr_softmax_rows_f32, fr_softmax_rows_f64,
+    fr_sigmoid_rows_f32, fr_sigmoid_rows_f64,
     fr_panel_size, fr_pack_f32, fr_unpack_f32, fr_pack_f64, fr_unpack_f64, fr_alloc, fr_free,
     fr_barrier_t, fr_barrier_setup, fr_barrier_wait, fr_team_size, fr_have_openmp,
     fr_max_threads, fr_claim, fr_poll_t, fr_poll_init, fr_poll_due, fr_poll_done,
@@ -104,11 +105,24 @@ if os.environ.get("FASTREG_SIMD"):
 def _vexp(x):
     """e^x of a float64 array by the current SIMD variant's vector exp (tests its accuracy)."""
     cdef Py_ssize_t n = len(x)
-    cdef double[::1] buf = np.zeros(n + 8, dtype=np.float64)
-    buf[:n] = np.asarray(x, dtype=np.float64)
+    arr = np.zeros(n + 8, dtype=np.float64)
+    arr[:n] = np.asarray(x, dtype=np.float64).ravel()
+    cdef double[::1] buf = arr
     with nogil:
         _simd.vexp(&buf[0], <int> n)
-    return np.asarray(buf[:n]).copy()
+    return arr[:n].copy()
+
+
+def _vlog1p(x):
+    """log(1 + x) of a float64 array by the current SIMD variant's vector log1p (tests its
+    accuracy)."""
+    cdef Py_ssize_t n = len(x)
+    arr = np.zeros(n + 8, dtype=np.float64)
+    arr[:n] = np.asarray(x, dtype=np.float64).ravel()
+    cdef double[::1] buf = arr
+    with nogil:
+        _simd.vlog1p(&buf[0], <int> n)
+    return arr[:n].copy()
 
 
 def _openmp_enabled():
@@ -204,20 +218,20 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
     cdef floating* Z = <floating*> (pf + S)
     cdef floating* b = Z + S * K
     cdef double* gsum = <double*> (b + K)
-    cdef double* tmp = gsum + K          # S*K + 8 doubles: the exponentials of a sub-block
-    cdef floating* vrow = <floating*> (tmp + S * K + 8)  # the rows' sample weights
+    cdef double* tmp = gsum + K          # S*(K+1) + 8 doubles: the per-row part's scratch
+    cdef floating* vrow = <floating*> (tmp + S * K + S + 8)  # the rows' sample weights
     cdef int* ylab = <int*> (vrow + S)
     cdef const floating* sw = <const floating*> c.sw
     cdef const floating* vb = vrow if sw else NULL
     cdef floating* zpart = <floating*> c.zpart
     cdef floating* zp
     cdef floating* gbuf = <floating*> c.gbuf
-    cdef floating lr, zval, vi
+    cdef floating lr
     cdef double batch_loss, loss_sum = 0.0, batch_correct, correct = 0.0
     cdef double batch_weight, weight_sum = 0.0
     cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0, u = 0
     cdef fr_poll_t poll
-    cdef int k, parity = 0, mode, yi, j0, j1, blocks = (d + 15) // 16
+    cdef int k, parity = 0, mode, j0, j1, blocks = (d + 15) // 16
     # feature range of this thread, cut at multiples of 16 (64-byte aligned W panels)
     j0 = <int> (blocks * tid // nt) * 16
     j1 = min(d, <int> (blocks * (tid + 1) // nt) * 16)
@@ -269,26 +283,15 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
                     batch_loss += fr_softmax_rows_f64(c.simd, zp, c.zslot, nt, <int> ns, K,
                                                       c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
-            else:
+            else:  # an infinite logit gives a NaN loss there: it stops the epoch
                 if floating is float:
-                    fr_logits_f32(c.simd, zp, c.zslot, nt, <int> ns, 1, <float> c.scale, b, Z)
+                    batch_loss += fr_sigmoid_rows_f32(c.simd, zp, c.zslot, nt, <int> ns, 1,
+                                                      <float> c.scale, b, ylab, vb, Z, gsum,
+                                                      &batch_correct, tmp)
                 else:
-                    fr_logits_f64(c.simd, zp, c.zslot, nt, <int> ns, 1, c.scale, b, Z)
-                for i in range(ns):
-                    zval = Z[i]
-                    yi = ylab[i]
-                    # z - z: NaN for an infinite logit, which stops the epoch even where the
-                    # loss's limit is 0 (its zero gradient times an infinite row would not be)
-                    if sw:  # as rows_template.h's softmax rows: G, loss and hit times v
-                        vi = vrow[i]
-                        batch_correct += vi if (zval >= 0) == (yi == 1) else 0.0
-                        batch_loss += vi * (cross_entropy_grad_row(&Z[i], &Z[i], 1, yi)
-                                            + (zval - zval))
-                        Z[i] = Z[i] * vi
-                    else:
-                        batch_correct += (zval >= 0) == (yi == 1)
-                        batch_loss += cross_entropy_grad_row(&Z[i], &Z[i], 1, yi) + (zval - zval)
-                    gsum[0] += Z[i]
+                    batch_loss += fr_sigmoid_rows_f64(c.simd, zp, c.zslot, nt, <int> ns, 1,
+                                                      c.scale, b, ylab, vb, Z, gsum,
+                                                      &batch_correct, tmp)
             parity ^= 1  # the next sub-block writes the other slots: no second barrier
             if s1 == stop and not isfinite(batch_loss):
                 c.status = 1  # every thread sees the same loss and stops here
@@ -339,7 +342,7 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
     c.nt = nt
     c.zslot = (S * K + 15) // 16 * 16
     c.tbuf_bytes = ((2 * S * sizeof(void*) + (S * K + K) * esize
-                     + (K + S * K + 8) * sizeof(double) + S * esize + S * sizeof(int))
+                     + (K + S * K + S + 8) * sizeof(double) + S * esize + S * sizeof(int))
                     + 63) // 64 * 64
     c.W = fr_alloc(wsize * esize)
     c.gbuf = fr_alloc(wsize * esize) if c.B > S else NULL

@@ -9,6 +9,7 @@ cdef extern from "simd/dispatch.h" nogil:
         const char* name
         int vbytes
         void (*vexp)(double* x, int n) noexcept nogil
+        void (*vlog1p)(double* x, int n) noexcept nogil
     enum:
         FR_STORE
         FR_ADD
@@ -32,6 +33,15 @@ cdef extern from "simd/dispatch.h" nogil:
                                const float* v, float* G, double* gsum, double* correct,
                                double* tmp)
     double fr_softmax_rows_f64(const fr_simd* s, const double* zpart, Py_ssize_t zslot, int nt,
+                               int nrows, int K, double scale, const double* b, const int* y,
+                               const double* v, double* G, double* gsum, double* correct,
+                               double* tmp)
+
+    double fr_sigmoid_rows_f32(const fr_simd* s, const float* zpart, Py_ssize_t zslot, int nt,
+                               int nrows, int K, float scale, const float* b, const int* y,
+                               const float* v, float* G, double* gsum, double* correct,
+                               double* tmp)
+    double fr_sigmoid_rows_f64(const fr_simd* s, const double* zpart, Py_ssize_t zslot, int nt,
                                int nrows, int K, double scale, const double* b, const int* y,
                                const double* v, double* G, double* gsum, double* correct,
                                double* tmp)

@@ -8,10 +8,12 @@
  * the compilers' generic vector types (vector_size), which lower to the ISA of each variant.
  * _linear.pyx's FASTREG_SIMD=avx512|avx2|baseline caps the choice (tests and measurements).
  *
- * This file: the table type fr_simd, one block per ISA that sets the ISA's parameters and
+ * This file: the table type fr_simd, one block per ISA that sets the ISA's parameters (width,
+ * registers, uint8 conversions, lane sums, masked loads for the feature tails) and
  * includes isa_template.h (which instantiates kernels_template.h and rows_template.h for it),
  * fr_simd_available (the variants this CPU runs) and the typed calls through a table
- * (fr_fwd, fr_bwd_f32/_f64, fr_logits_f32/_f64, fr_softmax_rows_f32/_f64). The weights' panel layout is pack.h;
+ * (fr_fwd, fr_bwd_f32/_f64, fr_logits_f32/_f64, fr_softmax_rows_f32/_f64,
+ * fr_sigmoid_rows_f32/_f64). The weights' panel layout is pack.h;
  * allocation, OpenMP queries and the barrier are runtime.h.
  */
 #ifndef FR_SIMD_DISPATCH_H
@@ -63,16 +65,19 @@ typedef void (*fr_fwd_t)(const void *const *rows, const void *const *pf, int nro
                          int j1, const void *W, int K, void *Z, int ldz);
 typedef void (*fr_bwd_t)(void); /* cast back to its real type by fr_bwd_f32 / fr_bwd_f64 */
 
-typedef void (*fr_rows_t)(void); /* cast back by fr_softmax_rows_* / fr_logits_* */
+/* cast back by fr_softmax_rows_*, fr_sigmoid_rows_*, fr_logits_* */
+typedef void (*fr_rows_t)(void);
 
 typedef struct {
     const char *name;
     int vbytes;
     fr_fwd_t fwd[4];
     fr_bwd_t bwd[4];
-    fr_rows_t rows_f32, rows_f64;
+    fr_rows_t rows_f32, rows_f64; /* softmax rows */
+    fr_rows_t sig_f32, sig_f64;   /* sigmoid rows */
     fr_rows_t logits_f32, logits_f64;
     void (*vexp)(double *x, int n);
+    void (*vlog1p)(double *x, int n);
 } fr_simd;
 
 #if FR_X86_ASM
@@ -112,6 +117,13 @@ static inline double fr_hsum_sse_pd(__m128d v)
 }
 #endif
 
+#if FR_X86
+/* AVX2's masked loads take their lane mask from memory: from entry 8 - n (4 - n) on, these
+ * tables give n all-ones lanes, then zeros (FR_MASKLOAD_F32 / F64 below). */
+static const int32_t fr_lane_mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int64_t fr_lane_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+#endif
+
 /* ---------------------------------------------------------------- baseline (any CPU) */
 #define FR_ISA base
 #define FR_ISA_NAME "baseline"
@@ -146,6 +158,11 @@ static inline double fr_hsum_sse_pd(__m128d v)
 #define FR_U8_F64(p) _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(fr_load_i32(p))))
 #define FR_HSUM_F32(v) fr_hsum_avx_ps((__m256) (v))
 #define FR_HSUM_F64(v) fr_hsum_avx_pd((__m256d) (v))
+/* the first n < VL elements at p, zeros after, reading nothing past them (no fault either) */
+#define FR_MASKLOAD_F32(p, n) \
+    _mm256_maskload_ps((p), _mm256_loadu_si256((const __m256i *) (fr_lane_mask32 + 8 - (n))))
+#define FR_MASKLOAD_F64(p, n) \
+    _mm256_maskload_pd((p), _mm256_loadu_si256((const __m256i *) (fr_lane_mask64 + 4 - (n))))
 static inline float fr_hsum_avx_ps(__m256 v)
 {
     return fr_hsum_sse_ps(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
@@ -178,6 +195,8 @@ static inline double fr_hsum_avx_pd(__m256d v)
 #define FR_U8_F64(p) _mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (p))))
 #define FR_HSUM_F32(v) _mm512_reduce_add_ps((__m512) (v))
 #define FR_HSUM_F64(v) _mm512_reduce_add_pd((__m512d) (v))
+#define FR_MASKLOAD_F32(p, n) _mm512_maskz_loadu_ps((__mmask16) ((1u << (n)) - 1u), (p))
+#define FR_MASKLOAD_F64(p, n) _mm512_maskz_loadu_pd((__mmask8) ((1u << (n)) - 1u), (p))
 #include "isa_template.h"
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -235,6 +254,8 @@ FR_BWD_WRAPPER(fr_bwd_f64, double)
     }
 FR_ROWS_WRAPPER(fr_softmax_rows_f32, rows_f32, float)
 FR_ROWS_WRAPPER(fr_softmax_rows_f64, rows_f64, double)
+FR_ROWS_WRAPPER(fr_sigmoid_rows_f32, sig_f32, float)
+FR_ROWS_WRAPPER(fr_sigmoid_rows_f64, sig_f64, double)
 #undef FR_ROWS_WRAPPER
 
 #define FR_LOGITS_WRAPPER(name, field, T)                                                      \

@@ -1,8 +1,9 @@
 /* One instruction set's instantiation, included by dispatch.h once per ISA with FR_ISA,
- * FR_ISA_NAME, FR_VBYTES, FR_NREG (and the ISA's uint8 conversions and lane sums) defined:
- * the vector exp, the per-row softmax of rows_template.h and the micro-kernels of
- * kernels_template.h for the four (weight, X) type pairs, and the table fr_table_<ISA>_all
- * that hands them to _linear.pyx's epoch and forward drivers. */
+ * FR_ISA_NAME, FR_VBYTES, FR_NREG (and the ISA's uint8 conversions, lane sums and masked
+ * loads) defined: the vector exp and log1p, the per-row softmax and sigmoid of
+ * rows_template.h and the micro-kernels of kernels_template.h for the four (weight, X) type
+ * pairs, and the table fr_table_<ISA>_all that hands them to _linear.pyx's epoch and forward
+ * drivers. */
 #define FR_PASTE_(a, b, c) fr_##a##_##b##_##c
 #define FR_PASTE(a, b, c) FR_PASTE_(a, b, c)
 
@@ -54,6 +55,68 @@ static void FR_PASTE(vexp, FR_ISA, f64)(double *x, int n)
     }
 }
 #define FR_VEXP(x, n) FR_PASTE(vexp, FR_ISA, f64)(x, n)
+
+/* log(1 + x) in place for x[0..n-1], doubles, vectorised (the softmax and sigmoid losses take
+ * one per row: libm's scalar log1p was a tenth of a small-d epoch). x > -1: u = 1 + x rounded,
+ * c = (x - (u - 1)) / u its rounding error as log(1 + x) - log(u) to first order (u - 1 is
+ * exact); u = 2^k m with m in [sqrt(1/2), sqrt(2)) by the bits (musl's offset trick), f = m - 1
+ * (exact), s = f / (2 + f), and fdlibm's arrangement
+ *   log m = f - (f^2/2 - s (f^2/2 + R)),  R = 2 s^2/3 + 2 s^4/5 + ... + 2 s^22/23
+ * (|s| <= 0.1716: the series' truncation is below 1e-20 relative), so the leading term f is
+ * exact and only small terms round; k ln2 in two parts as in vexp. Error below 1 ulp.
+ * +inf gives +inf, NaN stays NaN, -1 gives -inf, x < -1 NaN. x must have room for a multiple
+ * of VL. */
+typedef unsigned long long FR_PASTE(vu, FR_ISA, t) __attribute__((vector_size(FR_VBYTES)));
+static void FR_PASTE(vlog1p, FR_ISA, f64)(double *x, int n)
+{
+    typedef FR_PASTE(vd, FR_ISA, t) vd;
+    typedef FR_PASTE(vq, FR_ISA, t) vq;
+    typedef FR_PASTE(vu, FR_ISA, t) vu;
+    const int L = FR_VBYTES / 8;
+    const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10,
+                 two52 = 4503599627370496.0;
+    /* bits of sqrt(1/2): adding one minus it carries into the exponent where m >= sqrt(2) */
+    const unsigned long long rt = 0x3fe6a09e667f3bcdULL, mant = 0x000fffffffffffffULL;
+    int i;
+    for (i = 0; i < n; i += L) {
+        vd v, u, c, m, f, s, z, R, hfsq, kd, r;
+        vu ix;
+        vq q;
+        memcpy(&v, x + i, sizeof v);
+        u = v + 1.0;
+        c = (v - (u - 1.0)) / u;
+        ix = (vu) u + (0x3ff0000000000000ULL - rt);
+        /* 2^52 + biased exponent, exactly, minus 2^52 + 1023: k as a double */
+        kd = (vd) ((ix >> 52) | 0x4330000000000000ULL) - (two52 + 1023.0);
+        m = (vd) ((ix & mant) + rt);
+        f = m - 1.0;
+        s = f / (2.0 + f);
+        z = s * s;
+        R = 2.0 / 23 + z * 0.0;
+        R = 2.0 / 21 + z * R;
+        R = 2.0 / 19 + z * R;
+        R = 2.0 / 17 + z * R;
+        R = 2.0 / 15 + z * R;
+        R = 2.0 / 13 + z * R;
+        R = 2.0 / 11 + z * R;
+        R = 2.0 / 9 + z * R;
+        R = 2.0 / 7 + z * R;
+        R = 2.0 / 5 + z * R;
+        R = 2.0 / 3 + z * R;
+        R = z * R;
+        hfsq = 0.5 * f * f;
+        r = kd * ln2hi - ((hfsq - (s * (hfsq + R) + (kd * ln2lo + c))) - f);
+        /* the edges the bit arithmetic gets wrong: +inf (c is NaN there), -1, below -1 */
+        q = v == __builtin_inf();
+        r = (vd) (((vq) r & ~q) | ((vq) v & q));
+        q = v == -1.0;
+        r = (vd) (((vq) r & ~q) | ((vq) ((vd) {0} - __builtin_inf()) & q));
+        q = v < -1.0;
+        r = (vd) (((vq) r & ~q) | ((vq) ((vd) {0} + __builtin_nan("")) & q));
+        memcpy(x + i, &r, sizeof r);
+    }
+}
+#define FR_VLOG1P(x, n) FR_PASTE(vlog1p, FR_ISA, f64)(x, n)
 
 #define FR_T float
 #define FR_T_IS_DOUBLE 0
@@ -114,11 +177,15 @@ static const fr_simd FR_PASTE(table, FR_ISA, all) = {
      (fr_fwd_t) FR_PASTE(fwd, FR_ISA, f64), (fr_fwd_t) FR_PASTE(fwd, FR_ISA, u8f64)},
     {(fr_bwd_t) FR_PASTE(bwd, FR_ISA, f32), (fr_bwd_t) FR_PASTE(bwd, FR_ISA, u8f32),
      (fr_bwd_t) FR_PASTE(bwd, FR_ISA, f64), (fr_bwd_t) FR_PASTE(bwd, FR_ISA, u8f64)},
-    (fr_rows_t) FR_PASTE(softmax_rows, FR_ISA, f32), (fr_rows_t) FR_PASTE(softmax_rows, FR_ISA, f64),
+    (fr_rows_t) FR_PASTE(softmax_rows, FR_ISA, f32),
+    (fr_rows_t) FR_PASTE(softmax_rows, FR_ISA, f64),
+    (fr_rows_t) FR_PASTE(sigmoid_rows, FR_ISA, f32),
+    (fr_rows_t) FR_PASTE(sigmoid_rows, FR_ISA, f64),
     (fr_rows_t) FR_PASTE(logits, FR_ISA, f32), (fr_rows_t) FR_PASTE(logits, FR_ISA, f64),
-    FR_PASTE(vexp, FR_ISA, f64),
+    FR_PASTE(vexp, FR_ISA, f64), FR_PASTE(vlog1p, FR_ISA, f64),
 };
 #undef FR_VEXP
+#undef FR_VLOG1P
 
 #undef FR_PASTE
 #undef FR_PASTE_
@@ -132,3 +199,5 @@ static const fr_simd FR_PASTE(table, FR_ISA, all) = {
 #undef FR_U8_F64
 #undef FR_HSUM_F32
 #undef FR_HSUM_F64
+#undef FR_MASKLOAD_F32
+#undef FR_MASKLOAD_F64

@@ -7,7 +7,10 @@
  * Layout: W is the working copy of the weights in panels of P = 64 bytes of features: the
  * weight of class k and feature j sits at W[(j / P) K P + k P + j % P], so the K vectors a
  * kernel needs for one chunk of features are one pointer plus constant offsets, and a panel
- * (K cache lines) is read front to back. Features past d are zero. gbuf has the same layout.
+ * (K cache lines) is read front to back. Features past d are zero, and stay zero: the last
+ * partial chunk of d % VL features is read masked (loadx_tail) and, on AVX2 / AVX-512 with
+ * float or double X, updated as a whole vector with a zero step past d (bwd_kc's tail); the
+ * baseline and uint8 X update it one element at a time (bwd_tail). gbuf has the same layout.
  * X rows are reached through pointer arrays (rows[r] = &X[order[i], 0]), never copied. Z and
  * G are (nrows, ldz) row-major.
  *
@@ -62,7 +65,25 @@ FR_AI V FR_FN(loadx)(const FR_XT *p)
 #endif
 }
 
-/* The last n < VL elements of a row, zero-padded (no read past the end of X). */
+/* The last n < VL elements of a row, zero-padded, never reading past the end of X: one masked
+ * load where the ISA file has one for this type (FR_MASKLOAD_F32 / F64: AVX2, AVX-512; it
+ * also serves the step scale, of the same type), else built element by element (the
+ * baseline, uint8 pixels). FR_VTAIL says which: the backward pass runs its last partial
+ * chunk through the vector kernel only with the masked load. */
+#if !FR_X_IS_U8 && FR_T_IS_DOUBLE && defined(FR_MASKLOAD_F64)
+#define FR_VTAIL 1
+FR_AI V FR_FN(loadx_tail)(const FR_XT *p, int n)
+{
+    return (V) FR_MASKLOAD_F64(p, n);
+}
+#elif !FR_X_IS_U8 && !FR_T_IS_DOUBLE && defined(FR_MASKLOAD_F32)
+#define FR_VTAIL 1
+FR_AI V FR_FN(loadx_tail)(const FR_XT *p, int n)
+{
+    return (V) FR_MASKLOAD_F32(p, n);
+}
+#else
+#define FR_VTAIL 0
 static V FR_FN(loadx_tail)(const FR_XT *p, int n)
 {
     FR_T tmp[FR_VL] __attribute__((aligned(FR_VBYTES)));
@@ -71,6 +92,7 @@ static V FR_FN(loadx_tail)(const FR_XT *p, int n)
         tmp[i] = i < n ? (FR_T) p[i] : (FR_T) 0;
     return *(V *) tmp;
 }
+#endif
 
 /* Sum of the lanes of v: the ISA file's shuffle sequence (FR_HSUM_F32/F64) where it has one,
  * else a loop over the lanes (the baseline's 2 or 4 lanes). */
@@ -183,13 +205,16 @@ static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nro
 }
 
 /* KB classes x C full chunks of VL features starting at j: gradient over all rows, then the
- * mode (STORE / ADD into gbuf, or the update of W). */
+ * mode (STORE / ADD into gbuf, or the update of W). tail > 0 (with C = 1, FR_VTAIL only): the
+ * chunk holds the last tail < VL features; x and the step scale are loaded masked, so the
+ * lanes past d get a zero gradient, a zero step and keep W's (and gbuf's) zeros there. */
 FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T *G, int ldg,
                          FR_T *W, FR_T *gbuf, int K, int mode, FR_T c_grad, FR_T l2x2,
-                         FR_T lr, const FR_T *pscale, const int KB, const int C)
+                         FR_T lr, const FR_T *pscale, const int KB, const int C, int tail)
 {
     V acc[FR_KB_MAX][8];
     int r, k, c;
+    (void) tail; /* unused without FR_VTAIL */
     FR_UNROLL
     for (k = 0; k < KB; k++)
         FR_UNROLL
@@ -198,9 +223,16 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
     for (r = 0; r < nrows; r++, G += ldg) {
         V x[8];
         const FR_XT *row = rows[r] + j;
-        FR_UNROLL
-        for (c = 0; c < C; c++)
-            x[c] = FR_FN(loadx)(row + c * FR_VL);
+#if FR_VTAIL
+        if (tail) {
+            x[0] = FR_FN(loadx_tail)(row, tail);
+        } else
+#endif
+        {
+            FR_UNROLL
+            for (c = 0; c < C; c++)
+                x[c] = FR_FN(loadx)(row + c * FR_VL);
+        }
         FR_UNROLL
         for (k = 0; k < KB; k++) {
             /* x - 0 is x exactly (even -0): a plain broadcast, where 0 + x would be an add */
@@ -224,7 +256,19 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
         V lrp[8];
         FR_UNROLL
         for (c = 0; c < C; c++)
-            lrp[c] = pscale ? lr * *(const FR_FN(vu) *) (pscale + j + c * FR_VL) : lr - (V) {0};
+            lrp[c] = lr - (V) {0};
+        if (pscale) {
+#if FR_VTAIL
+            if (tail) /* never past pscale[d - 1]: garbage times a zero can be NaN */
+                lrp[0] = lr * FR_FN(loadx_tail)(pscale + j, tail);
+            else
+#endif
+            {
+                FR_UNROLL
+                for (c = 0; c < C; c++)
+                    lrp[c] = lr * *(const FR_FN(vu) *) (pscale + j + c * FR_VL);
+            }
+        }
         FR_UNROLL FR_EACH {
             V wl = l2x2 * FR_AT(W);
             FR_IN_REGISTER(wl); /* see FR_UPDATE_ROUNDING */
@@ -235,7 +279,9 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
 #undef FR_AT
 }
 
-/* The last partial chunk [j, jend) of the features, one element at a time (d % VL of them). */
+#if !FR_VTAIL
+/* The last partial chunk [j, jend) of the features, one element at a time (d % VL of them):
+ * the baseline and uint8 pixels, which have no masked load. */
 static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend, const FR_T *G,
                             int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad,
                             FR_T l2x2, FR_T lr, const FR_T *pscale)
@@ -261,10 +307,12 @@ static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend
         }
     }
 }
+#endif
 
+/* The full chunks of [j0, j1), then (tail > 0) the partial chunk of tail features at j1. */
 FR_AI void FR_FN(bwd_kb)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
                          int ldg, FR_T *W, FR_T *gbuf, int K, int mode, FR_T c_grad,
-                         FR_T l2x2, FR_T lr, const FR_T *pscale, const int KB)
+                         FR_T l2x2, FR_T lr, const FR_T *pscale, const int KB, int tail)
 {
     /* accumulators + C x-vectors + the broadcast G value must fit in the register file */
     const int C = FR_NREG >= 32 ? (KB <= 2 ? 8 : KB <= 3 ? 6 : KB <= 6 ? 4 : 2)
@@ -272,10 +320,17 @@ FR_AI void FR_FN(bwd_kb)(const FR_XT *const *rows, int nrows, int j0, int j1, co
     int j = j0;
     for (; j + C * FR_VL <= j1; j += C * FR_VL)
         FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, pscale, KB,
-                      C);
+                      C, 0);
     for (; j + FR_VL <= j1; j += FR_VL)
         FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, pscale, KB,
-                      1);
+                      1, 0);
+#if FR_VTAIL
+    if (tail)
+        FR_FN(bwd_kc)(rows, nrows, j, G, ldg, W, gbuf, K, mode, c_grad, l2x2, lr, pscale, KB,
+                      1, tail);
+#else
+    (void) tail;
+#endif
 }
 
 /* The class blocks of the kernels: any K as a sum of the widths compiled below. */
@@ -289,24 +344,26 @@ static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, cons
                        int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad, FR_T l2x2,
                        FR_T lr, const FR_T *pscale)
 {
-    int k0, kb, jfull = j0 + (j1 - j0) / FR_VL * FR_VL;
+    int k0, kb, jfull = j0 + (j1 - j0) / FR_VL * FR_VL, tail = FR_VTAIL ? j1 - jfull : 0;
     for (k0 = 0; k0 < K; k0 += kb) {
         const FR_T *g = G + k0;
         FR_T *w = W + k0 * FR_P, *gb = gbuf ? gbuf + k0 * FR_P : 0;
         kb = FR_FN(class_block)(K - k0);
 #define FR_BWD_CASE(n) \
         case n: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2, \
-                              lr, pscale, n); break;
+                              lr, pscale, n, tail); break;
         switch (kb) {
         FR_BWD_CASE(1) FR_BWD_CASE(2) FR_BWD_CASE(4) FR_BWD_CASE(6) FR_BWD_CASE(8)
         default: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2,
-                               lr, pscale, 10); break;
+                               lr, pscale, 10, tail); break;
         }
 #undef FR_BWD_CASE
     }
+#if !FR_VTAIL
     if (jfull < j1)
         FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr,
                         pscale);
+#endif
 }
 
 #undef V
@@ -317,3 +374,4 @@ static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, cons
 #undef FR_PF_LINE
 #undef FR_KB_MAX
 #undef FR_UNROLL
+#undef FR_VTAIL
