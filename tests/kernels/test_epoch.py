@@ -353,6 +353,7 @@ def test_thread_count_follows_n_threads_and_shape_only(cython_backend, linear_mo
         "subblock_bytes",
         "prefetch_min_rows",
         "min_ns_per_barrier",
+        "subblock_w_factor",
     }
     X, y, coef, intercept = _problem(4, np.float32, n=300, d=200)
     cases = [
@@ -441,7 +442,9 @@ def test_batches_split_in_sub_blocks(
 ):
     """Batches larger than a sub-block accumulate the gradient over sub-blocks (forced small)."""
     linear_module._tuning(
-        subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize), min_ns_per_barrier=0
+        subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize),
+        subblock_w_factor=0,
+        min_ns_per_barrier=0,
     )
     X, y, coef, intercept = _problem(k, dtype, n=203, d=200, uint8=uint8)
     kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05, n_epochs=2)
@@ -653,7 +656,9 @@ def test_weighted_epoch_on_threads_sub_blocks_and_simd_levels(
                 cython_backend.epoch, X, y, coef, intercept, batch_size, 0.01, n_threads=2, **kw
             ),
         )
-    m._tuning(subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize))
+    m._tuning(
+        subblock_bytes=3 * 200 * (1 if uint8 else np.dtype(dtype).itemsize), subblock_w_factor=0
+    )
     for n_threads in (1, 2):
         for batch_size in (4, 10, 203):
             ours = _run_epochs(
@@ -669,7 +674,7 @@ def test_weighted_epoch_on_threads_sub_blocks_and_simd_levels(
             )
             spec = _run_epochs(numpy_backend.epoch, X, y, coef, intercept, batch_size, 0.01, **kw)
             _assert_runs_close(ours, spec, dtype, atol)
-    m._tuning(subblock_bytes=256 * 1024)
+    m._tuning(subblock_bytes=256 * 1024, subblock_w_factor=4)
     for level in m._simd_levels():
         m._set_simd_level(level)
         for d, kk in ((37, 3), (19, 10)):
@@ -693,7 +698,7 @@ def test_all_ones_step_scale_and_weights_change_no_bit(
     if backend.name == "cython":
         from fastreg._kernels import _linear
 
-        saved = _linear._tuning(min_ns_per_barrier=0, subblock_bytes=40 * 200)
+        saved = _linear._tuning(min_ns_per_barrier=0, subblock_bytes=40 * 200, subblock_w_factor=0)
         request.addfinalizer(lambda: _linear._tuning(**saved))
     X, y, coef, intercept = _problem(k, dtype, n=203, d=200, uint8=uint8)
     kw = dict(input_scale=1 / 255 if uint8 else 1.0, lr=0.05, n_threads=n_threads)
