@@ -47,7 +47,7 @@ nitpick_ignore_regex = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "ARCHITECTURE.md"]  # ARCHITECTURE.md is included by guide/
+exclude_patterns = ["_build", "ARCHITECTURE.md", "THREADS.md"]  # included by guide/
 templates_path = []
 
 # autodoc: document what the package exports, in source order, with the signatures it has.

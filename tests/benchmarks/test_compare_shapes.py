@@ -15,6 +15,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import fastreg
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "compare.py"
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -100,6 +102,11 @@ def test_tiny_shape_matrix_prints_rows_beside_the_floor():
             model = "LogisticRegression" if heading.startswith("binary") else "SoftmaxRegression"
             assert row[8].startswith(model) and "floor " in row[8]
         assert "numpy backend" in body["fastreg-numpy partial_fit"][8]
+        kernel = body["fastreg kernel"]
+        if "cython" in fastreg.available_backends():
+            assert float(kernel[4]) > 0 and kernel[8].startswith("the compiled epoch kernel")
+        else:
+            assert kernel[8].startswith("not available: the compiled backend")
         if _torch_missing():
             assert body["torch"][8].startswith("not available: PyTorch is not installed")
     assert "learning_rate fixed at 0.01" in out and "fit(max_epochs=1" in out
