@@ -42,7 +42,10 @@ from ._validation import check_array, check_params
 from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
-    from numpy.typing import ArrayLike
+    from collections.abc import Callable, Mapping
+    from typing import Any, Literal
+
+    from numpy.typing import ArrayLike, DTypeLike
     from typing_extensions import Self
 
     from ._prediction import MatrixLike
@@ -59,28 +62,32 @@ class _LinearClassifier(Predictor, *BASES):
     def __init__(
         self,
         *,
-        learning_rate="auto",
-        batch_size=32,
-        max_epochs=100,
-        l2=0.0,
-        lr_schedule="constant",
-        lr_decay=0.9,
-        lr_decay_steps=None,
-        early_stopping=True,
-        validation_fraction=0.1,
-        patience=10,
-        min_delta=1e-4,
-        validation_interval=1,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        backend="auto",
-        dtype=None,
-        input_scale=None,
-        n_threads=1,
-        verbose=0,
-        class_weight=None,
-    ):
+        learning_rate: float | Literal["auto"] = "auto",
+        batch_size: int = 32,
+        max_epochs: int = 100,
+        l2: float = 0.0,
+        lr_schedule: str | Callable[[int], float] = "constant",
+        lr_decay: float = 0.9,
+        lr_decay_steps: int | None = None,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        validation_interval: int = 1,
+        shuffle: bool = True,
+        random_state: int
+        | np.random.SeedSequence
+        | np.random.Generator
+        | np.random.RandomState
+        | None = None,
+        warm_start: bool = False,
+        backend: Literal["auto", "cython", "numpy"] | None = "auto",
+        dtype: DTypeLike | None = None,
+        input_scale: float | None = None,
+        n_threads: int = 1,
+        verbose: int | bool = 0,
+        class_weight: Mapping[Any, float] | Literal["balanced"] | None = None,
+    ) -> None:
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
