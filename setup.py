@@ -47,7 +47,7 @@ EXTENSIONS = {
     "fastreg._kernels._linear": (
         f"{SRC}/_linear.pyx",
         [
-            f"{SRC}/_common.pxd",
+            f"{SRC}/_linear_forward.pxi",
             f"{SRC}/_thread_policy.pxd",
             f"{SRC}/_simd_api.pxd",
             f"{SRC}/_epoch_ctx.pxd",

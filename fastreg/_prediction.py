@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._estimator_base import NotFittedError
 from ._feature_names import check_feature_names
 from ._kernels import get_backend
 from ._sample_weight import check_sample_weight, positive_rows
 from ._sparse_input import as_csr, is_sparse, refuse_input_scale
 from ._targets import check_labels
 from ._validation import check_array, check_param
+from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -47,10 +49,24 @@ class Predictor:
         coef_: NDArray[np.floating[Any]]
         intercept_: NDArray[np.floating[Any]]
         classes_: NDArray[Any]
+        n_features_in_: int
 
-        def _check_fitted(self) -> None: ...
+        def __sklearn_is_fitted__(self) -> bool: ...
 
-        def _check_n_features(self, d: int, name: str) -> None: ...
+    def _check_fitted(self):
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _check_n_features(self, d, name):
+        if d != self.n_features_in_:
+            raise InvalidParameterError(
+                f"{name} has {d} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input.",
+                param=name,
+            )
 
     def _kernels(self):
         return get_backend(check_param("backend", self.backend))

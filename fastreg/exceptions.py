@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._training.trainer import TrainResult
 
 
 class FastregError(Exception):
@@ -65,7 +61,7 @@ class TrainingDivergedError(FastregError, FloatingPointError):
     def __init__(
         self,
         message: str,
-        result: TrainResult | None = None,
+        result: object | None = None,
         *,
         learning_rate: float | None = None,
         hint: str | None = None,

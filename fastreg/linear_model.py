@@ -354,21 +354,6 @@ class _LinearClassifier(Predictor, *BASES):
                 param="y",
             )
 
-    def _check_n_features(self, d, name):
-        if d != self.n_features_in_:
-            raise InvalidParameterError(
-                f"{name} has {d} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input.",
-                param=name,
-            )
-
-    def _check_fitted(self):
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write parameters and weights to ``path`` (.npz, no pickle; ".npz" appended when

@@ -41,10 +41,11 @@ from .._sparse_input import as_csr, is_sparse
 from .._targets import check_targets
 from .._validation import check_array
 from ..exceptions import InvalidParameterError, TrainingDivergedError
+from .divergence import refuse_non_finite
 from .schedules import make_schedule
 from .split import stratified_holdout
 from .step_size import auto_step
-from .trainer import Trainer, new_history, refuse_non_finite
+from .trainer import Trainer, new_history
 
 __all__ = [
     "draw_rng",
@@ -266,7 +267,7 @@ def partial_fit(
 
 def refuse_unread_non_finite(X, rows):
     """The finiteness check of the rows of weight 0, which no kernel reads (the trainer's
-    kernels check the others: :func:`fastreg._training.trainer.refuse_non_finite`)."""
+    kernels check the others: :func:`fastreg._training.divergence.refuse_non_finite`)."""
     if rows.shape[0] < X.shape[0]:
         unread = np.ones(X.shape[0], dtype=bool)
         unread[rows] = False

@@ -26,38 +26,12 @@ Early stopping
     numbers) and are the ones returned, so the model's validation loss is the minimum of the
     history.
 
-Input that is not finite
-    Training X is not checked for NaN and infinity before training (one pass over X, a third
-    of a compiled epoch at MNIST size): the kernels read every value anyway and stop at a
-    batch whose loss is not finite. When a check fails that way, X (and the validation X) is
-    checked first, and a NaN or infinity in it raises the input checks' own error
-    (:func:`refuse_non_finite`) instead of a divergence; so does one in the rows an early stop
-    within the first epoch left unread. Nothing is committed either way.
-
-Divergence
-    Weights are copied before each kernel call. A check diverges when the kernel reports a
-    non-finite loss, the weights or the validation loss are not finite afterwards, or the loss
-    blows up while still finite. The blow-up rule compares the check's train loss L with the
-    run's starting level L0 = max(log max(K, 2), the first train loss of ``history``): log K is
-    the loss of zero weights (uniform predictions), the first recorded loss that of a
-    ``partial_fit`` chain's start. It diverges when L > 1e6 L0 (blow-up), or when the train
-    loss rose at each of the last 5 checks, by a factor of 10 or more in all, to above 10 L0
-    (sustained growth). The factors are wide on purpose. With a learning rate far too large
-    for the features' scale, SGD on the cross-entropy behaves like the perceptron: finite
-    weights of size ~ learning rate, and a loss ~ learning_rate |x|^2 that no longer falls
-    (scaled MNIST at learning_rate 1e9: L ~ 4e8 L0 from the first check; scikit-learn's
-    estimator checks, features ~ 100 at learning_rate 0.1: L up to ~1e4 L0, a run that must
-    pass). Sane runs (MNIST at learning rates up to 0.5, any schedule) stay below L0 after
-    their first checks, and noisy SGD's rises are small (at most 1.8x over 5 rising checks in
-    those checks' runs), so neither rule trips on them.
-    The weights are then restored (to the best validation weights under early stopping, else
-    to the copy) and :class:`fastreg.exceptions.TrainingDivergedError` is raised, carrying
-    those weights and the history up to the last good check (the failing check is not
-    recorded). The fit driver never commits them: the estimator keeps what it had.
-    The error's ``learning_rate`` is an explicit learning rate to compare with: the largest
-    rate of the failed steps, times the smallest per-feature step scale when there are scales
-    (``learning_rate="auto"``: the explicit rate whose steps are nowhere larger), so that
-    "a tenth of it" is advice that holds for either kind of learning_rate.
+Input that is not finite, divergence
+    Each check's result goes through :mod:`.divergence`: a NaN or infinity in X raises the
+    input checks' own error; a non-finite or blown-up loss restores the last good weights
+    (the best validation weights under early stopping) and raises
+    :class:`fastreg.exceptions.TrainingDivergedError`. The rules, and why their factors are
+    wide, are written there.
 
 Progress
     The trainer prints nothing: after each epoch it calls ``callback(epoch, train_loss,
@@ -70,13 +44,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._sparse_input import is_sparse
-from .._validation import check_finite
 from ..exceptions import TrainingDivergedError
+from .divergence import blown_up, non_finite, refuse_non_finite
 from .evaluator import Evaluator
-
-#: the blow-up rule (see "Divergence" above): L > BLOWUP L0, or RISING rises in a row that
-#: multiply the loss by RISING_GROWTH or more and end above RISING_LEVEL L0
-BLOWUP, RISING, RISING_GROWTH, RISING_LEVEL = 1e6, 5, 10.0, 10.0
 
 HISTORY_KEYS = (
     "step",
@@ -228,7 +198,7 @@ class Trainer:
                 with np.errstate(over="ignore", invalid="ignore"):
                     loss, acc = self._epoch(X, y, coef, intercept, part, lrs[b0:b1], sample_weight)
                     loss, acc = float(loss), float(acc)
-                    problem = _non_finite(loss, coef, intercept) or _blown_up(
+                    problem = non_finite(loss, coef, intercept) or blown_up(
                         loss, level, history["train_loss"]
                     )
                     val_loss, val_acc = (math.nan, math.nan)
@@ -367,43 +337,6 @@ class Trainer:
             f"features (e.g. input_scale=1/255 for raw pixels); the estimator is left as "
             f"it was, and the error's .result holds this run's history and {kept}",
         )
-
-
-def refuse_non_finite(X, rows=None):
-    """Raise :func:`fastreg._validation.check_finite`'s error when the dense ``X`` (only
-    ``X[rows]`` when given) holds NaN or infinity; CSR values were checked on the way in."""
-    if is_sparse(X) or X.dtype.kind != "f":
-        return
-    check_finite(X if rows is None else X[rows], "X")
-
-
-def _non_finite(loss, coef, intercept):
-    if not math.isfinite(loss):
-        return "the training loss became NaN or infinite"
-    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-        return "the weights became NaN or infinite"
-    return None
-
-
-def _blown_up(loss, level, losses):
-    """Why the finite train ``loss`` of a check counts as divergence, or None (the rule of
-    the module docstring; ``losses`` are the train losses recorded before this check)."""
-    if loss > BLOWUP * level:
-        return (
-            f"the training loss grew to {loss:.3g}, over {BLOWUP:g} times its starting "
-            f"level {level:.3g}"
-        )
-    last = losses[-RISING:]
-    if (
-        loss > RISING_LEVEL * level
-        and len(last) == RISING
-        and loss >= RISING_GROWTH * last[0]
-        and all(a < b for a, b in zip(last, last[1:] + [loss]))
-    ):
-        return (
-            f"the training loss rose at {RISING} checks in a row, from {last[0]:.3g} to {loss:.3g}"
-        )
-    return None
 
 
 def _append(history, **row):

@@ -111,7 +111,7 @@ def graph():
 def test_graph_sees_the_known_edges():
     edges = graph()
     assert "fastreg._training.fit" in edges["fastreg.linear_model"]
-    assert "fastreg._validation" in edges["fastreg._kernels._checks"]
+    assert "fastreg._validation" in edges["fastreg._kernels._check_args"]
     assert "fastreg._training.split" in edges["fastreg.datasets._prepare"]
 
 
