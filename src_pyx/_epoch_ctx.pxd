@@ -13,6 +13,7 @@ cdef struct Ctx:
     const char* X
     Py_ssize_t row_bytes
     int d, K, nt
+    bint by_class             # the threads split the classes (else the features)
     bint binary               # K == 1: the sigmoid link
     Py_ssize_t n, B, S
     Py_ssize_t prefetch_min_rows

@@ -37,9 +37,13 @@
 #   of a sub-block as one vector loop and the log1p of its losses as another.
 # * n_threads > 1 (OpenMP, when the build found it) splits the features: each thread owns its
 #   part of W and of every row; one barrier per sub-block joins the partial logits, and every
-#   thread then does the (cheap, identical) per-row work itself. How many threads start is a
-#   pure function of n_threads and the shape (_thread_policy.pxd): never of the machine's load,
-#   so a seed and n_threads give the same bits on a busy machine and an idle one.
+#   thread then does the (cheap, identical) per-row work itself. With many classes (at least
+#   _class_split_min a thread) it splits the classes instead: each thread computes whole logits
+#   of its classes over every feature into one shared slot, and updates only its classes' rows
+#   of W; nothing is joined, so the weights do not depend on the thread count. How many threads
+#   start, and which split, is a pure function of n_threads and the shape (_thread_policy.pxd):
+#   never of the machine's load, so a seed and n_threads give the same bits on a busy machine
+#   and an idle one. docs/THREADS.md has the model and the measurements.
 # * Signals: between sub-blocks, every ~10 ms (runtime.h's fr_poll), thread 0 of an epoch called
 #   from the main thread takes the GIL and runs Python's signal handlers. If one raises (Ctrl-C:
 #   KeyboardInterrupt), all threads stop at that sub-block, before its step, and it propagates.
@@ -55,7 +59,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 
 from _epoch_ctx cimport Ctx, Fwd
-from _thread_policy cimport epoch_threads, forward_threads
+from _thread_policy cimport epoch_by_class, epoch_threads, forward_threads
 from _simd_api cimport (
     fr_simd, FR_STORE, FR_ADD, FR_UPDATE, FR_ADD_UPDATE, fr_simd_available, fr_fwd, fr_bwd_f32,
     fr_bwd_f64, fr_logits_f32, fr_logits_f64, fr_softmax_rows_f32, fr_softmax_rows_f64,
@@ -177,12 +181,23 @@ cdef Py_ssize_t _prefetch_min_rows = 8
 # a second thread needs a sub-block of about this many nanoseconds to pay for its barrier
 # (measured break-even on an idle machine: 2-4 us), see _thread_policy.epoch_threads.
 cdef Py_ssize_t _min_ns_per_barrier = 4000
+# the threads split the classes when each gets at least this many (0: always the features).
+# On 2 cores the two splits measured alike at 100 and 1000 classes (within this machine's
+# noise, +-10%); the class split is chosen there for what does not depend on the machine: no
+# join that grows with the thread count, and weights that are the same for any n_threads;
+cdef int _class_split_min = 50
 cdef Py_ssize_t _last_threads = 0, _last_batches = 0
+cdef bint _last_by_class = 0
 
 
 def _last_thread_count():
     """Threads the last epoch ran on (for tests: the threaded path really ran)."""
     return _last_threads
+
+
+def _last_split():
+    """How the last epoch's threads split the work: "classes" or "features"."""
+    return "classes" if _last_by_class else "features"
 
 
 def _last_batches_done():
@@ -191,15 +206,18 @@ def _last_batches_done():
 
 
 def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None,
-            subblock_w_factor=None):
+            subblock_w_factor=None, class_split_min=None):
     """Read or set the epoch's tuning constants (for tests and measurements); returns the old
     values. Tests set ``min_ns_per_barrier=0`` to run the threaded path at every batch size,
     and ``subblock_bytes`` small with ``subblock_w_factor=0`` to cut batches into sub-blocks
     of a few rows."""
     global _subblock_bytes, _prefetch_min_rows, _min_ns_per_barrier, _subblock_w_factor
+    global _class_split_min
     previous = dict(subblock_bytes=_subblock_bytes, prefetch_min_rows=_prefetch_min_rows,
                     min_ns_per_barrier=_min_ns_per_barrier,
-                    subblock_w_factor=_subblock_w_factor)
+                    subblock_w_factor=_subblock_w_factor, class_split_min=_class_split_min)
+    if class_split_min is not None:
+        _class_split_min = max(0, int(class_split_min))
     if subblock_bytes is not None:
         _subblock_bytes = max(1, int(subblock_bytes))
     if subblock_w_factor is not None:
@@ -224,7 +242,8 @@ cdef void _check_signals(Ctx* c, Py_ssize_t u) noexcept nogil:
 
 
 cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noexcept nogil:
-    """Thread tid of nt: the epoch over its feature range; every thread runs every batch."""
+    """Thread tid of nt: the epoch over its feature range, or over its classes (c.by_class);
+    every thread runs every batch."""
     cdef int K = c.K, d = c.d, sense = 0
     cdef Py_ssize_t S = c.S, n = c.n, B = c.B
     cdef char* mine = <char*> c.tbuf + tid * c.tbuf_bytes
@@ -247,9 +266,20 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
     cdef Py_ssize_t start = 0, stop, nb, s0, s1, ns, i, p, pd, t = 0, u = 0
     cdef fr_poll_t poll
     cdef int k, parity = 0, mode, j0, j1, blocks = (d + 15) // 16
-    # feature range of this thread, cut at multiples of 16 (64-byte aligned W panels)
-    j0 = <int> (blocks * tid // nt) * 16
-    j1 = min(d, <int> (blocks * (tid + 1) // nt) * 16)
+    # the classes [ka, ka + kn) of this thread and the partial-logit slots to join
+    cdef int ka = 0, kn = K, joined = nt
+    cdef floating* Wk
+    cdef floating* gk = NULL
+    if c.by_class:  # whole logits of its classes over every feature: nothing to join
+        ka = <int> (K * tid // nt)
+        kn = <int> (K * (tid + 1) // nt) - ka
+        j0, j1, joined = 0, d, 1
+    else:  # its feature range, cut at multiples of 16 (64-byte aligned W panels)
+        j0 = <int> (blocks * tid // nt) * 16
+        j1 = min(d, <int> (blocks * (tid + 1) // nt) * 16)
+    Wk = W + ka * (64 // sizeof(floating))  # the panel row of class ka
+    if gbuf:
+        gk = gbuf + ka * (64 // sizeof(floating))
     for k in range(K):
         b[k] = intercept[k]
     fr_poll_init(&poll)
@@ -274,8 +304,11 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
             if tid == 0 and c.check_signals and fr_poll_due(&poll, ns * d * K):
                 _check_signals(c, u)
                 fr_poll_done(&poll)
-            zp = zpart + (parity * nt + tid) * c.zslot
-            fr_fwd(c.simd, c.kind, rows, pf, <int> ns, j0, j1, W, K, zp, K)
+            if c.by_class:  # one slot; each thread writes its classes' columns
+                zp = zpart + parity * nt * c.zslot + ka
+            else:
+                zp = zpart + (parity * nt + tid) * c.zslot
+            fr_fwd(c.simd, c.kind, rows, pf, <int> ns, j0, j1, Wk, K, kn, zp, K)
             if nt > 1:
                 fr_barrier_wait(c.barrier, &sense)  # every partial logit is written
             if fr_load_ssize(&c.stop_at) == u:  # every thread stops at the same sub-block,
@@ -291,20 +324,20 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
                     batch_weight += vrow[i]
             if not c.binary:
                 if floating is float:
-                    batch_loss += fr_softmax_rows_f32(c.simd, zp, c.zslot, nt, <int> ns, K,
+                    batch_loss += fr_softmax_rows_f32(c.simd, zp, c.zslot, joined, <int> ns, K,
                                                       <float> c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
                 else:
-                    batch_loss += fr_softmax_rows_f64(c.simd, zp, c.zslot, nt, <int> ns, K,
+                    batch_loss += fr_softmax_rows_f64(c.simd, zp, c.zslot, joined, <int> ns, K,
                                                       c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
             else:  # an infinite logit gives a NaN loss there: it stops the epoch
                 if floating is float:
-                    batch_loss += fr_sigmoid_rows_f32(c.simd, zp, c.zslot, nt, <int> ns, 1,
+                    batch_loss += fr_sigmoid_rows_f32(c.simd, zp, c.zslot, joined, <int> ns, 1,
                                                       <float> c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
                 else:
-                    batch_loss += fr_sigmoid_rows_f64(c.simd, zp, c.zslot, nt, <int> ns, 1,
+                    batch_loss += fr_sigmoid_rows_f64(c.simd, zp, c.zslot, joined, <int> ns, 1,
                                                       c.scale, b, ylab, vb, Z, gsum,
                                                       &batch_correct, tmp)
             parity ^= 1  # the next sub-block writes the other slots: no second barrier
@@ -320,10 +353,10 @@ cdef void _worker(Ctx* c, floating* W, int tid, int nt, floating* intercept) noe
             else:
                 mode = FR_ADD_UPDATE
             if floating is float:
-                fr_bwd_f32(c.simd, c.kind, rows, <int> ns, j0, j1, Z, K, K, W, gbuf, mode,
+                fr_bwd_f32(c.simd, c.kind, rows, <int> ns, j0, j1, Z + ka, K, K, kn, Wk, gk, mode,
                            <float> (c.scale / nb), <float> c.l2x2, lr, <const float*> c.pscale)
             else:
-                fr_bwd_f64(c.simd, c.kind, rows, <int> ns, j0, j1, Z, K, K, W, gbuf, mode,
+                fr_bwd_f64(c.simd, c.kind, rows, <int> ns, j0, j1, Z + ka, K, K, kn, Wk, gk, mode,
                            c.scale / nb, c.l2x2, lr, <const double*> c.pscale)
             s0 = s1
         if c.status:
@@ -356,8 +389,10 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
         S = max(S, _subblock_w_factor * wsize * esize)
     S = max(1, min(c.B, S // max(1, c.row_bytes)))
     c.S = S
-    nt = epoch_threads(S, c.row_bytes, d, K, sizeof(floating), n_threads, _min_ns_per_barrier)
+    nt = epoch_threads(S, c.row_bytes, d, K, sizeof(floating), n_threads, _min_ns_per_barrier,
+                       _class_split_min)
     c.nt = nt
+    c.by_class = epoch_by_class(K, nt, _class_split_min)
     c.zslot = (S * K + 15) // 16 * 16
     c.tbuf_bytes = ((2 * S * sizeof(void*) + (S * K + K) * esize
                      + (K + S * K + S + 8) * sizeof(double) + S * esize + S * sizeof(int))
@@ -402,8 +437,9 @@ cdef object _run(Ctx* c, floating[:, ::1] coef, floating[::1] intercept, int n_t
         fr_free(c.zpart)
         fr_free(c.tbuf)
         fr_free(c.barrier)
-    global _last_threads, _last_batches
+    global _last_threads, _last_batches, _last_by_class
     _last_threads = c.nt
+    _last_by_class = c.by_class and c.nt > 1
     _last_batches = c.batches_done
     if c.error:  # the buffers are freed, W and b written back at the batch boundary
         exc = <object> c.error

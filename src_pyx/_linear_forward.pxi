@@ -44,7 +44,7 @@ cdef void _forward_rows(Fwd* f, Py_ssize_t start, Py_ssize_t stop,
             p = start + i + FWD_BLOCK
             pf[i] = f.X + p * f.row_bytes if p < f.N else NULL
         z = Z + start * f.K
-        fr_fwd(f.simd, f.kind, rows, pf if prefetch else NULL, <int> nb, 0, f.d, f.Wp, f.K,
+        fr_fwd(f.simd, f.kind, rows, pf if prefetch else NULL, <int> nb, 0, f.d, f.Wp, f.K, f.K,
                z, f.K)
         if floating is float:
             fr_logits_f32(f.simd, z, 0, 1, <int> nb, f.K, <float> f.scale,

@@ -17,12 +17,12 @@ cdef extern from "simd/dispatch.h" nogil:
         FR_ADD_UPDATE
     int fr_simd_available(const fr_simd** out)
     void fr_fwd(const fr_simd* s, int kind, const void** rows, const void** pf, int nrows,
-                int j0, int j1, const void* W, int K, void* Z, int ldz)
+                int j0, int j1, const void* W, int K, int kn, void* Z, int ldz)
     void fr_bwd_f32(const fr_simd* s, int kind, const void** rows, int nrows, int j0, int j1,
-                    const float* G, int ldg, int K, float* W, float* gbuf,
+                    const float* G, int ldg, int K, int kn, float* W, float* gbuf,
                     int mode, float c_grad, float l2x2, float lr, const float* pscale)
     void fr_bwd_f64(const fr_simd* s, int kind, const void** rows, int nrows, int j0, int j1,
-                    const double* G, int ldg, int K, double* W, double* gbuf,
+                    const double* G, int ldg, int K, int kn, double* W, double* gbuf,
                     int mode, double c_grad, double l2x2, double lr, const double* pscale)
     void fr_logits_f32(const fr_simd* s, const float* zpart, Py_ssize_t zslot, int nt,
                        int nrows, int K, float scale, const float* b, float* G)

@@ -15,18 +15,32 @@ cdef inline double work_ns(Py_ssize_t rows, Py_ssize_t row_bytes, int d, int K,
     return rows * (row_bytes / 8.0 + d * K * esize / 200.0)
 
 
+cdef inline bint epoch_by_class(int K, int nt, int min_classes) noexcept nogil:
+    """Whether the nt threads of an epoch split the classes instead of the features: when each
+    gets at least ``min_classes`` of the K classes (0: never).
+
+    Each thread then computes whole logits of its classes over all the features, so no partial
+    logits are joined (the feature split's B K nt additions a sub-block, which grow with the
+    thread count) and the results do not depend on nt; every thread reads whole rows. See
+    docs/THREADS.md for the measurements behind ``min_classes``.
+    """
+    return nt > 1 and min_classes > 0 and K >= min_classes * nt
+
+
 cdef inline int epoch_threads(Py_ssize_t subblock_rows, Py_ssize_t row_bytes, int d, int K,
-                              int esize, int n_threads,
-                              Py_ssize_t min_ns_per_barrier) noexcept nogil:
+                              int esize, int n_threads, Py_ssize_t min_ns_per_barrier,
+                              int min_classes) noexcept nogil:
     """Threads of an epoch, at most ``n_threads`` (and 64).
 
-    The threads split the features and meet at one barrier per sub-block, so each extra
-    thread must be paid for by ``min_ns_per_barrier`` of work in a sub-block (break-even
-    measured at 2-4 us on an idle machine), and each needs two 16-feature blocks at least.
+    The threads meet at one barrier per sub-block, so each extra thread must be paid for by
+    ``min_ns_per_barrier`` of work in a sub-block (break-even measured at 2-4 us on an idle
+    machine), and each needs its share: two 16-feature blocks at least when they split the
+    features, ``min_classes`` classes when they split the classes (``epoch_by_class``).
     """
     cdef int nt = min(n_threads, 64)
     while nt > 1 and (work_ns(subblock_rows, row_bytes, d, K, esize)
-                      < min_ns_per_barrier * (nt - 1) or d < 32 * nt):
+                      < min_ns_per_barrier * (nt - 1)
+                      or (d < 32 * nt and not epoch_by_class(K, nt, min_classes))):
         nt -= 1
     return nt
 

@@ -62,7 +62,7 @@ enum { FR_STORE = 0, FR_ADD = 1, FR_UPDATE = 2, FR_ADD_UPDATE = 3 };
 
 /* index into the tables: 0 float X / float W, 1 uint8 X / float W, 2 double, 3 uint8 / double */
 typedef void (*fr_fwd_t)(const void *const *rows, const void *const *pf, int nrows, int j0,
-                         int j1, const void *W, int K, void *Z, int ldz);
+                         int j1, const void *W, int K, int kn, void *Z, int ldz);
 typedef void (*fr_bwd_t)(void); /* cast back to its real type by fr_bwd_f32 / fr_bwd_f64 */
 
 /* cast back by fr_softmax_rows_*, fr_sigmoid_rows_*, fr_logits_* */
@@ -223,20 +223,20 @@ static int fr_simd_available(const fr_simd **out)
 
 static inline void fr_fwd(const fr_simd *s, int kind, const void *const *rows,
                           const void *const *pf, int nrows, int j0, int j1, const void *W,
-                          int K, void *Z, int ldz)
+                          int K, int kn, void *Z, int ldz)
 {
-    s->fwd[kind](rows, pf, nrows, j0, j1, W, K, Z, ldz);
+    s->fwd[kind](rows, pf, nrows, j0, j1, W, K, kn, Z, ldz);
 }
 
 #define FR_BWD_WRAPPER(name, T)                                                                \
     static inline void name(const fr_simd *s, int kind, const void *const *rows, int nrows,    \
-                            int j0, int j1, const T *G, int ldg, int K, T *W, T *gbuf,          \
-                            int mode, T c_grad, T l2x2, T lr, const T *pscale)                  \
+                            int j0, int j1, const T *G, int ldg, int K, int kn, T *W,           \
+                            T *gbuf, int mode, T c_grad, T l2x2, T lr, const T *pscale)         \
     {                                                                                           \
-        typedef void (*f_t)(const void *const *, int, int, int, const T *, int, int, T *, T *, \
-                            int, T, T, T, const T *);                                           \
-        ((f_t) s->bwd[kind])(rows, nrows, j0, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr,   \
-                             pscale);                                                           \
+        typedef void (*f_t)(const void *const *, int, int, int, const T *, int, int, int, T *,  \
+                            T *, int, T, T, T, const T *);                                      \
+        ((f_t) s->bwd[kind])(rows, nrows, j0, j1, G, ldg, K, kn, W, gbuf, mode, c_grad, l2x2,   \
+                             lr, pscale);                                                       \
     }
 FR_BWD_WRAPPER(fr_bwd_f32, float)
 FR_BWD_WRAPPER(fr_bwd_f64, double)

@@ -12,7 +12,9 @@
  * float or double X, updated as a whole vector with a zero step past d (bwd_kc's tail); the
  * baseline and uint8 X update it one element at a time (bwd_tail). gbuf has the same layout.
  * X rows are reached through pointer arrays (rows[r] = &X[order[i], 0]), never copied. Z and
- * G are (nrows, ldz) row-major.
+ * G are (nrows, ldz) row-major. K is the panels' class count (their stride); the kernels
+ * compute kn <= K classes starting at the panel row W (and gbuf) points to, and at column 0
+ * of Z and G as given: kn = K for all of them, fewer for a thread's share of the classes.
  *
  * fwd  Z[r, k] = sum_{j0 <= j < j1} x_r[j] W[k, j]   (a partial logit over one feature range)
  * bwd  for j0 <= j < j1:  A[k, j] = sum_r G[r, k] x_r[j], then by mode
@@ -258,8 +260,11 @@ static inline int FR_FN(fwd_class_block)(int left, int narrow)
  * The rows of the next sub-block (pf) are prefetched by the first class block of each tile:
  * each line once. */
 static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nrows, int j0,
-                       int j1, const FR_T *W, int K, FR_T *Z, int ldz)
+                       int j1, const FR_T *W, int K, int kn, FR_T *Z, int ldz)
 {
+    /* the block widths and the tiles follow K, all the classes, not kn: the classes a caller
+     * takes (a thread's share under the class split) then never change a logit's order of
+     * summation, so the class split's bits do not depend on the number of threads */
     size_t span = (size_t) (j1 - j0) * sizeof(FR_T); /* bytes of one class's W */
     int k0, kb, t, te, T = j1 - j0, narrow = (size_t) K * span > 40 * 1024;
     size_t kbw = (size_t) FR_FN(fwd_class_block)(K, narrow); /* the widest block */
@@ -279,9 +284,9 @@ static void FR_FN(fwd)(const FR_XT *const *rows, const FR_XT *const *pf, int nro
     t = j0;
     do { /* at least once: an empty range stores zeros */
         te = j1 - t > T ? t + T : j1;
-        for (k0 = 0; k0 < K; k0 += kb) {
+        for (k0 = 0; k0 < kn; k0 += kb) {
             const FR_XT *const *p = k0 == 0 ? pf : 0;
-            kb = FR_FN(fwd_class_block)(K - k0, narrow);
+            kb = FR_FN(fwd_class_block)(kn - k0, narrow);
 #define FR_FWD_CASE(n) \
             case n: FR_FN(fwd_kb)(rows, p, nrows, t, te, W + k0 * FR_P, K, Z + k0, ldz, t > j0, \
                                   n); break;
@@ -376,11 +381,11 @@ FR_AI void FR_FN(bwd_kc)(const FR_XT *const *rows, int nrows, int j, const FR_T 
 /* The last partial chunk [j, jend) of the features, one element at a time (d % VL of them):
  * the baseline and uint8 pixels, which have no masked load. */
 static void FR_FN(bwd_tail)(const FR_XT *const *rows, int nrows, int j, int jend, const FR_T *G,
-                            int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad,
+                            int ldg, int K, int kn, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad,
                             FR_T l2x2, FR_T lr, const FR_T *pscale)
 {
     int r, k, jj;
-    for (k = 0; k < K; k++) {
+    for (k = 0; k < kn; k++) {
         for (jj = j; jj < jend; jj++) {
             ptrdiff_t at = FR_WAT((ptrdiff_t) 0, K, jj) + k * FR_P;
             FR_T a = 0, *pw = W + at, *pg = gbuf ? gbuf + at : 0, wl;
@@ -434,14 +439,14 @@ static inline int FR_FN(class_block)(int left)
 
 /* Gradient over the features [j0, j1) (j1 = d for the last thread), then mode. */
 static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, const FR_T *G,
-                       int ldg, int K, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad, FR_T l2x2,
-                       FR_T lr, const FR_T *pscale)
+                       int ldg, int K, int kn, FR_T *W, FR_T *gbuf, int mode, FR_T c_grad,
+                       FR_T l2x2, FR_T lr, const FR_T *pscale)
 {
     int k0, kb, jfull = j0 + (j1 - j0) / FR_VL * FR_VL, tail = FR_VTAIL ? j1 - jfull : 0;
-    for (k0 = 0; k0 < K; k0 += kb) {
+    for (k0 = 0; k0 < kn; k0 += kb) {
         const FR_T *g = G + k0;
         FR_T *w = W + k0 * FR_P, *gb = gbuf ? gbuf + k0 * FR_P : 0;
-        kb = FR_FN(class_block)(K - k0);
+        kb = FR_FN(class_block)(kn - k0);
 #define FR_BWD_CASE(n) \
         case n: FR_FN(bwd_kb)(rows, nrows, j0, jfull, g, ldg, w, gb, K, mode, c_grad, l2x2, \
                               lr, pscale, n, tail); break;
@@ -454,7 +459,7 @@ static void FR_FN(bwd)(const FR_XT *const *rows, int nrows, int j0, int j1, cons
     }
 #if !FR_VTAIL
     if (jfull < j1)
-        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, W, gbuf, mode, c_grad, l2x2, lr,
+        FR_FN(bwd_tail)(rows, nrows, jfull, j1, G, ldg, K, kn, W, gbuf, mode, c_grad, l2x2, lr,
                         pscale);
 #endif
 }

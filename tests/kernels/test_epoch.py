@@ -354,6 +354,7 @@ def test_thread_count_follows_n_threads_and_shape_only(cython_backend, linear_mo
         "prefetch_min_rows",
         "min_ns_per_barrier",
         "subblock_w_factor",
+        "class_split_min",
     }
     X, y, coef, intercept = _problem(4, np.float32, n=300, d=200)
     cases = [
