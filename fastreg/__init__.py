@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ._kernels import available_backends, get_backend
 from ._version import __version__  # noqa: F401  (written once, in _version.py)
 from .exceptions import (
     InvalidParameterError,
@@ -22,17 +21,23 @@ from .exceptions import (
     NotFittedError,
     TrainingDivergedError,
 )
-from .objective import loss_and_grad, numerical_gradient
 
 if TYPE_CHECKING:  # imported on first use at run time (__getattr__); typed for checkers
+    from ._kernels import available_backends, get_backend
     from .linear_model import LogisticRegression, SoftmaxRegression, load
+    from .objective import loss_and_grad, numerical_gradient
 
-# The estimators import scikit-learn's base classes when it is installed (about a second):
-# load them on first use, so that `import fastreg` for the kernels alone stays quick.
+# Loaded on first use: the estimators import scikit-learn's base classes when it is installed
+# (about a second), the kernels NumPy; `import fastreg.cli` for `fastreg --version` needs
+# neither.
 _LAZY = {
     "LogisticRegression": ".linear_model",
     "SoftmaxRegression": ".linear_model",
     "load": ".linear_model",
+    "available_backends": "._kernels",
+    "get_backend": "._kernels",
+    "loss_and_grad": ".objective",
+    "numerical_gradient": ".objective",
 }
 
 __all__ = [

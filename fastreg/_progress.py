@@ -18,6 +18,18 @@ def _tqdm():
     return tqdm
 
 
+def _draws_in_place(file):
+    """Whether a bar redrawn in place suits ``file``: a terminal, or a notebook's output
+    (tqdm.auto draws a widget there). A log file or a pipe gets lines instead: a bar there
+    would be one long line of ``\\r``-joined redraws."""
+    if "ipykernel" in sys.modules and file is sys.stderr:
+        return True
+    try:
+        return file.isatty()
+    except (AttributeError, ValueError, OSError):  # closed, or a stream without a descriptor
+        return False
+
+
 def _fmt(value, spec):
     return (
         "-"
@@ -30,9 +42,10 @@ class EpochProgress:
     """Report training progress once per epoch.
 
     ``verbose`` 1 draws a tqdm bar (epochs as units, the metrics as its postfix) when tqdm is
-    importable, else prints one line per epoch to ``file`` (stderr by default, where tqdm draws
-    too, so that stdout keeps only results); ``verbose`` >= 2 always prints the lines, which
-    suits logs and notebooks that keep output.
+    importable and ``file`` is a terminal (or a notebook's output), else prints one line per
+    epoch to ``file`` (stderr by default, where tqdm draws too, so that stdout keeps only
+    results); ``verbose`` >= 2 always prints the lines, which suits logs and notebooks that
+    keep output.
     """
 
     def __init__(self, total_epochs, *, verbose=1, desc="fit", file=None):
@@ -40,7 +53,8 @@ class EpochProgress:
         self.desc = desc
         self.file = sys.stderr if file is None else file
         self.bar = None
-        tqdm = _tqdm() if verbose == 1 else None
+        stream = sys.stderr if file is None else file
+        tqdm = _tqdm() if verbose == 1 and _draws_in_place(stream) else None
         if tqdm is not None:
             self.bar = tqdm(
                 total=self.total,

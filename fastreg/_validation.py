@@ -21,119 +21,28 @@ of the wrong type raises its subclass ``InvalidParameterTypeError``, also a ``Ty
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 
+# the table (numpy-free, so the command line's --help needs no NumPy) lives in _parameters:
+# re-exported here, where every check built on it is
+from ._parameters import (  # noqa: F401
+    BACKEND_NAMES,
+    DTYPE_NAMES,
+    PARAMETERS,
+    SCHEDULE_NAMES,
+    Param,
+    cli_flag,
+)
+from ._parameters import argparse_type as _table_type
 from ._sparse_input import as_csr, is_sparse
 from .exceptions import InvalidParameterError, InvalidParameterTypeError
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-SCHEDULE_NAMES = ("constant", "step", "exponential", "inverse", "cosine")
-#: The backend names, listed here once ("auto": FASTREG_BACKEND, else the compiled backend when
-#: built, else NumPy; see fastreg._kernels).
-BACKEND_NAMES = ("auto", "cython", "numpy")
+FLOAT_DTYPES = tuple(np.dtype(name) for name in DTYPE_NAMES)
 #: Elements per block of the exact finiteness count (512 KiB of float64).
 FINITE_CHUNK = 1 << 16
-
-
-# --------------------------------------------------------------------------- the table
-@dataclass(frozen=True)
-class Param:
-    """How one hyper-parameter is checked.
-
-    kind     "real", "int", "bool", "choice", "dtype", "random_state" or "class_weight"
-             (None, "balanced" or a dict {label: weight >= 0}; the labels are checked
-             against the classes at fit time, :mod:`fastreg._sample_weight`)
-    low/high bounds of a real or int (None: unbounded); ``closed`` says which belong to the
-             range: "both", "left", "right" or "neither" (scikit-learn's ``Interval``)
-    choices  the allowed strings of a "choice"; of a "real" or "int", strings allowed besides
-             the numbers (learning_rate's "auto")
-    none     None is allowed; ``callable``: a callable is allowed (lr_schedule)
-    flag     the command-line option that sets it, or None (for a bool: the switch that
-             turns it off, e.g. "--no-shuffle")
-    """
-
-    kind: str
-    low: float | None = None
-    high: float | None = None
-    closed: str = "both"
-    choices: tuple = ()
-    none: bool = False
-    callable: bool = False
-    flag: str | None = None
-    allow_bool: bool = False  # an "int" that also takes True/False as 1/0 (verbose)
-
-    def describe(self, with_none=True):
-        """What a valid value is, in words ("a real number > 0")."""
-        if self.kind in ("real", "int"):
-            what = "a real number" if self.kind == "real" else "an integer"
-            lo_in, hi_in = self.closed in ("both", "left"), self.closed in ("both", "right")
-            if self.low is not None and self.high is not None:
-                what += (
-                    f" in {'[' if lo_in else '('}{_num(self.low)}, "
-                    f"{_num(self.high)}{']' if hi_in else ')'}"
-                )
-            elif self.low is not None:
-                what += f" {'>=' if lo_in else '>'} {_num(self.low)}"
-            elif self.high is not None:
-                what += f" {'<=' if hi_in else '<'} {_num(self.high)}"
-            elif self.kind == "real":
-                what = "a finite real number"
-            what += "".join(f" or {c!r}" for c in self.choices)
-        elif self.kind == "bool":
-            what = "True or False"
-        elif self.kind == "choice":
-            what = "one of " + ", ".join(repr(c) for c in self.choices)
-            if self.callable:
-                what += ", or a callable of the step count"
-        elif self.kind == "dtype":
-            return "None, 'float32' or 'float64'" if with_none else "'float32' or 'float64'"
-        elif self.kind == "class_weight":
-            what = "'balanced' or a dict {class label: weight >= 0}"
-            return f"None, {what}" if with_none else what
-        else:  # random_state
-            what = (
-                "an int >= 0"
-                if not with_none
-                else "None, an int >= 0, or a numpy Generator/RandomState/SeedSequence"
-            )
-            return what
-        return f"None or {what}" if self.none and with_none else what
-
-
-def _num(value):
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-PARAMETERS = {
-    # "auto": per-feature steps from the data (fastreg._training.step_size)
-    "learning_rate": Param("real", 0, None, "neither", choices=("auto",), flag="--lr"),
-    "batch_size": Param("int", 1, flag="--batch-size"),
-    "max_epochs": Param("int", 1, flag="--epochs"),
-    "l2": Param("real", 0, flag="--l2"),
-    "lr_schedule": Param("choice", choices=SCHEDULE_NAMES, callable=True, flag="--lr-schedule"),
-    # decay's range depends on the schedule: make_schedule checks that cross-parameter rule
-    "lr_decay": Param("real", flag="--lr-decay"),
-    "lr_decay_steps": Param("int", 1, none=True, flag="--lr-decay-steps"),
-    "early_stopping": Param("bool", flag="--no-early-stopping"),
-    "validation_fraction": Param("real", 0, 1, "neither", flag="--val-fraction"),
-    "patience": Param("int", 1, flag="--patience"),
-    "min_delta": Param("real", 0, flag="--min-delta"),
-    "validation_interval": Param("int", 1, flag="--validation-interval"),
-    "shuffle": Param("bool", flag="--no-shuffle"),
-    "random_state": Param("random_state", none=True, flag="--seed"),
-    "warm_start": Param("bool"),
-    "backend": Param("choice", choices=BACKEND_NAMES, flag="--backend"),
-    "dtype": Param("dtype", none=True, flag="--dtype"),
-    "input_scale": Param("real", 0, None, "neither", none=True),
-    "n_threads": Param("int", 1, flag="--threads"),
-    "verbose": Param("int", 0, allow_bool=True),
-    "class_weight": Param("class_weight", none=True),
-}
 
 
 def _fail(name, spec, value, *, wrong_type=False):
@@ -220,37 +129,15 @@ def check_param(name, value):
     return check_value(PARAMETERS[name], name, value)
 
 
+def argparse_type(name):
+    """An argparse ``type=`` callable for the parameter ``name`` that applies
+    :func:`check_param` (:func:`fastreg._parameters.argparse_type`)."""
+    return _table_type(name, check_param)
+
+
 def check_params(params):
     """A dict of every entry of ``params`` checked and normalised by :func:`check_param`."""
     return {name: check_param(name, value) for name, value in params.items()}
-
-
-def cli_flag(name):
-    """The command-line option of the parameter ``name`` ("--lr"), or None if it has none.
-
-    A KeyError for names that are not parameters of the estimators."""
-    return PARAMETERS[name].flag
-
-
-def argparse_type(name):
-    """An argparse ``type=`` callable for the parameter ``name``: parses the text and applies
-    :func:`check_param`; raises ``argparse.ArgumentTypeError`` in the table's words."""
-    spec = PARAMETERS[name]
-    parse = {"real": float, "int": int, "random_state": int}.get(spec.kind, str)
-
-    def convert(text):
-        try:
-            value = text if text in spec.choices else parse(text)
-            if spec.kind == "bool":
-                value = {"true": True, "false": False}.get(text.strip().lower(), text)
-            return check_param(name, value)
-        except (ValueError, TypeError):  # InvalidParameterError is a ValueError
-            raise argparse.ArgumentTypeError(
-                f"must be {spec.describe(with_none=False)}, got {text!r}"
-            ) from None
-
-    convert.__name__ = name  # argparse names the type in some of its messages
-    return convert
 
 
 # --------------------------------------------------------------------------- arrays

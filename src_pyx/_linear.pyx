@@ -205,6 +205,13 @@ def _last_batches_done():
     return _last_batches
 
 
+def _reset_batches_done():
+    """Make ``_last_batches_done()`` 0 until the next epoch ends: a caller that may stop the
+    next call before it starts (a signal handler) then reads 0, not the last call's count."""
+    global _last_batches
+    _last_batches = 0
+
+
 def _tuning(subblock_bytes=None, prefetch_min_rows=None, min_ns_per_barrier=None,
             subblock_w_factor=None, class_split_min=None):
     """Read or set the epoch's tuning constants (for tests and measurements); returns the old

@@ -72,6 +72,13 @@ def _last_batches_done():
     return _last_batches
 
 
+def _reset_batches_done():
+    """Make ``_last_batches_done()`` 0 until the next epoch ends: a caller that may stop the
+    next call before it starts (a signal handler) then reads 0, not the last call's count."""
+    global _last_batches
+    _last_batches = 0
+
+
 def _tuning(prefetch=None):
     """Read or set the epoch's tuning (for tests and measurements); returns the old values."""
     global _prefetch_rows

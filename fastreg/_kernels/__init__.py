@@ -17,7 +17,9 @@ compiled module         NumPy twin                kernels
 
 A backend is a namespace with ``.name`` (``"cython"`` or ``"numpy"``), each kernel wrapped by
 its input check (``_checks.py``, shared by both backends, so both accept and refuse the same
-inputs) and ``.raw``, the unchecked kernels (for tests and measurements).
+inputs), ``.raw``, the unchecked kernels (for tests and measurements), and ``.batches_done``
+(``.epoch()`` / ``.sparse_epoch()``: the steps the last call took, all or those before a
+signal handler raised; ``.reset()`` sets both to 0 before a call).
 
 Backend names (``BACKEND_NAMES``): ``"cython"``, ``"numpy"`` and ``"auto"``, which means one
 thing everywhere: the ``FASTREG_BACKEND`` environment variable if set, else ``"cython"`` if it
@@ -80,7 +82,18 @@ def _assemble(name, modules):
         kernel: _checked(func, getattr(_checks, kernel), compiled=name == "cython")
         for kernel, func in raw.items()
     }
-    return types.SimpleNamespace(name=name, raw=types.SimpleNamespace(name=name, **raw), **checked)
+    # steps the last epoch call took: all its batches, or those before a raising signal handler
+    batches_done = types.SimpleNamespace(
+        epoch=modules[0]._last_batches_done,
+        sparse_epoch=modules[2]._last_batches_done,
+        reset=lambda: (modules[0]._reset_batches_done(), modules[2]._reset_batches_done()),
+    )
+    return types.SimpleNamespace(
+        name=name,
+        raw=types.SimpleNamespace(name=name, **raw),
+        batches_done=batches_done,
+        **checked,
+    )
 
 
 def _checked(raw, check, *, compiled):

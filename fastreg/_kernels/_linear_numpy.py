@@ -26,6 +26,13 @@ def _last_batches_done():
     return _batches_done
 
 
+def _reset_batches_done():
+    """Make ``_last_batches_done()`` 0 until the next epoch ends: a caller that may stop the
+    next call before it starts (a signal handler) then reads 0, not the last call's count."""
+    global _batches_done
+    _batches_done = 0
+
+
 def _scaled(Xb, dtype, input_scale):
     """The rows the model sees: ``dtype(Xb) * dtype(input_scale)`` (Xb itself when that is it)."""
     if Xb.dtype != dtype:  # uint8 pixels

@@ -65,6 +65,13 @@ def _last_batches_done():
     return _batches_done
 
 
+def _reset_batches_done():
+    """Make ``_last_batches_done()`` 0 until the next epoch ends: a caller that may stop the
+    next call before it starts (a signal handler) then reads 0, not the last call's count."""
+    global _batches_done
+    _batches_done = 0
+
+
 def sparse_linear_forward(X, coef, intercept, out=None):
     """Logits ``out[n, k] = sum_j X[n, j] coef[k, j] + intercept[k]`` of a CSR X, shape (N, K).
 

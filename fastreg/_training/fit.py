@@ -354,12 +354,16 @@ def _run(
             progress.close("stopped; the model is unchanged")
         raise
     if progress is not None:
-        progress.close(
-            f"early stop after epoch {epoch_offset + result.epochs_run}, best epoch "
-            f"{result.best_epoch}"
-            if result.stopped_early
-            else None
-        )
+        ended = epoch_offset + result.epochs_run
+        if result.interrupted:
+            note = (
+                f"stopped as asked in epoch {ended}; kept the weights of epoch {result.best_epoch}"
+            )
+        elif result.stopped_early:
+            note = f"early stop after epoch {ended}, best epoch {result.best_epoch}"
+        else:
+            note = None
+        progress.close(note)
     result.learning_rate, result.step_scale = learning_rate, step_scale
     commit(result)
     return result

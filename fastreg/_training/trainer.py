@@ -33,11 +33,19 @@ Input that is not finite, divergence
     :class:`fastreg.exceptions.TrainingDivergedError`. The rules, and why their factors are
     wide, are written there.
 
+A stop asked for (Ctrl-C on the command line)
+    When a :class:`~.interrupt.GracefulStop` is current (:mod:`.interrupt`), a request stops
+    training after the current batch: the steps taken count, no history row is added for the
+    unfinished check, and the weights returned are those early stopping would keep (the best
+    validation weights under early stopping, else the weights after the last batch);
+    ``TrainResult.interrupted`` says so.
+
 Progress
     The trainer prints nothing: after each epoch it calls ``callback(epoch, train_loss,
     history)`` when one is given (the fit driver passes a progress bar's method).
 """
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -47,6 +55,7 @@ from .._sparse_input import is_sparse
 from ..exceptions import TrainingDivergedError
 from .divergence import blown_up, non_finite, refuse_non_finite
 from .evaluator import Evaluator
+from .interrupt import StopRequested, current
 
 HISTORY_KEYS = (
     "step",
@@ -75,6 +84,7 @@ class TrainResult:
     best_epoch: int  # epoch (1-based, counted across runs) of the returned weights
     best_val_loss: float = math.nan
     stopped_early: bool = False
+    interrupted: bool = False  # a GracefulStop ended training (see the module docstring)
     history: dict = field(default_factory=new_history)
     learning_rate: float = math.nan  # the base step alpha0 (set by the fit driver)
     step_scale: np.ndarray = None  # the per-feature step scales, or None (all ones)
@@ -180,7 +190,9 @@ class Trainer:
 
         best = {"loss": math.inf, "coef": None, "intercept": None, "epoch": epoch_offset}
         since_improvement = 0
-        stopped = False
+        stopped = interrupted = False
+        graceful = current()
+        in_kernel = contextlib.nullcontext if graceful is None else graceful.kernel
         epochs_run = 0
         for epoch in range(epoch_offset + 1, epoch_offset + max_epochs + 1):
             epochs_run += 1
@@ -196,7 +208,17 @@ class Trainer:
                 # overflow is detected below and reported once, with advice: silence NumPy's
                 # own RuntimeWarnings about it (the NumPy backend would emit them mid-epoch)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, acc = self._epoch(X, y, coef, intercept, part, lrs[b0:b1], sample_weight)
+                    try:
+                        if graceful is not None:  # a stop before the kernel starts: 0 steps
+                            self.kernels.batches_done.reset()
+                        with in_kernel():
+                            loss, acc = self._epoch(
+                                X, y, coef, intercept, part, lrs[b0:b1], sample_weight
+                            )
+                    except StopRequested:  # the weights are at a batch boundary
+                        step += self._batches_done(X)
+                        interrupted = True
+                        break
                     loss, acc = float(loss), float(acc)
                     problem = non_finite(loss, coef, intercept) or blown_up(
                         loss, level, history["train_loss"]
@@ -248,12 +270,18 @@ class Trainer:
                 if watch and since_improvement >= self.patience:
                     stopped = True
                     break
+                if graceful is not None and graceful.requested:
+                    interrupted = True
+                    break
+            if interrupted:
+                graceful.stopped = stopped = True
+                break
             if self.callback is not None:
                 self.callback(epoch, epoch_loss / rows_done, history)
             if stopped:
                 break
 
-        if stopped and epochs_run == 1:
+        if stopped and epochs_run == 1 and not interrupted:
             refuse_non_finite(X, order[rows_done:])  # rows no kernel read before the stop
         best_epoch = epoch_offset + epochs_run
         if watch and best["coef"] is not None:
@@ -268,8 +296,14 @@ class Trainer:
             best_epoch=best_epoch,
             best_val_loss=best["loss"],
             stopped_early=stopped,
+            interrupted=interrupted,
             history=history,
         )
+
+    def _batches_done(self, X):
+        """Steps the last kernel call took before it was stopped."""
+        raw = self.kernels.batches_done
+        return raw.sparse_epoch() if is_sparse(X) else raw.epoch()
 
     def _epoch(self, X, y, coef, intercept, part, lrs, sample_weight):
         """One kernel call: ``sparse_epoch`` for CSR X (no input_scale), else ``epoch``; the

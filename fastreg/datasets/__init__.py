@@ -36,22 +36,53 @@ Temporary files (downloads, uncompressed copies, records, dataset files being wr
 named, and those of killed processes removed, by the package's one rule: :mod:`fastreg._litter`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from ..exceptions import DataNotFoundError, DatasetError, DownloadError
-from ._dataset_file import DatasetFile, open_dataset
-from ._dataset_writer import DatasetWriter, write_dataset
-from ._fetch import default_cache_dir
-from ._idx import read_idx, write_idx
-from ._load import DatasetArrays, load_dataset, load_fashion_mnist, load_mnist
-from ._prepare import (
-    Prepared,
-    Split,
-    Standardizer,
-    binary_subset,
-    flatten,
-    prepare,
-    scale_pixels,
-    train_val_split,
-)
+
+if TYPE_CHECKING:  # imported on first use at run time (__getattr__); typed for checkers
+    from ._dataset_file import DatasetFile, open_dataset
+    from ._dataset_writer import DatasetWriter, write_dataset
+    from ._fetch import default_cache_dir
+    from ._idx import read_idx, write_idx
+    from ._load import DatasetArrays, load_dataset, load_fashion_mnist, load_mnist
+    from ._prepare import (
+        Prepared,
+        Split,
+        Standardizer,
+        binary_subset,
+        flatten,
+        prepare,
+        scale_pixels,
+        train_val_split,
+    )
+
+# Each name is imported from its module on first use, so that `fastreg --help` (which needs
+# only the registry of data sets) does not import the downloader, its HTTP client and the rest.
+_LAZY = {
+    "DatasetFile": "._dataset_file",
+    "open_dataset": "._dataset_file",
+    "DatasetWriter": "._dataset_writer",
+    "write_dataset": "._dataset_writer",
+    "default_cache_dir": "._fetch",
+    "read_idx": "._idx",
+    "write_idx": "._idx",
+    "DatasetArrays": "._load",
+    "load_dataset": "._load",
+    "load_fashion_mnist": "._load",
+    "load_mnist": "._load",
+    "Prepared": "._prepare",
+    "Split": "._prepare",
+    "Standardizer": "._prepare",
+    "binary_subset": "._prepare",
+    "flatten": "._prepare",
+    "prepare": "._prepare",
+    "scale_pixels": "._prepare",
+    "train_val_split": "._prepare",
+}
 
 __all__ = [
     "DataNotFoundError",
@@ -77,3 +108,15 @@ __all__ = [
     "write_dataset",
     "write_idx",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

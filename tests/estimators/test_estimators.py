@@ -614,8 +614,11 @@ def test_verbose_prints_epochs(backend, capsys):
         assert "val loss 0." in line and "val accuracy " in line
 
 
-def test_verbose_bar(backend, capsys):
+def test_verbose_bar(backend, monkeypatch, capsys):
     pytest.importorskip("tqdm")
+    from fastreg import _progress
+
+    monkeypatch.setattr(_progress, "_draws_in_place", lambda file: True)  # as on a terminal
     X, y = blobs(k=2)
     LogisticRegression(
         backend=backend.name, verbose=1, max_epochs=4, patience=50, random_state=0

@@ -159,6 +159,7 @@ def test_persistence_imports_no_estimator():
 #: The dialect layer (docs/ARCHITECTURE.md): checks every layer above may use; they import
 #: nothing of fastreg but each other.
 DIALECT = {
+    "fastreg._parameters",
     "fastreg._validation",
     "fastreg.exceptions",
     "fastreg._version",

@@ -352,8 +352,9 @@ def test_progress_plain_lines(backend, capsys):
     assert out[-1].startswith("LogisticRegression: early stop after epoch 2, best epoch ")
 
 
-def test_progress_uses_tqdm_when_installed(capsys):
+def test_progress_uses_tqdm_when_installed(monkeypatch, capsys):
     pytest.importorskip("tqdm")
+    monkeypatch.setattr(_progress, "_draws_in_place", lambda file: True)  # as on a terminal
     progress = EpochProgress(3, verbose=1, desc="Softmax")
     assert progress.bar is not None
     hist = {"val_loss": [0.5], "val_accuracy": [0.875], "learning_rate": [0.1]}
@@ -362,6 +363,26 @@ def test_progress_uses_tqdm_when_installed(capsys):
     progress.close()
     err = capsys.readouterr().err
     assert "Softmax" in err and "3/3" in err and "val_acc=0.8750" in err and "loss=0.2500" in err
+
+
+def test_progress_is_lines_when_stderr_is_not_a_terminal(capsys):
+    """A log file or a pipe gets one line per epoch, never redraws joined by carriage returns,
+    also with tqdm installed (capsys's stderr is not a terminal)."""
+    pytest.importorskip("tqdm")
+    progress = EpochProgress(2, verbose=1, desc="fit")
+    assert progress.bar is None
+    for epoch in (1, 2):
+        progress.epoch_end(
+            epoch, 0.3, {"val_loss": [], "val_accuracy": [], "learning_rate": [0.5]}
+        )
+    progress.close("early stop")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines() == [
+        "fit epoch 1/2: train loss 0.3000, val loss -, val accuracy -, lr 0.5",
+        "fit epoch 2/2: train loss 0.3000, val loss -, val accuracy -, lr 0.5",
+        "fit: early stop",
+    ]
 
 
 def test_progress_falls_back_to_lines_without_tqdm(monkeypatch, capsys):
