@@ -1,17 +1,26 @@
-"""The command line: ``fastreg train`` runs an experiment, ``fastreg evaluate`` scores a model.
+"""The command line: train, sweep, compare, evaluate and predict.
 
 ::
 
     fastreg train --task binary                 # the digits 2 (label 1) vs 3 (label 0)
     fastreg train --task softmax --epochs 20    # all ten classes
+    fastreg train --data my.csv --target label  # your own data
+    fastreg sweep --l2 0 0.01 0.1 --task softmax --out runs/l2
+    fastreg compare runs/a runs/b
     fastreg evaluate runs/softmax-<timestamp>/model.npz
+    fastreg predict runs/softmax-<timestamp>/model.npz new.npy --proba
 
-Modules: ``parser`` (the options, typed by the parameter table of :mod:`fastreg._validation`),
-``train`` and ``evaluate`` (one subcommand each), ``report`` (the run folder's files, the
-printed summary), ``run_folder`` (the output folder, written as a temporary sibling and
-renamed when complete), ``errors`` (exit statuses, and library exceptions turned into messages from
-their structured fields). Data set names, titles and class names come from the dataset
-registry (:mod:`fastreg.datasets._registry`).
+Modules: ``parser`` (the commands and their options, typed by the parameter table of
+:mod:`fastreg._parameters`; a command's module is imported only when it runs, so ``--help``
+and ``--version`` import no NumPy), one module per command (``train``, ``sweep``, ``compare``,
+``evaluate``, ``predict``), ``training_data`` (the data of a run: a built-in data set or a
+file of ``data_files`` / ``csv_rows``, split once), ``input_chunks`` (``predict``'s input, in
+blocks), ``report`` (the run folder's files, the printed summary), ``html_report`` and
+``html_parts`` (``report.html``), ``summary`` and ``overlays`` (a sweep's or comparison's
+summary and pictures), ``run_folder`` (the output folder, written as a temporary sibling and
+renamed when complete), ``interrupt`` (Ctrl-C), ``names`` (titles and class names, from the
+dataset registry), ``errors`` (exit statuses, and library exceptions turned into messages from
+their structured fields).
 
 Errors never end in a traceback: a bad argument prints one line and exits with status 2, a
 runtime failure (data not found, output folder not writable, training diverged, not a model
@@ -22,13 +31,13 @@ With :mod:`fastreg._progress` (the progress bar) this package is the only code t
 """
 
 import contextlib
+import importlib
 import logging
 import sys
 import warnings
 
-from . import evaluate, train
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, UsageError
-from .parser import build_parser, parse_args
+from .parser import RUNNERS, build_parser, parse_args
 
 __all__ = [
     "EXIT_FAILURE",
@@ -50,8 +59,10 @@ def main(argv=None):
         warnings.showwarning = _show_warning
         try:
             args = parse_args(argv)
-            # looked up at call time, so that a test can replace a command
-            command = {"train": train.run_train, "evaluate": evaluate.run_evaluate}[args.command]
+            # imported for the command run (the others stay unloaded), and looked up at call
+            # time, so that a test can replace a command
+            module, function = RUNNERS[args.command]
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
             status = command(args, argv)
             sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
             return status

@@ -173,3 +173,14 @@ def _concerns(folder, filename):
         return False
     path, folder = Path(os.fsdecode(filename)).absolute(), Path(folder).absolute()
     return path == folder or path in folder.parents or folder in path.parents
+
+
+def refuse(path, what, expected):
+    """Raise the one-line error of a bad file: ``<path>: <what>; expected <expected>``."""
+    raise CLIError(f"{path}: {what}; expected {expected}")
+
+
+def check_feature_count(path, d, n_features):
+    """Refuse input of ``d`` features for a model trained on ``n_features``."""
+    if d != n_features:
+        refuse(path, f"{d} features", f"{n_features}, the number the model was trained on")

@@ -12,30 +12,56 @@ from pathlib import Path
 
 import numpy as np
 
+from .._parameters import BACKEND_NAMES, cli_flag
 from ..datasets._registry import DATASETS, DEFAULT_DATASET, get_spec
-from . import report
+from . import names, report
+from .arg_types import class_index
 from .errors import EXIT_OK, CLIError, UsageError, check_backend, load_data
+from .parser import add_data_options
 
 PROG = "fastreg evaluate"
 
 
+def add_parser(sub, common):
+    """The ``evaluate`` subcommand and its options."""
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="report the test accuracy and confusion matrix of a saved model",
+        description="Score a model saved by `fastreg train` (or model.save) on the test set "
+        "and print its accuracy and confusion matrix. The data set and, for a "
+        "binary model, its two classes are read from the metrics.json next to the "
+        "model unless given here.",
+    )
+    evaluate.add_argument(
+        "model", metavar="MODEL.npz", help="the model file, or a run folder holding model.npz"
+    )
+    evaluate.add_argument(
+        "--digits",
+        nargs=2,
+        type=class_index,
+        metavar=("POS", "NEG"),
+        default=None,
+        help="the two classes a binary model separates (POS is label 1)",
+    )
+    add_data_options(
+        evaluate,
+        "the test set to score on (default: the one in the run's "
+        f"metrics.json, else {DEFAULT_DATASET})",
+    )
+    evaluate.add_argument(
+        cli_flag("backend"),
+        dest="backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="kernels to predict with (default: the model's setting)",
+    )
+    return evaluate
+
+
 def run_evaluate(args, argv=()):
     """The ``evaluate`` subcommand; returns the exit status."""
-    from ..linear_model import load
-
-    path = Path(args.model).expanduser()
-    if path.is_dir():
-        path = path / "model.npz"
-    try:
-        model = load(path)
-    except FileNotFoundError as exc:
-        raise CLIError(
-            f"{exc}; pass the model.npz written by `fastreg train` (or its run folder)"
-        ) from exc
-    except ValueError as exc:  # not a model file (InvalidParameterError, a ValueError)
-        raise CLIError(str(exc)) from exc
-    except OSError as exc:
-        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    model, path = load_model(args.model)
     if args.backend is not None:
         model.set_params(backend=args.backend)
     check_backend(model.backend)
@@ -78,10 +104,30 @@ def run_evaluate(args, argv=()):
         digits,
         scores(model, X_test, y_test),
         confusion(model, X_test, y_test),
-        report.class_names(spec.name, digits),
+        names.registry_class_names(spec.name, digits),
         note=note,
     )
     return EXIT_OK
+
+
+def load_model(text):
+    """The model of ``MODEL.npz`` (or of the run folder ``text``) and its path; CLIError with
+    what to pass when it is not a model file (``evaluate`` and ``predict``)."""
+    from ..linear_model import load
+
+    path = Path(text).expanduser()
+    if path.is_dir():
+        path = path / "model.npz"
+    try:
+        return load(path), path
+    except FileNotFoundError as exc:
+        raise CLIError(
+            f"{exc}; pass the model.npz written by `fastreg train` (or its run folder)"
+        ) from exc
+    except ValueError as exc:  # not a model file (InvalidParameterError, a ValueError)
+        raise CLIError(str(exc)) from exc
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _digits(args, model, record, read):
@@ -94,7 +140,7 @@ def _digits(args, model, record, read):
                 prog=PROG,
             )
         return None
-    digits = tuple(args.digits) if args.digits is not None else report.digits_of(record)
+    digits = tuple(args.digits) if args.digits is not None else names.digits_of(record)
     if args.digits is None and digits is not None:
         read.append("classes")
     if digits is None:

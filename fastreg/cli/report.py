@@ -1,8 +1,7 @@
-"""What a run leaves behind: history.csv, metrics.json, model.npz, the
-pictures, and the text printed at the end of ``train`` and by ``evaluate``.
+"""What a run leaves behind: history.csv, metrics.json, model.npz, the pictures and
+report.html, and the text printed at the end of ``train`` and by ``evaluate``.
 
-Names shown to the user (the data set's title, its class names) come from the dataset
-registry, :mod:`fastreg.datasets._registry`; nothing here spells a data set.
+Names shown to the user (the data's title, its class names) come from :mod:`.names`.
 """
 
 import csv
@@ -17,62 +16,39 @@ import numpy as np
 
 from ..datasets._registry import get_spec
 from .errors import CLIError
+from .names import pair_label, run_label
 from .parser import TASKS
 from .run_folder import RUN_FILES  # noqa: F401 - the names a run folder holds
 
+#: the pictures of a run: curves always, the weight images when a row is an image
 PICTURES = ("loss.png", "accuracy.png", "weights.png")
-
-
-# --------------------------------------------------------------------------- names
-def task_label(dataset, digits):
-    """ "<title> (10 classes)", or "<title> 2 (label 1) vs 3 (label 0)" for a binary task."""
-    spec = get_spec(dataset)
-    if digits is None:
-        return f"{spec.title} ({spec.n_classes} classes)"
-    return f"{spec.title} {pair_label(dataset, digits)}"
-
-
-def pair_label(dataset, digits):
-    names = get_spec(dataset).class_names
-    return f"{names[digits[0]]} (label 1) vs {names[digits[1]]} (label 0)"
-
-
-def class_names(dataset, digits):
-    """Names of the model's classes in ``classes_`` order (binary: label 0, then label 1)."""
-    names = get_spec(dataset).class_names
-    if digits is None:
-        return list(names)
-    return [names[digits[1]], names[digits[0]]]
-
-
-def weights_title(dataset, digits):
-    """The title of a binary model's weight image (None for a multi-class grid)."""
-    if digits is None:
-        return None
-    spec = get_spec(dataset)
-    pos, neg = spec.class_names[digits[0]], spec.class_names[digits[1]]
-    return f"Weights of {spec.title} {pos} vs {neg}\n(red: evidence for {pos}, blue: for {neg})"
-
-
-def digits_of(metrics):
-    """The (positive, negative) classes recorded in a run's metrics, or None."""
-    d = metrics.get("digits")
-    return None if d is None else (d["positive"], d["negative"])
 
 
 # --------------------------------------------------------------------------- run files
 def write_run(
-    out_dir, model, metrics, *, plots=True, class_names=None, weights_title=None, shown_as=None
+    out_dir,
+    model,
+    metrics,
+    *,
+    plots=True,
+    class_names=None,
+    weights_title=None,
+    image_shape=None,
+    shown_as=None,
 ):
-    """Write history.csv, metrics.json, model.npz and the pictures; return the names written.
+    """Write history.csv, metrics.json, model.npz, the pictures and report.html; return the
+    names written.
 
     ``out_dir`` is the temporary folder of :meth:`.run_folder.RunFolder.writing`; errors name
     ``shown_as`` (the final ``--out``) instead, and say that nothing was kept.
 
     ``class_names`` label the weight images of a multi-class model (a binary model's single
-    image is described by ``weights_title``). Without matplotlib the pictures are skipped with
-    one warning saying how to get them.
+    image is described by ``weights_title``); the weights are drawn as images of
+    ``image_shape`` (H, W) only when one is given. Without matplotlib the pictures are skipped
+    with one warning saying how to get them.
     """
+    from .html_report import write_run_report
+
     out_dir = Path(out_dir)
     written = []
     try:
@@ -83,7 +59,8 @@ def write_run(
         model.save(out_dir / "model.npz")
         written.append("model.npz")
         if plots:
-            written += _draw(out_dir, model, metrics, class_names, weights_title)
+            written += _draw(out_dir, model, metrics, class_names, weights_title, image_shape)
+        written.append(write_run_report(out_dir, metrics))
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename and shown_as is None else ""
         raise CLIError(
@@ -95,23 +72,39 @@ def write_run(
     return written
 
 
-def _draw(out_dir, model, metrics, class_names, weights_title):
+def _draw(out_dir, model, metrics, class_names, weights_title, image_shape):
     from ..plots import PlotsUnavailable, plot_accuracy, plot_loss, plot_weights
 
+    # no curves when no check was made (a Ctrl-C before the first one): nothing to draw
+    drawn = list(PICTURES[:2]) if model.history_.get("step") else []
     try:
-        label = f"{get_spec(metrics['dataset']).title}, {TASKS[metrics['task']]}"
+        label = f"{metrics['data']['title']}, {TASKS[metrics['task']]}"
         best = kept_step(model.history_, metrics["params"].get("early_stopping", False))
-        plot_loss(model.history_, out_dir / "loss.png", title=f"Loss ({label})", best_step=best)
-        plot_accuracy(
-            model.history_, out_dir / "accuracy.png", title=f"Accuracy ({label})", best_step=best
-        )
-        coef = model.coef_
-        names = class_names if coef.shape[0] > 1 else None
-        plot_weights(coef, out_dir / "weights.png", class_names=names, title=weights_title)
+        if drawn:
+            plot_loss(
+                model.history_, out_dir / "loss.png", title=f"Loss ({label})", best_step=best
+            )
+            plot_accuracy(
+                model.history_,
+                out_dir / "accuracy.png",
+                title=f"Accuracy ({label})",
+                best_step=best,
+            )
+        if image_shape is not None:
+            coef = model.coef_
+            names = class_names if coef.shape[0] > 1 else None
+            plot_weights(
+                coef,
+                out_dir / "weights.png",
+                class_names=names,
+                title=weights_title,
+                image_shape=tuple(image_shape),
+            )
+            drawn.append(PICTURES[2])
     except PlotsUnavailable as exc:
         warnings.warn(str(exc), stacklevel=2)
         return []
-    return list(PICTURES)
+    return drawn
 
 
 def kept_step(history, early_stopping):
@@ -187,9 +180,11 @@ def print_summary(metrics, out_dir, written):
         if m["params"].get("early_stopping")
         else "no early stopping"
     )
+    if m.get("interrupted"):
+        stop = f"interrupted by Ctrl-C; {stop}"
     lines = [
         "",
-        f"{TASKS[m['task']]} on {task_label(m['dataset'], digits_of(m))}",
+        f"{TASKS[m['task']]} on {run_label(m)}",
         f"  backend     {m['backend']}, {m['dtype']}",
         f"  epochs      {m['epochs_run']} run, best epoch {m['best_epoch']} ({stop})",
         f"  wall time   {m['wall_time_s']:.2f} s training ({m['seconds_per_epoch']:.3f} s per "
@@ -198,8 +193,14 @@ def print_summary(metrics, out_dir, written):
     ]
     for part in ("train", "validation", "test"):
         s = m[part]
-        lines.append(f"  {part:<12}{loss_text(s['loss']):>8}  {100 * s['accuracy']:>8.2f}%")
+        if s is None:
+            why = "--val-fraction 0" if part == "validation" else "the data has no test set"
+            lines.append(f"  {part:<12}{'-':>8}  {'-':>9}  ({why})")
+        else:
+            lines.append(f"  {part:<12}{loss_text(s['loss']):>8}  {100 * s['accuracy']:>8.2f}%")
     lines.append(f"  wrote       {out_dir}{os.sep}: {', '.join(written)}")
+    if m.get("interrupted"):
+        lines.append("  interrupted: the model holds the best weights so far")
     print("\n".join(lines), flush=True)
 
 

@@ -31,7 +31,15 @@ from .. import _litter
 from .errors import CLIError
 
 #: Everything ``train`` writes; an --out folder holding only these is an earlier run.
-RUN_FILES = ("history.csv", "metrics.json", "model.npz", "loss.png", "accuracy.png", "weights.png")
+RUN_FILES = (
+    "history.csv",
+    "metrics.json",
+    "model.npz",
+    "loss.png",
+    "accuracy.png",
+    "weights.png",
+    "report.html",
+)
 #: The suffixes of the temporary folders: a run being written, a replaced run on its way out.
 TEMP_SUFFIXES = (".run", ".old")
 
@@ -154,13 +162,14 @@ def _sigint_deferred():
         raise KeyboardInterrupt
 
 
-def prepare_out_dir(out, task, *, overwrite=False, now=None):
+def prepare_out_dir(out, task, *, overwrite=False, now=None, holds=None):
     """Check ``--out`` and prove its parent writable, before any work is done; return a
     :class:`RunFolder`. Nothing is created but missing parent folders.
 
     ``out`` None means ``runs/<task>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... appended when that
     exists). A given folder may exist empty; one holding an earlier run (only the files
-    ``train`` writes) is replaced with ``overwrite``; a folder holding anything else, a file,
+    ``train`` writes, or the entries ``holds(name)`` accepts: a sweep's) is replaced with
+    ``overwrite``; a folder holding anything else, a file,
     the current folder or one of its parents, and an empty or blank name, are refused.
     """
     unique = out is None
@@ -171,7 +180,7 @@ def prepare_out_dir(out, task, *, overwrite=False, now=None):
         if not str(out).strip():
             raise CLIError("--out is empty: name the output folder, e.g. --out runs/first")
         path = Path(out).expanduser()
-    replace = _check_existing(path, overwrite)
+    replace = _check_existing(path, overwrite, holds or RUN_FILES.__contains__)
     parent = path.absolute().parent
     missing = [p for p in [parent, *parent.parents] if not p.exists()]
     blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
@@ -199,7 +208,7 @@ def prepare_out_dir(out, task, *, overwrite=False, now=None):
     return RunFolder(path, replace=replace, unique=unique, made_parents=reversed(missing))
 
 
-def _check_existing(path, overwrite):
+def _check_existing(path, overwrite, holds):
     """Whether ``path`` holds an earlier run to replace; CLIError when it cannot be used."""
     cwd = Path.cwd().resolve()
     if path.exists() and (path.resolve() == cwd or path.resolve() in cwd.parents):
@@ -216,7 +225,7 @@ def _check_existing(path, overwrite):
     names = sorted(os.listdir(path))
     if not names:
         return False
-    others = [n for n in names if n not in RUN_FILES]
+    others = [n for n in names if not holds(n)]
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         raise CLIError(

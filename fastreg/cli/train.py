@@ -18,11 +18,11 @@ import time
 import numpy as np
 
 from .._version import __version__
-from ..datasets._registry import DEFAULT_DATASET, get_spec
-from . import report, run_folder
-from .errors import EXIT_OK, CLIError, UsageError, check_backend, load_data, option
+from . import names, report, run_folder
+from .errors import EXIT_OK, CLIError, UsageError, check_backend, option
 from .evaluate import confusion, scores
-from .parser import DEFAULT_DIGITS, TASKS, estimator_params
+from .parser import TASKS, estimator_params
+from .training_data import load_training_data
 
 PROG = "fastreg train"
 
@@ -30,70 +30,13 @@ PROG = "fastreg train"
 def run_train(args, argv=()):
     """The ``train`` subcommand; returns the exit status."""
     started = time.perf_counter()
-    spec = get_spec(args.dataset or DEFAULT_DATASET)
-    digits = _check_digits(args, spec)
-    model = make_model(args)
-    _check_schedule(model)
-    check_backend(model.backend)
-    folder = run_folder.prepare_out_dir(args.out, args.task, overwrite=args.overwrite)
+    check_model_options(args)
+    folder = run_folder.prepare_out_dir(args.out, args.task or "train", overwrite=args.overwrite)
     try:
-        X_train, y_train, X_test, y_test = load_data(
-            spec, args.data_dir, args.no_download, no_verify=args.no_verify
+        data = load_training_data(args)
+        metrics, written = train_one(
+            args, argv, data, folder, started=started, show_progress=not args.no_progress
         )
-        from ..datasets import binary_subset, flatten, train_val_split
-
-        if digits is not None:
-            X_train, y_train = binary_subset(X_train, y_train, *digits)
-            X_test, y_test = binary_subset(X_test, y_test, *digits)
-        X_fit, X_val, y_fit, y_val = train_val_split(
-            flatten(X_train),
-            y_train,
-            args.val_fraction,
-            stratify=True,
-            random_state=args.random_state,
-        )
-        X_test = flatten(X_test)
-
-        if not args.no_progress:  # import the progress bar before the clock starts
-            with contextlib.suppress(ImportError):
-                import tqdm.auto  # noqa: F401
-        print(
-            f"training {TASKS[args.task]} on {report.task_label(spec.name, digits)}: "
-            f"{len(y_fit)} train / {len(y_val)} validation images",
-            flush=True,
-        )
-        fit_start = time.perf_counter()
-        _fit(model, X_fit, y_fit, X_val, y_val)
-        fit_seconds = time.perf_counter() - fit_start
-
-        part_scores = {
-            "train": scores(model, X_fit, y_fit),
-            "validation": scores(model, X_val, y_val),
-            "test": scores(model, X_test, y_test),  # the only use of the test set
-        }
-        cm = confusion(model, X_test, y_test)
-        metrics = metrics_record(
-            args,
-            argv,
-            spec.name,
-            digits,
-            model,
-            part_scores,
-            cm,
-            sizes=(len(y_fit), len(y_val), len(y_test)),
-            fit_seconds=fit_seconds,
-            total_seconds=time.perf_counter() - started,
-        )
-        with folder.writing() as temp:  # renamed to --out when complete, else removed
-            written = report.write_run(
-                temp,
-                model,
-                metrics,
-                plots=not args.no_plots,
-                class_names=report.class_names(spec.name, digits),
-                weights_title=report.weights_title(spec.name, digits),
-                shown_as=folder.path,
-            )
     except BaseException:
         folder.abandon()
         raise
@@ -101,33 +44,83 @@ def run_train(args, argv=()):
     return EXIT_OK
 
 
-def _check_digits(args, spec):
-    """The (positive, negative) classes of --task binary (None for softmax), checked."""
-    if args.task == "softmax":
-        if args.digits is not None:
-            raise UsageError(
-                "--digits applies to --task binary only (softmax regression uses all classes)",
-                prog=PROG,
-            )
-        return None
-    digits = tuple(args.digits) if args.digits is not None else DEFAULT_DIGITS
-    if digits[0] == digits[1]:
-        raise UsageError(f"--digits needs two different classes, got {digits[0]} twice", prog=PROG)
-    if max(digits) >= spec.n_classes:
-        raise UsageError(
-            f"--digits: {spec.title} has the classes 0..{spec.n_classes - 1}, got {max(digits)}",
-            prog=PROG,
+def check_model_options(args):
+    """The options checked before any data is read: the schedule and the backend."""
+    model = make_model(args, task=args.task or "binary")
+    _check_schedule(model)
+    check_backend(model.backend)
+
+
+def train_one(args, argv, data, folder, *, started=None, show_progress=True):
+    """Train one model on ``data`` (a :class:`.training_data.TrainingData`) with the options
+    ``args``, write its complete run into ``folder`` (a :class:`.run_folder.RunFolder`, or a
+    path: a new folder), and return ``(metrics, written)``.
+
+    The first Ctrl-C stops training after the current batch and the run is written with the
+    best weights so far, marked ``"interrupted": true``; a second one aborts and nothing is
+    written (:mod:`.interrupt`). CLIError when training diverged or the folder cannot be
+    written (nothing is left).
+    """
+    from .interrupt import graceful_interrupts
+
+    started = time.perf_counter() if started is None else started
+    if not isinstance(folder, run_folder.RunFolder):
+        folder = run_folder.prepare_out_dir(folder, data.task)
+    model = make_model(args, task=data.task, input_scale=data.input_scale, verbose=show_progress)
+    if show_progress:  # import the progress bar before the clock starts
+        with contextlib.suppress(ImportError):
+            import tqdm.auto  # noqa: F401
+    n_fit, n_val, _ = data.sizes()
+    validation = f"{n_val} validation" if n_val else "no validation (--val-fraction 0)"
+    print(
+        f"training {TASKS[data.task]} on {names.data_label(data)}: "
+        f"{n_fit} train / {validation} rows",
+        flush=True,
+    )
+    with graceful_interrupts() as stop:
+        fit_start = time.perf_counter()
+        _fit(model, data)
+        fit_seconds = time.perf_counter() - fit_start
+        part_scores = {
+            "train": scores(model, data.X_fit, data.y_fit),
+            "validation": None if data.X_val is None else scores(model, data.X_val, data.y_val),
+            # the only use of the test set
+            "test": None if data.X_test is None else scores(model, data.X_test, data.y_test),
+        }
+        cm = None if data.X_test is None else confusion(model, data.X_test, data.y_test)
+        metrics = metrics_record(
+            args,
+            argv,
+            data,
+            model,
+            part_scores,
+            cm,
+            fit_seconds=fit_seconds,
+            total_seconds=time.perf_counter() - started,
+            interrupted=stop.stopped,
         )
-    return digits
+        with folder.writing() as temp:  # renamed to --out when complete, else removed
+            written = report.write_run(
+                temp,
+                model,
+                metrics,
+                plots=not args.no_plots,
+                class_names=metrics["class_names"],
+                weights_title=names.weights_title(data),
+                image_shape=data.image_shape,
+                shown_as=folder.path,
+            )
+    return metrics, written
 
 
-def make_model(args):
-    """The estimator of ``--task`` with the parameters given on the command line (the
-    estimator's defaults for the others); pixels are scaled to [0, 1] by the kernels."""
+def make_model(args, *, task, input_scale=1 / 255, verbose=False):
+    """The estimator of ``task`` with the parameters given on the command line (the
+    estimator's defaults for the others); ``input_scale`` 1/255 scales the built-in data
+    sets' pixels to [0, 1] in the kernels."""
     from ..linear_model import LogisticRegression, SoftmaxRegression
 
-    cls = LogisticRegression if args.task == "binary" else SoftmaxRegression
-    return cls(**estimator_params(args), input_scale=1 / 255, verbose=0 if args.no_progress else 1)
+    cls = LogisticRegression if task == "binary" else SoftmaxRegression
+    return cls(**estimator_params(args), input_scale=input_scale, verbose=int(verbose))
 
 
 def _check_schedule(model):
@@ -150,11 +143,14 @@ def _check_schedule(model):
         raise UsageError(f"{where}{exc.reason}", prog=PROG) from exc
 
 
-def _fit(model, X_fit, y_fit, X_val, y_val):
+def _fit(model, data):
     from ..exceptions import TrainingDivergedError
 
     try:
-        model.fit(X_fit, y_fit, X_val=X_val, y_val=y_val)
+        if data.X_val is None:
+            model.fit(data.X_fit, data.y_fit)
+        else:
+            model.fit(data.X_fit, data.y_fit, X_val=data.X_val, y_val=data.y_val)
     except TrainingDivergedError as exc:
         # the error's learning_rate is an explicit rate to compare with, also under "auto"
         rate = exc.learning_rate if exc.learning_rate is not None else model.learning_rate
@@ -166,28 +162,34 @@ def _fit(model, X_fit, y_fit, X_val, y_val):
 
 
 def metrics_record(
-    args, argv, dataset, digits, model, scores, cm, *, sizes, fit_seconds, total_seconds
+    args, argv, data, model, scores, cm, *, fit_seconds, total_seconds, interrupted=False
 ):
     """Everything metrics.json records about a run: command, data, parameters, results,
-    timing and machine."""
+    timing and machine. ``validation`` / ``test`` (and the confusion matrix) are null when
+    the run had no validation set (--val-fraction 0) or its data no test set."""
     epochs = int(model.n_iter_)
     params = {
         k: v
         for k, v in model.get_params(deep=False).items()
         if v is None or isinstance(v, (bool, int, float, str, np.dtype))
     }
+    n_fit, n_val, n_test = data.sizes()
+    digits = data.digits
     return {
         "fastreg_version": __version__,
         "command": "fastreg " + " ".join(argv),
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "task": args.task,
+        "task": data.task,
         "estimator": type(model).__name__,
-        "dataset": dataset,
+        "dataset": data.dataset,
+        "data": data.source,
         "digits": None if digits is None else {"positive": digits[0], "negative": digits[1]},
-        "class_names": report.class_names(dataset, digits),
-        "n_train": sizes[0],
-        "n_validation": sizes[1],
-        "n_test": sizes[2],
+        "class_names": names.class_names(data, model.classes_),
+        "image_shape": None if data.image_shape is None else list(data.image_shape),
+        "n_train": n_fit,
+        "n_validation": n_val,
+        "n_test": n_test,
+        "n_features": int(model.n_features_in_),
         "val_fraction": args.val_fraction,
         "seed": args.random_state,
         "backend": model.backend_,
@@ -197,14 +199,16 @@ def metrics_record(
         "epochs_run": epochs,
         "best_epoch": int(model.best_epoch_),
         "stopped_early": bool(model.early_stopping and epochs < model.max_epochs),
+        "interrupted": bool(interrupted),
         "steps": int(model.t_),
+        "weight_norm_sq": float(np.sum(np.square(model.coef_, dtype=np.float64))),
         "wall_time_s": fit_seconds,
         "seconds_per_epoch": fit_seconds / max(epochs, 1),
         "total_time_s": total_seconds,
         "train": scores["train"],
         "validation": scores["validation"],
         "test": scores["test"],
-        "test_confusion_matrix": cm.tolist(),
+        "test_confusion_matrix": None if cm is None else cm.tolist(),
         "machine": {
             "platform": platform.platform(),
             "processor": _cpu_name(),

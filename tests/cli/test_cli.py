@@ -546,7 +546,8 @@ def test_evaluate_binary_needs_its_classes(mnist, tmp_path, capsys):
         == 0
     )
     metrics = json.loads((run / "metrics.json").read_text())
-    assert sorted(os.listdir(run)) == ["history.csv", "metrics.json", "model.npz"]  # --no-plots
+    # --no-plots: no PNG
+    assert sorted(os.listdir(run)) == ["history.csv", "metrics.json", "model.npz", "report.html"]
     capsys.readouterr()
     assert cli.main(["evaluate", str(run), "--no-download"]) == 0  # a run folder works too
     text = capsys.readouterr().out
@@ -649,6 +650,6 @@ def test_without_matplotlib_the_rest_is_written(mnist, tmp_path):
     assert "Traceback" not in proc.stderr
     warning = [line for line in error_lines(proc.stderr) if line.startswith("fastreg: warning:")]
     assert len(warning) == 1 and "pip install 'fastreg-sgd[plot]'" in warning[0]
-    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz"]
+    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz", "report.html"]
     assert "wrote" in proc.stdout and ".png" not in proc.stdout
     fastreg.load(out / "model.npz")

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from fastreg import _litter, cli
-from fastreg.cli import evaluate, run_folder, train
+from fastreg.cli import evaluate, run_folder, training_data
 from fastreg.exceptions import DataNotFoundError
+from helpers import cli_data
 
 
 def run_cli(*args, env=None, pre=""):
@@ -32,22 +33,8 @@ def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-SYNTHETIC = """
-import numpy as np
-from fastreg.datasets import DatasetArrays
-
-def synthetic(*args, **kwargs):
-    rng = np.random.default_rng(0)
-    def part(n):
-        y = (np.arange(n) % 10).astype(np.uint8)
-        X = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-        X[np.arange(n), y, :] = 255  # each class lights one row: learnable
-        return X, y
-    return DatasetArrays(*part(400), *part(100))
-"""
-namespace = {}
-exec(SYNTHETIC, namespace)
-synthetic = namespace["synthetic"]
+SYNTHETIC = cli_data.source(400, 100)
+synthetic = cli_data.synthetic_loader(400, 100)
 
 
 @pytest.fixture
@@ -59,7 +46,7 @@ def fake_data(monkeypatch):
         calls.append(kwargs)
         return synthetic()
 
-    monkeypatch.setattr(train, "load_data", load_data)
+    monkeypatch.setattr(training_data, "load_data", load_data)
     monkeypatch.setattr(evaluate, "load_data", load_data)
     return calls
 
@@ -131,13 +118,13 @@ def test_current_folder_is_refused(tmp_path, monkeypatch, capsys, fake_data):
 def test_run_appears_whole(tmp_path, capsys, fake_data):
     out = tmp_path / "deep" / "run"
     assert cli.main(quick(out)) == cli.EXIT_OK, capsys.readouterr().err
-    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz"]
+    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz", "report.html"]
     assert leftovers(out.parent) == []
     assert f"wrote       {out}{os.sep}" in capsys.readouterr().out
     empty = tmp_path / "empty"
     empty.mkdir()  # an existing empty folder takes the run
     assert cli.main(quick(empty)) == cli.EXIT_OK
-    assert sorted(os.listdir(empty)) == ["history.csv", "metrics.json", "model.npz"]
+    assert sorted(os.listdir(empty)) == ["history.csv", "metrics.json", "model.npz", "report.html"]
     assert leftovers(tmp_path) == []
 
 
@@ -215,7 +202,7 @@ def test_overwrite_replaces_at_the_end(tmp_path, capsys, fake_data):
     for name in ("metrics.json", "loss.png", "weights.png"):
         (out / name).write_text("old")
     assert cli.main(quick(out, "--overwrite")) == cli.EXIT_OK, capsys.readouterr().err
-    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz"]
+    assert sorted(os.listdir(out)) == ["history.csv", "metrics.json", "model.npz", "report.html"]
     assert json.loads((out / "metrics.json").read_text())["task"] == "binary"
     assert leftovers(tmp_path) == []
 
@@ -238,21 +225,30 @@ def test_failed_rename_puts_the_earlier_run_back(tmp_path, monkeypatch, capsys, 
     assert leftovers(tmp_path) == []
 
 
-def test_sigint_while_writing_leaves_no_half_folder(tmp_path):
-    """A real SIGINT in a real process, after history.csv and metrics.json were written."""
+@pytest.mark.parametrize("presses", [1, 2])
+def test_sigint_while_writing(tmp_path, presses):
+    """Real SIGINTs in a real process, after history.csv and metrics.json were written: a
+    first press once training is over changes nothing (the run is written whole); a second
+    one aborts, and nothing is left."""
     out = tmp_path / "run"
     pre = SYNTHETIC + (
         "import os, signal, time\n"
-        "from fastreg.cli import report, train\n"
-        "train.load_data = synthetic\n"
+        "from fastreg.cli import report, training_data\n"
+        "training_data.load_data = synthetic\n"
         "real = report.write_json\n"
         "def write_json(record, path):\n"
         "    real(record, path)\n"
-        "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    time.sleep(30)\n"
+        f"    for _ in range({presses}):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(0.2)\n"
         "report.write_json = write_json\n"
     )
     proc = run_cli(*quick(out), pre=pre)
+    if presses == 1:
+        assert proc.returncode == cli.EXIT_OK, proc.stderr
+        assert "report.html" in os.listdir(out)
+        assert json.loads((out / "metrics.json").read_text())["interrupted"] is False
+        return
     assert proc.returncode == cli.EXIT_INTERRUPTED, proc.stderr
     assert error_lines(proc.stderr) == ["fastreg: error: interrupted"]
     assert os.listdir(tmp_path) == []

@@ -8,14 +8,16 @@ data set names, titles and class names: a changed or added registry entry shows 
 and the CLI's source spells none of them.
 """
 
+import argparse
 import dataclasses
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from fastreg import cli, datasets
-from fastreg.cli import errors, parser, report
+from fastreg.cli import errors, names, parser
 from fastreg.datasets import _registry
 from fastreg.exceptions import (
     DataNotFoundError,
@@ -168,7 +170,7 @@ def test_divergence_message_from_the_exceptions_fields():
             )
 
     with pytest.raises(cli.CLIError) as info:
-        train._fit(Diverging(), None, None, None, None)
+        train._fit(Diverging(), SimpleNamespace(X_fit=None, y_fit=None, X_val=None))
     assert str(info.value) == (
         "Training diverged in epoch 3 (loss nan). Pass a smaller --lr "
         "(e.g. --lr 0.05); nothing was written."
@@ -228,13 +230,12 @@ def test_titles_and_class_names_come_from_the_registry(monkeypatch, capsys):
     )
     monkeypatch.setitem(_registry.DATASETS, "mnist", digits)
     assert (
-        report.task_label("mnist", (2, 3)) == "Handwritten digits two (label 1) vs three (label 0)"
+        names.task_label("mnist", (2, 3)) == "Handwritten digits two (label 1) vs three (label 0)"
     )
-    assert report.task_label("mnist", None) == "Handwritten digits (10 classes)"
-    assert report.class_names("mnist", (2, 3)) == ["three", "two"]
-    assert report.weights_title("mnist", (7, 1)).startswith(
-        "Weights of Handwritten digits seven vs one"
-    )
+    assert names.task_label("mnist", None) == "Handwritten digits (10 classes)"
+    assert names.registry_class_names("mnist", (2, 3)) == ["three", "two"]
+    data = SimpleNamespace(task="binary", dataset="mnist", digits=(7, 1))
+    assert names.weights_title(data).startswith("Weights of Handwritten digits seven vs one")
 
 
 def test_a_new_registry_entry_is_offered_and_named(monkeypatch, tmp_path, capsys):
@@ -266,7 +267,10 @@ def test_option_types_are_the_parameter_tables(monkeypatch):
             assert tuple(action.choices) == spec.choices
         elif spec.kind != "bool":
             assert action.type.__name__ == name  # argparse_type(name)
-    assert actions["val_fraction"].type.__name__ == "validation_fraction"
+    # the table's (0, 1), and 0 for "no validation set"
+    assert actions["val_fraction"].type("0.25") == 0.25 and actions["val_fraction"].type("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError, match=r"must be a real number in \(0, 1\)"):
+        actions["val_fraction"].type("1")
 
 
 def _train_parser():

@@ -6,4 +6,5 @@
 ``interrupts``  epochs cut short (a signal handler's exception, a non-finite batch) leave the
                 weights of whole batches: for the dense and the sparse epoch tests
 ``refusals``    every backend refuses a bad kernel input with the same error
+``cli_data``    a learnable synthetic image set standing in for MNIST in the CLI tests
 """
