@@ -229,7 +229,7 @@ def test_diverged_value_is_a_row_not_the_end(tmp_path, capsys, fake_data):
     assert [r["status"] for r in rows] == ["complete", "failed"]
     assert rows[1]["run"] == "" and "--lr" in rows[1]["note"]
     assert sorted(n for n in os.listdir(out) if "=" in n) == ["lr=0.5"]
-    assert cli.main(quick(tmp_path / "none", "--lr", "1e37", "1e38")) == cli.EXIT_FAILURE
+    assert cli.main(quick(tmp_path / "none", "--lr", "1e38", "3e38")) == cli.EXIT_FAILURE
     assert "every value of the sweep failed" in capsys.readouterr().err
     assert not (tmp_path / "none").exists() and leftovers(tmp_path) == []
 
