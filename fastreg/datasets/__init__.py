@@ -38,9 +38,9 @@ named, and those of killed processes removed, by the package's one rule: :mod:`f
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ..exceptions import DataNotFoundError, DatasetError, DownloadError
 
 if TYPE_CHECKING:  # imported on first use at run time (__getattr__); typed for checkers
@@ -110,13 +110,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(globals(), _LAZY, __all__)

@@ -160,6 +160,7 @@ def test_persistence_imports_no_estimator():
 #: nothing of fastreg but each other.
 DIALECT = {
     "fastreg._parameters",
+    "fastreg._lazy",
     "fastreg._validation",
     "fastreg.exceptions",
     "fastreg._version",
