@@ -53,8 +53,7 @@ class EpochProgress:
         self.desc = desc
         self.file = sys.stderr if file is None else file
         self.bar = None
-        stream = sys.stderr if file is None else file
-        tqdm = _tqdm() if verbose == 1 and _draws_in_place(stream) else None
+        tqdm = _tqdm() if verbose == 1 and _draws_in_place(self.file) else None
         if tqdm is not None:
             self.bar = tqdm(
                 total=self.total,
