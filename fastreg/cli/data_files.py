@@ -14,6 +14,9 @@ The kind of file comes from its name (:data:`SUFFIXES`, case-insensitive):
 ``.svm .svmlight .libsvm``    svmlight / libsvm text, read by scikit-learn's
                               ``load_svmlight_file`` (indices one-based unless an index 0
                               appears, as its ``zero_based="auto"``); X is a float64 CSR matrix
+``.zarr`` (a folder holding   a zarr store of :func:`fastreg.datasets.write_zarr`, checked by
+zarr.json, whatever its name) :func:`fastreg.datasets.open_zarr`, read whole chunk by chunk
+                              (a store larger than memory is refused first); as .frd. Needs zarr
 
 Labels are returned as read: integers stay integers, floats that are all whole numbers become
 integers (``1.0`` -> ``1``), other floats stay floats, text stays text. Every file is a
@@ -43,7 +46,9 @@ SUFFIXES = {
     ".svm": "svmlight",
     ".svmlight": "svmlight",
     ".libsvm": "svmlight",
+    ".zarr": "zarr",
 }
+ZARR_EXPECTED = "a zarr store of fastreg.datasets.write_zarr"
 NPZ_EXPECTED = (
     "an .npz holding X (rows x features, numbers) and y (one label per row), and "
     "optionally X_test and y_test"
@@ -71,7 +76,10 @@ class DataFile:
 
 
 def data_kind(path, suffixes=SUFFIXES):
-    """The kind of data file ``path`` is, from the end of its name (``suffixes``)."""
+    """The kind of data file ``path`` is, from the end of its name (``suffixes``); a folder
+    holding ``zarr.json`` is a zarr store whatever its name."""
+    if "zarr" in suffixes.values() and Path(path, "zarr.json").is_file():
+        return "zarr"
     name = Path(path).name.lower()
     for suffix in sorted(suffixes, key=len, reverse=True):  # ".csv.gz" before ".gz"
         if name.endswith(suffix) and len(name) > len(suffix):
@@ -83,12 +91,17 @@ def data_kind(path, suffixes=SUFFIXES):
     )
 
 
-def check_readable(path):
-    """CLIError unless ``path`` is a file that exists (said before anything is parsed)."""
+def check_readable(path, kind=None):
+    """CLIError unless ``path`` exists as a file (a folder for a zarr store), said first."""
+    if kind == "zarr" and "://" in str(path):
+        return
     path = Path(path)
     if not path.exists():
         raise CLIError(f"cannot read {path}: No such file; check the path")
-    if path.is_dir():
+    if kind == "zarr":
+        if not path.is_dir():
+            refuse(path, "not a folder", ZARR_EXPECTED + " (a folder holding zarr.json)")
+    elif path.is_dir():
         raise CLIError(f"cannot read {path}: Is a directory; expected a data file")
 
 
@@ -99,15 +112,14 @@ def read_data_file(path, *, target=None):
     0-based column index; given for another kind of file, it is a usage error.
     """
     kind = data_kind(path)
-    check_readable(path)
+    check_readable(path, kind)
     if target is not None and kind != "csv":
         raise UsageError(
             f"--target applies to CSV files only; {path} is a {kind} file", prog="fastreg train"
         )
     try:
-        data = {"frd": _read_frd, "npz": _read_npz, "csv": _read_csv, "svmlight": _read_svm}[kind](
-            path, target
-        )
+        read = {"frd": _read_frd, "npz": _read_npz, "csv": _read_csv, "svmlight": _read_svm}
+        data = {**read, "zarr": _read_zarr}[kind](path, target)
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from exc
     for X, part in ((data.X, "X"), (data.X_test, "X_test")):
@@ -192,6 +204,53 @@ def _read_frd(path, target):
         data.y,
         image_shape=shape if len(shape) == 2 else None,
     )
+
+
+def open_store(path):
+    """The :class:`fastreg.datasets.ZarrDataset` at ``path`` (checked), or CLIError."""
+    try:  # zarr is imported here, on the first .zarr read
+        from ..datasets import DatasetError, open_zarr
+
+        return open_zarr(path)
+    except ImportError as exc:
+        raise CLIError(f"{path}: reading zarr stores needs zarr; pip install 'zarr>=3'") from exc
+    except FileNotFoundError as exc:
+        raise CLIError(f"cannot read {path}: {exc}; expected {ZARR_EXPECTED}") from exc
+    except DatasetError as exc:  # its reason is already "<path>: <what>; expected <what>"
+        raise CLIError(exc.reason) from exc
+
+
+def zarr_blocks(data, chunk_rows=None):
+    """``data.chunks(chunk_rows)`` in order, a chunk that cannot be read as CLIError."""
+    from ..datasets import DatasetError
+
+    try:
+        yield from data.chunks(chunk_rows)
+    except DatasetError as exc:
+        raise CLIError(exc.reason) from exc
+
+
+def _memory_bytes():
+    """This machine's physical memory in bytes (None when it cannot be told)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _read_zarr(path, target):
+    data = open_store(path)
+    n, d, memory = data.n_samples, data.n_features, _memory_bytes()
+    if memory is not None and n * d * data.dtype.itemsize > memory:  # before allocating it
+        what = f"X holds {n} x {d} {data.dtype.name} values, more than this machine's memory"
+        refuse(path, what, "a store that fits (else train with open_zarr().chunks())")
+    X, y = np.empty((n, d), dtype=data.dtype), np.empty(n, dtype=data.label_dtype)
+    start = 0
+    for X_block, y_block in zarr_blocks(data):
+        X[start : start + len(y_block)], y[start : start + len(y_block)] = X_block, y_block
+        start += len(y_block)
+    image_shape = tuple(data.sample_shape) if len(data.sample_shape) == 2 else None
+    return DataFile(str(path), "zarr", X, labels_as_read(y, path), image_shape=image_shape)
 
 
 def _read_npz(path, target):
@@ -301,8 +360,9 @@ def add_data_file_options(group):
         default=None,
         help="train on your own file instead of --dataset: .frd (fastreg.datasets."
         "write_dataset), .npz (X, y, optionally X_test, y_test), .csv or .csv.gz (one row "
-        "per sample, the label in the last column unless --target), or svmlight "
-        "(.svm, .svmlight, .libsvm)",
+        "per sample, the label in the last column unless --target), svmlight "
+        "(.svm, .svmlight, .libsvm), or a zarr store (a .zarr folder of fastreg.datasets."
+        "write_zarr; needs zarr)",
     )
     group.add_argument(
         "--target",
@@ -318,7 +378,8 @@ def add_data_file_options(group):
         metavar=("H", "W"),
         default=None,
         help="height and width of a sample drawn as an image (weights.png); H*W must equal "
-        "the number of features (default: from an .frd file of images, else none)",
+        "the number of features (default: from an .frd file or .zarr store of images, else "
+        "none)",
     )
     return group
 

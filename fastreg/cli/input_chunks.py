@@ -8,6 +8,8 @@ By the end of the file's name (case-insensitive):
                 so its .npy header is checked (numbers, C order, a size the member can hold,
                 stored or deflated, not encrypted) and its rows are read from the zip stream
 ``.frd``        a dataset file: :meth:`fastreg.datasets.DatasetFile.chunks`
+``.zarr``       a zarr store (a folder; any folder holding zarr.json is one), checked by
+                :func:`fastreg.datasets.open_zarr`: :meth:`~fastreg.datasets.ZarrDataset.chunks`
 ``.csv[.gz]``   :class:`fastreg.cli.csv_rows.CsvReader` (its rules are there); the label
                 column is dropped when present
 ``.svm .svmlight .libsvm``  svmlight text, read by scikit-learn's ``load_svmlight_file`` a
@@ -36,7 +38,9 @@ from .data_files import (
     check_readable,
     data_kind,
     open_frd,
+    open_store,
     svmlight_loader,
+    zarr_blocks,
 )
 from .errors import CLIError, UsageError, check_feature_count
 from .errors import refuse as _fail
@@ -53,13 +57,14 @@ def iter_input_chunks(path, n_features, *, chunk_rows, target=None):
     the kind and the number of features (``n_features``, the model's) are checked now,
     before the first block is asked for."""
     kind = data_kind(path, INPUT_SUFFIXES)
-    check_readable(path)
+    check_readable(path, kind)
     if target is not None and kind != "csv":
         raise UsageError(
             f"--target applies to CSV input only; {path} is a {kind} file", prog="fastreg predict"
         )
     try:
         opened = {"npy": _npy, "npz": _npz, "frd": _frd, "svmlight": _svmlight, "csv": _csv}
+        opened["zarr"] = _zarr
         return _checked(opened[kind](path, n_features, chunk_rows, target), path)
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from exc
@@ -188,6 +193,13 @@ def _frd(path, n_features, chunk_rows, target):
     data = open_frd(path)
     check_feature_count(path, data.n_features, n_features)
     return (X for X, _ in data.chunks(chunk_rows))
+
+
+# ------------------------------------------------------------------------------ .zarr
+def _zarr(path, n_features, chunk_rows, target):
+    data = open_store(path)
+    check_feature_count(path, data.n_features, n_features)
+    return (X for X, _ in zarr_blocks(data, chunk_rows))
 
 
 # ------------------------------------------------------------------------------ svmlight

@@ -7,7 +7,7 @@
 
 MODEL is a model file of ``model.save`` / ``fastreg train`` or a run folder holding
 model.npz (as ``fastreg evaluate`` takes it). INPUT is read a block of ``--chunk-rows`` rows
-at a time (:mod:`fastreg.cli.input_chunks`: .npy, .npz, .frd, .csv, svmlight), so a file
+at a time (:mod:`fastreg.cli.input_chunks`: .npy, .npz, .frd, .zarr, .csv, svmlight), so a file
 larger than memory can be predicted; each block is predicted and written before the next is
 read.
 
@@ -49,6 +49,7 @@ def add_parser(sub, common):
         description="Predict every row of INPUT with a saved model and write CSV: a header "
         "(label, and proba_<class> per class with --proba), then one row per input row, in "
         "order. INPUT is read in blocks of --chunk-rows rows: .npy, .npz (member X), .frd, "
+        ".zarr (a store of fastreg.datasets.write_zarr), "
         ".csv or .csv.gz (a label column, if present, is dropped), or svmlight "
         "(.svm, .svmlight, .libsvm).",
     )

@@ -29,6 +29,10 @@ structured exceptions of :mod:`fastreg.exceptions` (``DatasetError``, ``Download
 ``_dataset_file``    ``open_dataset``: one uncompressed, memory-mappable file per data set, read
               in chunks of rows, each its own mapping (training larger than RAM); the format
 ``_dataset_writer``  ``write_dataset`` / ``DatasetWriter``: convert once, chunk by chunk
+``_zarr_store``  ``write_zarr`` / ``open_zarr`` / ``ZarrDataset``: zarr (format 3) stores, local
+              or behind an fsspec URL, chunked by rows; ``to_dask`` via ``dask.array.from_zarr``
+``_zarr_checks``  what a zarr store may hold (checked before any chunk is read) and the codecs
+              that decompress no more than a chunk's declared size
 ``_prepare``  ``binary_subset``, ``train_val_split``, ``flatten``, ``scale_pixels``,
               ``Standardizer`` and ``prepare``, which chains them (its defaults documented there)
 
@@ -59,6 +63,7 @@ if TYPE_CHECKING:  # imported on first use at run time (__getattr__); typed for 
         scale_pixels,
         train_val_split,
     )
+    from ._zarr_store import ZarrDataset, open_zarr, write_zarr
 
 # Each name is imported from its module on first use, so that `fastreg --help` (which needs
 # only the registry of data sets) does not import the downloader, its HTTP client and the rest.
@@ -82,6 +87,9 @@ _LAZY = {
     "prepare": "._prepare",
     "scale_pixels": "._prepare",
     "train_val_split": "._prepare",
+    "ZarrDataset": "._zarr_store",
+    "open_zarr": "._zarr_store",
+    "write_zarr": "._zarr_store",
 }
 
 __all__ = [
@@ -94,6 +102,7 @@ __all__ = [
     "Prepared",
     "Split",
     "Standardizer",
+    "ZarrDataset",
     "binary_subset",
     "default_cache_dir",
     "flatten",
@@ -101,12 +110,14 @@ __all__ = [
     "load_fashion_mnist",
     "load_mnist",
     "open_dataset",
+    "open_zarr",
     "prepare",
     "read_idx",
     "scale_pixels",
     "train_val_split",
     "write_dataset",
     "write_idx",
+    "write_zarr",
 ]
 
 
