@@ -1,0 +1,89 @@
+"""Shards: which row blocks each local model trains on, and on which worker they live.
+
+A shard is a run of consecutive row blocks of X (and y): with B blocks and S shards, shard s
+holds blocks ``B * s // S`` up to ``B * (s + 1) // S``. The cut depends on the chunks and S
+only, never on the cluster, which is why the same seed and the same partitioning give the
+same weights on one worker or many. Each shard is then placed on one worker: its blocks are
+computed there (a zarr or .frd block is read by that worker from the store; a block already
+in a worker's memory stays where it is, and the worker that holds most of the shard's bytes
+is chosen), and its local epochs run there every round. Training data never passes through
+the client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Shard", "cut", "place"]
+
+
+@dataclass
+class Shard:
+    """One local model's data: ``blocks`` (indices of X's row blocks), ``rows`` (their total),
+    ``block_rows`` (their sizes), ``worker`` (the address its epochs run on, a loose
+    restriction: the scheduler may move the task when that worker dies) and ``futures``
+    (X0, y0, X1, y1, ...)."""
+
+    index: int
+    blocks: range
+    block_rows: tuple
+    rows: int
+    worker: str | None = None
+    futures: list | None = None
+
+    def __repr__(self) -> str:
+        b = self.blocks
+        where = f"on {self.worker}"
+        return f"Shard({self.index}, blocks {b.start}-{b.stop - 1}, {self.rows} rows, {where})"
+
+
+def cut(row_chunks, n_shards):
+    """Split the row blocks (their sizes ``row_chunks``) into ``n_shards`` runs of consecutive
+    blocks; fewer when there are fewer blocks (no empty shard)."""
+    n_blocks = len(row_chunks)
+    n_shards = min(int(n_shards), n_blocks)
+    shards = []
+    for s in range(n_shards):
+        blocks = range(n_blocks * s // n_shards, n_blocks * (s + 1) // n_shards)
+        sizes = tuple(int(row_chunks[b]) for b in blocks)
+        shards.append(Shard(s, blocks, sizes, sum(sizes)))
+    return shards
+
+
+def place(client, shards, X_blocks, y_blocks, workers):
+    """Compute the blocks on the workers and give every shard the worker that holds most of
+    its rows (futures and worker set on each shard).
+
+    The blocks are computed where the scheduler puts them (a store's blocks are read by the
+    worker that computes them; blocks already in memory stay where they are), with no
+    restriction: a restricted block whose worker dies could not be recomputed elsewhere
+    (distributed 2026.8 keeps it in "no-worker"). Dask places neighbouring root tasks on
+    the same worker, so a shard's consecutive blocks mostly land together; the rest are
+    copied to the shard's worker once, worker to worker, by its first round.
+    """
+    futures = client.compute([x for pair in zip(X_blocks, y_blocks) for x in pair])
+    for future in futures:  # wait, without pulling anything (a failed block raises here)
+        exc = future.exception()
+        if exc is not None:
+            raise exc
+    held = client.who_has(futures[0::2])
+    load = dict.fromkeys(workers, 0)
+    for shard in shards:
+        rows_on = dict.fromkeys(workers, 0)
+        for b, n in zip(shard.blocks, shard.block_rows):
+            for w in held.get(futures[2 * b].key, ()):
+                if w in rows_on:
+                    rows_on[w] += n
+        # most of the shard's rows first, then the least loaded worker, then address order
+        shard.worker = min(workers, key=lambda w: (-rows_on[w], load[w], workers.index(w)))
+        load[shard.worker] += shard.rows
+        shard.futures = [futures[i] for b in shard.blocks for i in (2 * b, 2 * b + 1)]
+    return shards
+
+
+def rows_weights(shards):
+    """The averaging weights: each shard's share of the rows (float64, summing to 1)."""
+    rows = np.array([s.rows for s in shards], dtype=np.float64)
+    return rows / rows.sum()
