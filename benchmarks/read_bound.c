@@ -6,8 +6,10 @@
  *     /tmp/read_bound N D [float64]        e.g. /tmp/read_bound 500000 54
  *
  * X (N x D, float32 or float64) is summed row by row, once in order and once in a random
- * order (Fisher-Yates from a fixed seed), prefetching the row PREFETCH rows ahead as the
- * compiled epoch does; the minimum of REPEATS passes of each is printed, in ms.
+ * order (Fisher-Yates from a fixed seed), prefetching every 64-byte line of the row PREFETCH
+ * rows ahead as the compiled epoch does; the minimum of REPEATS passes of each is printed, in
+ * ms. (Measured 2026-12-01, AMD EPYC 2 vCPU: 500000 x 54 float32 in order 6.2-6.8 ms, shuffled
+ * 19.9-20.7 ms, with 8 to 64 rows of prefetch and with MADV_HUGEPAGE alike.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,13 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* every 64-byte line of one row, as the epoch's forward pass asks for them */
+static inline void prefetch_row(const void* row, size_t bytes)
+{
+    for (size_t o = 0; o < bytes + 63; o += 64)
+        __builtin_prefetch((const char*)row + o);
 }
 
 #define MEASURE(T)                                                                             \
@@ -37,7 +46,7 @@ static double now(void)
                 double t0 = now();                                                             \
                 for (long i = 0; i < n; i++) {                                                 \
                     if (i + PREFETCH < n)                                                      \
-                        __builtin_prefetch(X + (size_t)rows[i + PREFETCH] * d);                \
+                        prefetch_row(X + (size_t)rows[i + PREFETCH] * d, d * sizeof(T));       \
                     const T* r = X + (size_t)rows[i] * d;                                      \
                     for (int j = 0; j < d; j++)                                                \
                         acc[j] += r[j];                                                        \
