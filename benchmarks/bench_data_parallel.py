@@ -70,7 +70,7 @@ def cluster():
         client.wait_for_workers(2)
         warm = [
             client.submit(exec, "import dask_ml.wrappers", workers=[w], pure=False)
-            for w in client.scheduler_info()["workers"]
+            for w in client.nthreads()
         ]
         from dask_ml.wrappers import Incremental
 

@@ -192,7 +192,7 @@ def main(argv=None):
         Client(cluster) as client,
     ):
         client.wait_for_workers(args.workers)
-        workers = sorted(client.scheduler_info()["workers"])
+        workers = sorted(client.nthreads())
         t = time.perf_counter()
         X, y = replicated_dask(client, args.rows, args.block_rows)
         res["build_seconds"] = time.perf_counter() - t

@@ -142,7 +142,9 @@ class DataParallel(*BASES):  # type: ignore[misc]  # scikit-learn's bases, chose
                 )
             validation = as_dask_pair(X_val, y_val, "X_val", "y_val", n_features=X.shape[1])
         classes = classes_of(client, y, classes)
-        workers = sorted(client.scheduler_info()["workers"])
+        # nthreads() asks the scheduler; scheduler_info() can return a cached copy without
+        # the workers (distributed 2026.8 refreshes it from another thread)
+        workers = sorted(client.nthreads())
         if not workers:
             raise RuntimeError("the Dask client has no workers; start some, then fit again")
         n_shards = len(workers) if self.n_shards is None else self._positive("n_shards")

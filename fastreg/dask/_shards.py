@@ -53,8 +53,9 @@ def cut(row_chunks, n_shards):
 
 
 def place(client, shards, X_blocks, y_blocks, workers):
-    """Compute the blocks on the workers and give every shard the worker that holds most of
-    its rows (futures and worker set on each shard).
+    """Compute the blocks on the workers and give every shard a worker (futures and worker set
+    on each shard): each worker at most ceil(shards / workers) of them, and within that the
+    worker that holds most of the shard's rows.
 
     The blocks are computed where the scheduler puts them (a store's blocks are read by the
     worker that computes them; blocks already in memory stay where they are), with no
@@ -69,17 +70,27 @@ def place(client, shards, X_blocks, y_blocks, workers):
         if exc is not None:
             raise exc
     held = client.who_has(futures[0::2])
-    load = dict.fromkeys(workers, 0)
+    rows_on = []
     for shard in shards:
-        rows_on = dict.fromkeys(workers, 0)
+        on = dict.fromkeys(workers, 0)
         for b, n in zip(shard.blocks, shard.block_rows):
             for w in held.get(futures[2 * b].key, ()):
-                if w in rows_on:
-                    rows_on[w] += n
-        # most of the shard's rows first, then the least loaded worker, then address order
-        shard.worker = min(workers, key=lambda w: (-rows_on[w], load[w], workers.index(w)))
+                if w in on:
+                    on[w] += n
+        rows_on.append(on)
+    # Every worker takes at most its share of the shards (else all the shards of data computed
+    # on one worker would train there, one after another); within that, a shard goes where
+    # most of its rows are, the shards most attached to one worker choosing first.
+    cap = -(-len(shards) // len(workers))
+    taken = dict.fromkeys(workers, 0)
+    load = dict.fromkeys(workers, 0)
+    for i in sorted(range(len(shards)), key=lambda i: (-max(rows_on[i].values()), i)):
+        shard, on = shards[i], rows_on[i]
+        free = [w for w in workers if taken[w] < cap]
+        shard.worker = min(free, key=lambda w: (-on[w], load[w], workers.index(w)))
+        taken[shard.worker] += 1
         load[shard.worker] += shard.rows
-        shard.futures = [futures[i] for b in shard.blocks for i in (2 * b, 2 * b + 1)]
+        shard.futures = [futures[j] for b in shard.blocks for j in (2 * b, 2 * b + 1)]
     return shards
 
 

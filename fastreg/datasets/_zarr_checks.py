@@ -346,9 +346,8 @@ def labels(y, n):
     return y.astype(y.dtype.newbyteorder("="), copy=False)
 
 
-def chunk_rows(chunk_rows, d, itemsize):
-    if chunk_rows is None:
-        return max(1, DEFAULT_CHUNK_BYTES // (d * itemsize))
+def positive_chunk_rows(chunk_rows):
+    """``chunk_rows`` as an int, or InvalidParameterError unless it is an integer >= 1."""
     if (
         isinstance(chunk_rows, bool)
         or not isinstance(chunk_rows, int | np.integer)
@@ -357,6 +356,13 @@ def chunk_rows(chunk_rows, d, itemsize):
         raise InvalidParameterError(
             f"chunk_rows must be a positive integer, got {chunk_rows!r}", param="chunk_rows"
         )
+    return int(chunk_rows)
+
+
+def chunk_rows(chunk_rows, d, itemsize):
+    if chunk_rows is None:
+        return max(1, DEFAULT_CHUNK_BYTES // (d * itemsize))
+    chunk_rows = positive_chunk_rows(chunk_rows)
     if int(chunk_rows) * d * itemsize > MAX_CHUNK_BYTES:
         raise InvalidParameterError(
             f"chunk_rows={chunk_rows} makes chunks of {int(chunk_rows) * d * itemsize} bytes, "

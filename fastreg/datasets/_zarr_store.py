@@ -331,16 +331,9 @@ class ZarrDataset:
         """Yield ``(X_chunk, y_chunk)`` NumPy blocks of ``chunk_rows`` rows (default: the
         store's chunks, each read once). With ``shuffle`` the blocks come in a random order
         drawn from ``random_state``; rows inside a block keep their order. Memory: one block."""
-        if chunk_rows is None:
-            chunk_rows = self.chunk_rows
-        if (
-            isinstance(chunk_rows, bool)
-            or not isinstance(chunk_rows, int | np.integer)
-            or chunk_rows < 1
-        ):
-            raise InvalidParameterError(
-                f"chunk_rows must be a positive integer, got {chunk_rows!r}", param="chunk_rows"
-            )
+        chunk_rows = (
+            self.chunk_rows if chunk_rows is None else checks.positive_chunk_rows(chunk_rows)
+        )
         starts = np.arange(0, self.n_samples, int(chunk_rows))
         if shuffle:
             starts = np.random.default_rng(random_state).permutation(starts)

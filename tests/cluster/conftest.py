@@ -4,21 +4,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")  # CI installs the test extra; fails on skips
 
+from helpers.clusters import loopback_cluster  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def cluster2():
-    """Two worker processes of one thread each, and a Client to them."""
-    with (
-        distributed.LocalCluster(
-            host="127.0.0.1",
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        client.wait_for_workers(2)
+    """Two worker processes of one thread each on 127.0.0.1, and a Client to them."""
+    with loopback_cluster(2) as client:
         yield client
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
 
 from fastreg import LogisticRegression, SoftmaxRegression  # noqa: E402
 from fastreg.dask import DataParallel  # noqa: E402
@@ -83,7 +84,7 @@ def test_equals_the_replay_of_parameter_mixing(backend, cluster2, blobs, model, 
     assert dp.coef_.dtype == dtype and dp.estimator_.t_ == t
     assert dp.n_iter_ == 5 and dp.history_["epoch"] == [2, 4, 5]
     assert [s.rows for s in dp.shards_] == [1000, 1500, 1500]
-    assert {s.worker for s in dp.shards_} == set(cluster2.scheduler_info()["workers"])
+    assert {s.worker for s in dp.shards_} == set(cluster2.nthreads())
     assert not hasattr(est, "coef_")  # the user's estimator is left unfitted
 
 
@@ -99,7 +100,7 @@ def test_same_bits_on_another_cluster(backend, cluster1, cluster2, blobs):
         np.testing.assert_array_equal(other.coef_, fits[0].coef_)
         np.testing.assert_array_equal(other.intercept_, fits[0].intercept_)
         assert other.history_["train_loss"] == fits[0].history_["train_loss"]
-    assert {s.worker for s in fits[1].shards_} == set(cluster1.scheduler_info()["workers"])
+    assert {s.worker for s in fits[1].shards_} == set(cluster1.nthreads())
 
 
 def test_early_stopping_keeps_the_best_averaged_weights(backend, cluster2, blobs):
@@ -241,3 +242,15 @@ def test_first_state_has_the_step_sizes_of_a_first_partial_fit(backend, blobs, m
         assert state["step_scale_"].dtype == reference.coef_.dtype
     assert state["coef_"].shape == reference.coef_.shape and not state["coef_"].any()
     assert state["coef_"].dtype == reference.coef_.dtype and state["t_"] == 0
+
+
+def test_shards_spread_over_the_workers_when_the_data_sits_on_one(cluster2, blobs):
+    """Blocks all computed on one worker: the shards still train on every worker (the data of
+    the others is copied to them), not one after another where the data is."""
+    workers = sorted(cluster2.nthreads())
+    dX, dy = cluster2.persist(list(_dask(*blobs)), workers=[workers[0]])
+    distributed.wait([dX, dy])
+    assert set().union(*cluster2.who_has([dX, dy]).values()) == {workers[0]}
+    est = SoftmaxRegression(random_state=0)
+    dp = DataParallel(est, max_epochs=1, n_shards=4, client=cluster2).fit(dX, dy)
+    assert sorted(s.worker for s in dp.shards_) == sorted(workers * 2)

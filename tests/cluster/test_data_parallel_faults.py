@@ -18,6 +18,7 @@ distributed = pytest.importorskip("distributed")
 
 from fastreg import SoftmaxRegression  # noqa: E402
 from fastreg.dask import DataParallel  # noqa: E402
+from helpers.clusters import loopback_cluster  # noqa: E402
 from helpers.worker_faults import DieAt  # noqa: E402
 
 ROWS, BLOCK, STEPS_PER_EPOCH = 2400, 400, 2400 // 2 // 32 + 3  # 2 shards of 3 blocks
@@ -27,17 +28,7 @@ ROWS, BLOCK, STEPS_PER_EPOCH = 2400, 400, 2400 // 2 // 32 + 3  # 2 shards of 3 b
 def fragile():
     """Two nanny-managed worker processes; a task may lose its worker once."""
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        with (
-            distributed.LocalCluster(
-                host="127.0.0.1",
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            ) as cluster,
-            distributed.Client(cluster, set_as_default=False) as client,
-        ):
-            client.wait_for_workers(2)
+        with loopback_cluster(2, default=False) as client:
             yield client
 
 

@@ -22,8 +22,9 @@ Each fastreg ``partial_fit`` call is one epoch over its block, continuing the st
 weights and the shuffling generator; that state must survive pickling between worker
 processes, which test_weights_equal_an_in_memory_partial_fit_loop checks bit for bit.
 
-The cluster is two worker processes bound to 127.0.0.1 (no dashboard). The six training blocks
-of 10000 rows are placed on the two workers in turn, so the chain must hop between processes.
+The cluster is the session's two worker processes bound to 127.0.0.1 (no dashboard). The six
+training blocks of 10000 rows are placed on the two workers in turn, so the chain must hop
+between processes.
 """
 
 import math
@@ -56,22 +57,15 @@ def _host(address):
 
 
 @pytest.fixture(scope="module")
-def client():
-    """A two-process LocalCluster on the loopback interface and a Client, closed at teardown."""
-    with (
-        distributed.LocalCluster(
-            host=HOST, n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        client.wait_for_workers(2)
-        info = client.scheduler_info()
-        assert _host(cluster.scheduler_address) == HOST
-        assert _host(info["address"]) == HOST
-        assert len(info["workers"]) == 2
-        for address, worker in info["workers"].items():
-            assert _host(address) == HOST and worker["host"] == HOST
-        yield client
+def client(cluster2):
+    """The session's two worker processes (tests/cluster/conftest.py), checked to listen on the
+    loopback interface only."""
+    assert _host(cluster2.scheduler.address) == HOST
+    workers = cluster2.nthreads()  # from the scheduler (scheduler_info() may be a cached copy)
+    assert len(workers) == 2
+    for address in workers:
+        assert _host(address) == HOST
+    return cluster2
 
 
 @pytest.fixture(scope="module")
