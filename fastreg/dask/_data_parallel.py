@@ -86,7 +86,8 @@ class DataParallel(*BASES):  # type: ignore[misc]  # scikit-learn's bases, chose
     history_ : per round: epoch, train loss and accuracy (the shards' last local epoch, row
         weighted), validation loss and accuracy (NaN without a validation set), and the
         round's wall time split into the slowest shard's compute and the rest
-        (``sync_seconds``: sending weights, scheduling, averaging).
+        (``sync_seconds``: sending weights, scheduling, averaging; in the first round also
+        waiting for the step sizes read from block 0).
     shards_ : the shards (blocks, rows, worker) of the last fit
     """
 
@@ -163,7 +164,8 @@ class DataParallel(*BASES):  # type: ignore[misc]  # scikit-learn's bases, chose
             allow_other_workers=True,
             pure=False,
         )
-        state = gather_round(client, [state], [first], "the step sizes")[0]
+        # not gathered: round 1's tasks take the future itself (a failure in block 0 then
+        # fails them, reported as shard 0's), saving a round trip through the client
         root = _root_seed(estimator.get_params()["random_state"])
         weights = _shards.rows_weights(shards)
         watch = validation is not None and estimator.get_params()["early_stopping"]

@@ -14,13 +14,17 @@ __all__ = ["gather_round"]
 def gather_round(client, futures, shards, what):
     """The results of ``futures`` (one per shard, in order), or the first failure raised
     with the shard, its worker and the round named; the other tasks are cancelled."""
+    from distributed import wait
+
+    with client.as_current():  # wait() asks the current client, which may not be the default
+        wait(futures)
     for future, shard in zip(futures, shards):
+        if future.status == "finished":
+            continue
         try:
-            exc = future.exception()  # waits for the task; None when it succeeded
+            exc = future.exception()
         except Exception as lost:  # noqa: BLE001  cancelled: the client or scheduler went away
             exc = lost
-        if exc is None and future.status == "finished":
-            continue
         client.cancel(futures)
         where = (
             f"shard {shard.index} (row blocks {shard.blocks.start}-{shard.blocks.stop - 1}, "

@@ -64,11 +64,14 @@ def place(client, shards, X_blocks, y_blocks, workers):
     the same worker, so a shard's consecutive blocks mostly land together; the rest are
     copied to the shard's worker once, worker to worker, by its first round.
     """
+    from distributed import wait
+
     futures = client.compute([x for pair in zip(X_blocks, y_blocks) for x in pair])
-    for future in futures:  # wait, without pulling anything (a failed block raises here)
-        exc = future.exception()
-        if exc is not None:
-            raise exc
+    with client.as_current():  # wait() asks the current client, which may not be the default
+        wait(futures)  # pulls nothing to the client
+    for future in futures:
+        if future.status != "finished":  # a block that failed to compute raises its error
+            raise future.exception()
     held = client.who_has(futures[0::2])
     rows_on = []
     for shard in shards:

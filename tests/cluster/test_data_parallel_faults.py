@@ -97,3 +97,17 @@ def test_bad_data_in_one_block_raises_before_the_weights_change(fragile, data):
     with pytest.raises(ValueError):
         dp.fit(dX, dy)
     np.testing.assert_array_equal(dp.coef_, coef)
+
+
+def test_a_bad_label_in_the_first_block_names_shard_0(fragile, data):
+    """Block 0 also gives the step sizes: a label outside ``classes`` there fails the first
+    round with the labels' error, attributed to shard 0."""
+    X, y = data
+    bad = y.copy()
+    bad[3] = 7
+    dX, dy = da.from_array(X, chunks=(BLOCK, 8)), da.from_array(bad, chunks=BLOCK)
+    dp = DataParallel(SoftmaxRegression(random_state=0), max_epochs=1, client=fragile)
+    with pytest.raises(ValueError, match="7") as info:
+        dp.fit(dX, dy, classes=[0, 1, 2])
+    assert "shard 0 (row blocks 0-2" in "".join(getattr(info.value, "__notes__", []))
+    assert not hasattr(dp, "coef_")
