@@ -222,7 +222,11 @@ class DataParallel(*BASES):  # type: ignore[misc]  # scikit-learn's bases, chose
         return self
 
     def _commit(self, estimator, best, epochs_run, history, shards):
-        """Adopt a finished fit: every fitted attribute in one update."""
+        """Adopt a finished fit: every fitted attribute in one update. The shards keep no
+        futures: the blocks computed for training are released on the workers, and the
+        fitted model pickles without a client."""
+        for shard in shards:
+            shard.futures = None
         model = _local.local_model(estimator, best["state"], epochs_run)
         model.best_epoch_ = best["epoch"]
         model.history_["epoch"] = list(history["epoch"])

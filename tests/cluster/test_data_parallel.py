@@ -10,6 +10,7 @@ blocks, its seed, the average and the step count.
 """
 
 import copy
+import pickle
 
 import numpy as np
 import pytest
@@ -86,6 +87,12 @@ def test_equals_the_replay_of_parameter_mixing(backend, cluster2, blobs, model, 
     assert [s.rows for s in dp.shards_] == [1000, 1500, 1500]
     assert {s.worker for s in dp.shards_} == set(cluster2.nthreads())
     assert not hasattr(est, "coef_")  # the user's estimator is left unfitted
+    # the blocks computed for training are released, and the fitted model pickles (a Client
+    # passed as a parameter does not: it is a live connection)
+    assert all(shard.futures is None for shard in dp.shards_)
+    detached = copy.copy(dp).set_params(client=None)
+    again = pickle.loads(pickle.dumps(detached))
+    np.testing.assert_array_equal(again.predict(X), dp.predict(X))
 
 
 def test_same_bits_on_another_cluster(backend, cluster1, cluster2, blobs):
@@ -211,7 +218,6 @@ def test_refuses_what_it_cannot_train(cluster2, blobs):
 def test_trains_on_a_zarr_store_the_workers_read(backend, cluster2, blobs, tmp_path):
     """A store's arrays (or their to_dask()) give the bits of the same blocks in memory, and
     the graph sent to the scheduler carries the store's address, not its rows."""
-    import pickle
 
     from fastreg.datasets import open_zarr, write_zarr
 
