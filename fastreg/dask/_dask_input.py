@@ -88,12 +88,12 @@ def blockwise(model, method, X):
         raise InvalidParameterError(f"X must be 2-D, got {X.ndim}-D", param="X")
     if len(X.chunks[1]) != 1:
         X = X.rechunk({1: -1})
-    k = len(model.classes_)
     if method == "predict":
         return X.map_blocks(model.predict, drop_axis=1, dtype=model.classes_.dtype)
-    if method == "decision_function" and model.coef_.shape[0] == 1:
+    if method == "decision_function" and model.coef_.shape[0] == 1:  # one sigmoid row: (n,)
         return X.map_blocks(model.decision_function, drop_axis=1, dtype=model.coef_.dtype)
-    k = model.coef_.shape[0] if method == "decision_function" else k
+    # predict_proba, and the logits of K >= 2 rows: one column per class
+    columns = (len(model.classes_),)
     return X.map_blocks(
-        getattr(model, method), chunks=(X.chunks[0], (k,)), dtype=model.coef_.dtype
+        getattr(model, method), chunks=(X.chunks[0], columns), dtype=model.coef_.dtype
     )

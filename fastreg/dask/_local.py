@@ -27,7 +27,7 @@ from .._sample_weight import (
 )
 from .._targets import check_targets
 from .._training.evaluator import Evaluator
-from .._training.fit import model_input, step_sizes, weights_dtype
+from .._training.fit import explicit_validation, step_sizes, weights_dtype
 from .._training.trainer import new_history
 from .._validation import check_array, check_params
 
@@ -125,14 +125,13 @@ def block_metrics(estimator, state, X, y):
     cross-entropy (no L2 term, as the validation loss of ``fit``), the rows classified
     correctly, and the rows. Computed by the trainer's own :class:`Evaluator`."""
     model = local_model(estimator, state)
-    kernels = get_backend(model.backend_)
     coef = model.coef_
-    X = model_input(check_array(X, "X_val", accept_sparse=True), coef.dtype)
-    if X.shape[1] != coef.shape[1]:
-        raise ValueError(f"X_val has {X.shape[1]} features, but the model has {coef.shape[1]}")
-    _, codes = check_targets(y, X.shape[0], model.classes_, name="y_val")
+    # the checks and conversion of fit's own X_val (features, labels among classes_, dtype)
+    validation = explicit_validation(X, y, coef.shape[1], model.classes_, coef.dtype)
     scale = model.get_params()["input_scale"]
-    evaluate = Evaluator(kernels, (X, codes), coef, 1.0 if scale is None else scale)
+    evaluate = Evaluator(
+        get_backend(model.backend_), validation[:2], coef, 1.0 if scale is None else scale
+    )
     loss, accuracy = evaluate(coef, model.intercept_)
-    n = X.shape[0]
+    n = validation[0].shape[0]
     return loss * n, accuracy * n, n

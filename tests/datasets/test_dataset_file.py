@@ -22,16 +22,7 @@ from fastreg.datasets import (
     write_idx,
 )
 from fastreg.datasets import _dataset_file as dsf
-
-
-def _data(n=500, d=12, dtype=np.uint8, seed=0):
-    rng = np.random.default_rng(seed)
-    if dtype == np.uint8:
-        X = rng.integers(0, 256, size=(n, d), dtype=np.uint8)
-    else:
-        X = rng.standard_normal((n, d)).astype(dtype)
-    y = rng.integers(0, 7, size=n).astype(np.int16)
-    return X, y
+from helpers.stored_rows import labelled_rows as _data
 
 
 def _is_file_backed(array):

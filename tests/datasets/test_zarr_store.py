@@ -30,15 +30,7 @@ from fastreg.datasets import (  # noqa: E402 (after the guard)
 )
 from fastreg.datasets import _zarr_checks as checks  # noqa: E402
 from fastreg.linear_model import SoftmaxRegression  # noqa: E402
-
-
-def _data(n=500, d=12, dtype=np.uint8, seed=0):
-    rng = np.random.default_rng(seed)
-    if dtype == np.uint8:
-        X = rng.integers(0, 256, size=(n, d), dtype=np.uint8)
-    else:
-        X = rng.standard_normal((n, d)).astype(dtype)
-    return X, rng.integers(0, 7, size=n).astype(np.int16)
+from helpers.stored_rows import labelled_rows as _data  # noqa: E402
 
 
 def _store(tmp_path, n=500, d=12, dtype=np.uint8, chunk_rows=64, name="s.zarr"):
